@@ -1,0 +1,65 @@
+"""How long building the simulated data takes, its memory, and the figures it lands on.
+
+    .venv/bin/python bench/sim_generate.py            # scale 1 and 10, 365 days, one process each
+    .venv/bin/python bench/sim_generate.py --one 10 365
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def one(scale: float, days: float) -> None:
+    import numpy as np
+    import psutil
+
+    from simulator.config import SimConfig
+    from simulator.server import Simulator
+
+    t = time.perf_counter()
+    sim = Simulator(SimConfig(scale=scale, history_days=days))
+    build = time.perf_counter() - t
+    rss = psutil.Process().memory_info().rss / 2**20
+    now = sim.ctx.now()
+    h = sim.hotline.stats()
+    cams = sim.cameras.stats()
+    p = sim.procedures
+    n = p.stats()["dossiers"]
+    idx = np.arange(n)
+    st = p.state(idx, now)
+    c = p.store.cols
+    online = float(np.mean(c["channel"][:n] == 2))
+    done = c["t_finish"][:n] <= now
+    ok = (c["t_finish"][:n] <= c["deadline"][:n] + st["wait"]) & (st["n_supp"] <= 1)
+    on_time = float(ok[done].mean())
+    env = sim.environment.m
+    obs_per_year = sum(int(8766 // s) for s in env.ds_step.tolist())
+    print(f"scale={scale:g} history_days={days:g}: build {build:.2f}s, RSS {rss:.0f} MiB")
+    print(f"  hotline  {h['tickets']:,} tickets, {1 - h['open'] / max(1, h['tickets']):.2%} answered, "
+          f"{h['overdue']} overdue now")
+    print(f"  cameras  {cams['cameras']:,}: offline {cams['offline'] / cams['cameras']:.1%}, "
+          f"degraded {cams['degraded']}, unknown {cams['unknown']}")
+    print(f"  environment {len(env.stations)} stations, {env.n_ds} datastreams, ~{obs_per_year:,} observations/year")
+    print(f"  procedures {n:,} dossiers, online {online:.1%}, on time {on_time:.1%}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--one", nargs=2, type=float, metavar=("SCALE", "DAYS"))
+    a = ap.parse_args()
+    if a.one:
+        one(*a.one)
+        return
+    for scale in (1, 10):
+        subprocess.run([sys.executable, __file__, "--one", str(scale), "365"], check=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,243 @@
+"""Hotline 1022 (PAKN) KPIs from Ticket rows (and optionally TicketStatusChange rows).
+
+Definitions (docs/kpis.md § Hotline):
+
+* received — tickets whose ``requested_at`` lies in the period.
+* answered — ``answered_at`` set, or ``status == "closed"`` (closed without an answer
+  time counts as answered but is left out of on-time and time-to-answer figures;
+  ``answered_time_unknown`` counts them).
+* in_progress — received and not answered.
+* deadline — ``expected_at`` when set, otherwise ``requested_at`` + 15 working days
+  (national PAKN rule; Vietnamese working days, :mod:`ioc.kpi.calendar`).
+* overdue — not answered and the deadline has passed at ``as_of``.
+* answered_late — answered after the deadline. ``late = overdue + answered_late``.
+* on_time_pct — answered on or before the deadline ÷ answered with a known answer time.
+* median_hours_to_answer — median of ``answered_at − requested_at`` (wall-clock hours).
+* reopened — tickets with ``reopened_count > 0`` (or, with status changes, tickets with a
+  non-closed state following a closed one), and the number of such reopen events.
+
+Every ratio/median is ``None`` when its denominator is empty: no data is never 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from numbers import Real
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from ioc.kpi._util import as_utc, key_of, pct, py, require_columns, utc_series
+from ioc.kpi.calendar import DEFAULT_TZ, WorkCalendar, default_calendar
+
+__all__ = [
+    "BREAKDOWNS",
+    "CLOSED_STATES",
+    "DEFAULT_DEADLINE_WORKING_DAYS",
+    "compare",
+    "deadlines",
+    "metrics",
+    "summary",
+]
+
+DEFAULT_DEADLINE_WORKING_DAYS = 15
+BREAKDOWNS = ("service_name", "channel", "commune_code", "agency")
+# Ticket status-change states taken as "closed" when counting reopenings (lower-case).
+CLOSED_STATES = frozenset({"closed", "answered", "resolved", "done", "completed", "finished"})
+
+REQUIRED = ("external_id", "status", "requested_at", "expected_at", "answered_at")
+
+
+def deadlines(
+    tickets: pd.DataFrame,
+    tz: str | ZoneInfo = DEFAULT_TZ,
+    working_days: int = DEFAULT_DEADLINE_WORKING_DAYS,
+    calendar: WorkCalendar | None = None,
+) -> pd.Series:
+    """Deadline per ticket (UTC): expected_at, else requested_at + ``working_days``."""
+    require_columns(tickets, ("requested_at", "expected_at"), "tickets")
+    cal = calendar or default_calendar()
+    requested = utc_series(tickets["requested_at"], "requested_at")
+    expected = utc_series(tickets["expected_at"], "expected_at")
+    out = []
+    for req, exp in zip(requested, expected, strict=True):
+        if not pd.isna(exp):
+            out.append(exp)
+        elif pd.isna(req):
+            out.append(pd.NaT)
+        else:
+            out.append(pd.Timestamp(cal.add_working_days(req.to_pydatetime(), working_days, tz)))
+    return pd.Series(pd.to_datetime(out, utc=True), index=tickets.index, name="deadline")
+
+
+def _reopen_counts(changes: pd.DataFrame, ids: Iterable[str]) -> dict[str, int]:
+    require_columns(changes, ("ticket_external_id", "at", "state"), "status_changes")
+    wanted = {str(i) for i in ids}
+    ch = changes[changes["ticket_external_id"].astype(str).isin(wanted)].copy()
+    counts: dict[str, int] = {}
+    if ch.empty:
+        return counts
+    ch["at"] = utc_series(ch["at"], "at")
+    ch = ch.sort_values(["ticket_external_id", "at"], kind="stable")
+    for tid, grp in ch.groupby("ticket_external_id", sort=False):
+        n = 0
+        was_closed = False
+        for state in grp["state"]:
+            closed = str(state).strip().lower() in CLOSED_STATES
+            if was_closed and not closed:
+                n += 1
+            was_closed = closed
+        counts[str(tid)] = n
+    return counts
+
+
+def _prepare(tickets, tz, working_days, calendar) -> pd.DataFrame:
+    require_columns(tickets, REQUIRED, "tickets")
+    df = tickets.copy()
+    df["requested_at"] = utc_series(df["requested_at"], "requested_at")
+    df["answered_at"] = utc_series(df["answered_at"], "answered_at")
+    df["expected_at"] = utc_series(df["expected_at"], "expected_at")
+    df["deadline"] = deadlines(df, tz, working_days, calendar)
+    return df
+
+
+def metrics(
+    tickets: pd.DataFrame,
+    as_of: datetime,
+    *,
+    tz: str | ZoneInfo = DEFAULT_TZ,
+    status_changes: pd.DataFrame | None = None,
+    working_days: int = DEFAULT_DEADLINE_WORKING_DAYS,
+    calendar: WorkCalendar | None = None,
+) -> dict:
+    """KPIs of a set of tickets (no period filter), judged at ``as_of``.
+
+    Returns ``{received, answered, answered_time_unknown, in_progress, overdue,
+    answered_late, late, on_time, on_time_pct, answered_pct, median_hours_to_answer,
+    mean_hours_to_answer, reopened_tickets, reopen_events}`` — ints, floats or None.
+    """
+    now = as_utc(as_of, "as_of")
+    df = _prepare(tickets, tz, working_days, calendar)
+    return _metrics(df, now, status_changes)
+
+
+def _metrics(df: pd.DataFrame, now: pd.Timestamp, status_changes: pd.DataFrame | None) -> dict:
+    n = int(len(df))
+    status = df["status"].astype("string").str.strip().str.lower()
+    has_time = df["answered_at"].notna() & (df["answered_at"] <= now)
+    closed = (status == "closed").fillna(False).astype(bool)
+    # closed without an answer time: answered, time unknown (a later answer time than
+    # as_of means "not yet answered at as_of" even if the ticket is closed today)
+    answered_mask = has_time | (closed & df["answered_at"].isna())
+    answered = int(answered_mask.sum())
+    unknown_time = int((answered_mask & ~has_time).sum())
+    in_progress = n - answered
+    deadline = df["deadline"]
+    overdue = int((~answered_mask & deadline.notna() & (deadline < now)).sum())
+    timed = df[has_time]
+    on_time_mask = timed["answered_at"] <= timed["deadline"]
+    late_mask = timed["answered_at"] > timed["deadline"]
+    on_time = int(on_time_mask.sum())
+    answered_late = int(late_mask.sum())
+    hours = (timed["answered_at"] - timed["requested_at"]).dt.total_seconds() / 3600.0
+    hours = hours[hours >= 0]
+    judged = on_time + answered_late  # answered with a known time and a deadline
+    if status_changes is not None:
+        counts = _reopen_counts(status_changes, df["external_id"])
+        reopened_tickets = sum(1 for v in counts.values() if v > 0)
+        reopen_events = sum(counts.values())
+    elif "reopened_count" in df.columns:
+        rc = pd.to_numeric(df["reopened_count"], errors="coerce")
+        reopened_tickets = int((rc > 0).sum()) if n else 0
+        reopen_events = int(rc.fillna(0).clip(lower=0).sum()) if n else 0
+    else:
+        reopened_tickets = reopen_events = None
+    return {
+        "received": n,
+        "answered": answered,
+        "answered_time_unknown": unknown_time,
+        "in_progress": in_progress,
+        "overdue": overdue,
+        "answered_late": answered_late,
+        "late": overdue + answered_late,
+        "on_time": on_time,
+        "on_time_pct": pct(on_time, judged),
+        "answered_pct": pct(answered, n),
+        "median_hours_to_answer": round(float(hours.median()), 2) if len(hours) else None,
+        "mean_hours_to_answer": round(float(hours.mean()), 2) if len(hours) else None,
+        "reopened_tickets": reopened_tickets,
+        "reopen_events": reopen_events,
+    }
+
+
+def summary(
+    tickets: pd.DataFrame,
+    start: datetime,
+    end: datetime,
+    *,
+    as_of: datetime | None = None,
+    tz: str | ZoneInfo = DEFAULT_TZ,
+    status_changes: pd.DataFrame | None = None,
+    by: Iterable[str] = BREAKDOWNS,
+    working_days: int = DEFAULT_DEADLINE_WORKING_DAYS,
+    calendar: WorkCalendar | None = None,
+) -> dict:
+    """KPIs of tickets received in ``[start, end)`` (and not after ``as_of``), judged at
+    ``as_of`` (default ``end``).
+
+    Returns ``{"period": {"start", "end", "as_of"} (ISO strings), <metrics keys>,
+    "by": {column: {value: <metrics>}}}``. Breakdown keys are strings; a missing value
+    is grouped under ``"unknown"``. Columns listed in ``by`` but absent are skipped.
+    """
+    s, e = as_utc(start, "start"), as_utc(end, "end")
+    if e < s:
+        raise ValueError(f"period end {e} is before start {s}")
+    now = as_utc(as_of, "as_of") if as_of is not None else e
+    df = _prepare(tickets, tz, working_days, calendar)
+    # tickets requested after as_of do not exist yet at as_of
+    df = df[(df["requested_at"] >= s) & (df["requested_at"] < e) & (df["requested_at"] <= now)]
+    out: dict = {"period": {"start": s.isoformat(), "end": e.isoformat(), "as_of": now.isoformat()}}
+    out.update(_metrics(df, now, status_changes))
+    breakdowns: dict[str, dict[str, dict]] = {}
+    for col in by:
+        if col not in df.columns:
+            continue
+        keys = df[col].map(key_of)
+        breakdowns[col] = {
+            str(k): _metrics(grp, now, status_changes)
+            for k, grp in df.groupby(keys, sort=True)
+        }
+    out["by"] = breakdowns
+    return out
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, Real) and not isinstance(v, bool)
+
+
+def compare(current: Mapping, previous: Mapping) -> dict:
+    """Deltas between two :func:`summary` (or :func:`metrics`) results.
+
+    For every numeric key: ``{"current", "previous", "delta", "delta_pct"}``; ``delta``
+    is None when either side is None; ``delta_pct`` is None when previous is 0/None.
+    Nested dicts (e.g. ``"by"``) are compared recursively; keys present on one side
+    only appear with the other side None. Non-numeric keys (``period``) are skipped.
+    """
+    out: dict = {}
+    for key in list(current.keys()) + [k for k in previous.keys() if k not in current]:
+        if key == "period":
+            continue
+        cur, prev = current.get(key), previous.get(key)
+        if isinstance(cur, Mapping) or isinstance(prev, Mapping):
+            out[key] = compare(cur if isinstance(cur, Mapping) else {}, prev if isinstance(prev, Mapping) else {})
+            continue
+        cur, prev = py(cur), py(prev)
+        if not (cur is None or _is_number(cur)) or not (prev is None or _is_number(prev)):
+            continue  # text, datetimes, lists: not comparable
+        delta = None if cur is None or prev is None else round(cur - prev, 4)
+        delta_pct = None
+        if delta is not None and prev not in (0, None):
+            delta_pct = round(100.0 * delta / abs(prev), 2)
+        out[key] = {"current": cur, "previous": prev, "delta": delta, "delta_pct": delta_pct}
+    return out

@@ -1,0 +1,363 @@
+"""Period queries: a day, a week (7 days), a month or a custom range, each against the
+previous period of equal length, computed from the SQL history.
+
+``period_figures(engine, period, *, date=None, start=None, end=None, tz)``:
+
+* ``day`` — the local calendar day ``date``; previous: the day before.
+* ``week`` — the 7 local days ending with ``date`` (inclusive); previous: the 7 days before.
+* ``month`` — the calendar month containing ``date``; previous: the calendar month before.
+* ``custom`` — local dates ``start`` … ``end`` inclusive; previous: the same number of
+  days immediately before.
+
+A period that has not ended yet is judged at ``now`` (its figures are "so far"); the
+previous period is judged at its own end. Filtering and counting happen in SQL (QĐ 766
+counts, water exceedances, camera online time) or on the period's rows only (hotline,
+hourly air values); see docs/kpis.md § "Period queries".
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from ioc.db import models as m
+from ioc.kpi import aqi, environment, frames, hotline
+from ioc.kpi._util import pct
+from ioc.kpi.frames import add_months, local_day, local_midnight, month_start, ts
+from ioc.kpi.snapshot import iso, plain
+
+PERIODS = ("day", "week", "month", "custom")
+MAX_CUSTOM_DAYS = 366
+
+
+class PeriodError(ValueError):
+    """Bad period input (unknown period, bad or missing date): one clear line."""
+
+
+def parse_date(value: str | date | None, name: str) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise PeriodError(f"bad {name} {value!r}: expected a date as YYYY-MM-DD") from None
+
+
+def period_bounds(period: str, *, date_: date | None = None, start: date | None = None, end: date | None = None,
+                  tz: str | ZoneInfo = "Asia/Ho_Chi_Minh", today: date | None = None) -> dict:
+    """Local-day bounds of a period and of the previous one (aware UTC timestamps)."""
+    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(str(tz))
+    kind = (period or "").strip().lower()
+    if kind not in PERIODS:
+        raise PeriodError(f"unknown period {period!r}: choose one of {', '.join(PERIODS)}")
+    today = today or datetime.now(zone).date()
+    if kind == "custom":
+        if start is None or end is None:
+            raise PeriodError("a custom period needs --start and --end (YYYY-MM-DD, end inclusive)")
+        if end < start:
+            raise PeriodError(f"period end {end} is before its start {start}")
+        days = (end - start).days + 1
+        if days > MAX_CUSTOM_DAYS:
+            raise PeriodError(f"a custom period spans at most {MAX_CUSTOM_DAYS} days, got {days}")
+        s, e = start, end + timedelta(days=1)
+        ps, pe = s - timedelta(days=days), s
+    else:
+        if start is not None or end is not None:
+            raise PeriodError(f"--start/--end apply to the custom period only (got period {kind!r}); use --date")
+        d = date_ or today
+        if kind == "day":
+            s, e = d, d + timedelta(days=1)
+            ps, pe = d - timedelta(days=1), d
+        elif kind == "week":
+            s, e = d - timedelta(days=6), d + timedelta(days=1)
+            ps, pe = s - timedelta(days=7), s
+        else:
+            s, e = month_start(d), add_months(month_start(d), 1)
+            ps, pe = add_months(s, -1), s
+    return {"kind": kind, "start": local_midnight(s, zone), "end": local_midnight(e, zone),
+            "previous_start": local_midnight(ps, zone), "previous_end": local_midnight(pe, zone),
+            "first_day": s, "last_day": e - timedelta(days=1), "days": (e - s).days}
+
+
+def period_figures(engine: Engine, period: str, *, date: date | str | None = None, start: date | str | None = None,
+                   end: date | str | None = None, tz: str | ZoneInfo = "Asia/Ho_Chi_Minh",
+                   now: datetime | None = None, domains: tuple[str, ...] = ("hotline", "cameras", "environment",
+                                                                            "procedures")) -> dict:
+    """Figures of one period and the previous period of equal length (see module doc)."""
+    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(str(tz))
+    n = ts(now or datetime.now(timezone.utc))
+    b = period_bounds(period, date_=parse_date(date, "date"), start=parse_date(start, "start date"),
+                      end=parse_date(end, "end date"), tz=zone, today=local_day(n, zone))
+    s, e, ps, pe = b["start"], b["end"], b["previous_start"], b["previous_end"]
+    if s > n:
+        raise PeriodError(f"the period starting {b['first_day']} has not begun yet")
+    as_of = min(e, n)
+    out: dict = {
+        "period": {"kind": b["kind"], "start": iso(s), "end": iso(e), "as_of": iso(as_of), "complete": e <= n,
+                   "first_day": b["first_day"].isoformat(), "last_day": b["last_day"].isoformat(),
+                   "days": b["days"], "timezone": zone.key,
+                   "previous": {"start": iso(ps), "end": iso(pe), "as_of": iso(pe)}},
+        "generated_at": iso(datetime.now(timezone.utc)),
+    }
+    timings = {}
+    with frames.connect(engine) as conn:
+        for d in domains:
+            t0 = time.perf_counter()
+            cur = _window(engine, conn, d, s, e, as_of, zone, n, current=True)
+            prev = _window(engine, conn, d, ps, pe, pe, zone, n, current=False)
+            out[d] = _combine(d, cur, prev)
+            timings[d] = round((time.perf_counter() - t0) * 1000, 1)
+    timings["total"] = round(sum(timings.values()), 1)
+    out["compute_ms"] = timings
+    return out
+
+
+# --- caching -----------------------------------------------------------------------------------------
+# A window that has ended (as_of == end <= now) does not change except by late corrections,
+# so its figures are kept for CLOSED_TTL seconds: pages asking again for last month, or for
+# the previous period of this month, do not re-read it. For a period not yet over, the
+# additive domains (QĐ 766 counts, camera online time, daily AQI and exceedances, water
+# exceedance counts) are the cached days before today (before yesterday for the
+# environment: an 8-hour window labelled yesterday evening ends today) plus a live part.
+
+CLOSED_TTL = 900.0
+SPLIT_OPEN = True  # compose open periods from cached closed days + a live part (tests switch it off)
+_CACHE_MAX = 128
+_cache: dict[tuple, tuple[float, object]] = {}
+
+
+def clear_cache() -> None:
+    _cache.clear()
+
+
+def _cached(engine, key: tuple, make):
+    key = (engine.url.render_as_string(hide_password=True), *key)
+    hit = _cache.get(key)
+    if hit is not None and time.monotonic() - hit[0] <= CLOSED_TTL:
+        return hit[1]
+    res = make()
+    if len(_cache) >= _CACHE_MAX:
+        _cache.pop(min(_cache, key=lambda k: _cache[k][0]))
+    _cache[key] = (time.monotonic(), res)
+    return res
+
+
+def _window(engine, conn, domain, s, e, as_of, zone, now, *, current: bool) -> dict:
+    closed = as_of >= e and e <= now
+    if domain == "hotline":  # not additive over time: the window is counted whole
+        if closed:
+            return _cached(engine, ("hotline", zone.key, s.value, e.value, current),
+                           lambda: _hotline(conn, s, e, as_of, zone, current))
+        return _hotline(conn, s, e, as_of, zone, current)
+    if not _has_data(conn, domain):
+        return _NO_DATA[domain]()
+    if closed:
+        raws = [_cached(engine, (domain, "raw", zone.key, s.value, e.value), lambda: _RAW[domain](conn, s, e, e, zone))]
+    elif not SPLIT_OPEN:
+        raws = [_RAW[domain](conn, s, e, as_of, zone)]
+    else:
+        back = 1 if domain == "environment" else 0
+        split = local_midnight(local_day(as_of, zone) - timedelta(days=back), zone)
+        raws = []
+        if s < split:
+            # 8-hour windows labelled on the last closed day end up to 7 h after it
+            ahead = split + pd.Timedelta(hours=7) if domain == "environment" else split
+            raws.append(_cached(engine, (domain, "raw", zone.key, s.value, split.value, ahead.value),
+                                lambda: _RAW[domain](conn, s, split, ahead, zone)))
+            lo = split
+        else:
+            lo = s
+        raws.append(_RAW[domain](conn, lo, e, as_of, zone))
+    key = (domain, "final", zone.key, s.value, e.value, current)
+    if closed:
+        return _cached(engine, key, lambda: _FINAL[domain](conn, raws, s, e, as_of, zone, current))
+    return _FINAL[domain](conn, raws, s, e, as_of, zone, current)
+
+
+def _combine(domain, cur: dict, prev: dict) -> dict:
+    if not cur.get("has_data"):
+        return {**cur, "previous": prev.get("figures"), "delta": {}}
+    out = {**cur, "previous": prev["figures"], "delta": hotline.compare(cur["figures"], prev["figures"])}
+    if domain == "procedures":
+        out["previous"] = {"province": prev["province"]}
+        cv = {c: v.get("value") for c, v in cur["province"]["indicators"].items()}
+        pv = {c: v.get("value") for c, v in prev["province"]["indicators"].items()}
+        cv["score"], pv["score"] = cur["province"]["score"], prev["province"]["score"]
+        out["delta"] = hotline.compare(cv, pv)
+        out.pop("figures", None)
+    return out
+
+
+def _has_data(conn, domain: str) -> bool:
+    t = {"cameras": m.Camera, "environment": m.Station, "procedures": m.Dossier}[domain].__table__
+    return conn.execute(select(list(t.primary_key.columns)[0]).limit(1)).first() is not None
+
+
+# --- hotline: one window, counted whole -----------------------------------------------------------------
+
+
+_HOTLINE_KEYS = ("received", "answered", "answered_time_unknown", "in_progress", "overdue", "answered_late", "late",
+                 "on_time", "on_time_pct", "answered_pct", "median_hours_to_answer", "mean_hours_to_answer",
+                 "reopened_tickets", "reopen_events")
+
+
+def _hotline(conn, s, e, as_of, zone, current) -> dict:
+    t = m.Ticket.__table__
+    if conn.execute(select(t.c.id).limit(1)).first() is None:
+        return {"has_data": False, "figures": {k: None for k in _HOTLINE_KEYS}, "by": {}}
+    rows = frames.load_tickets(conn, t.c.requested_at >= s.to_pydatetime(), t.c.requested_at < e.to_pydatetime())
+    rows["deadline"] = frames.ticket_deadlines(rows, zone)
+    res = frames.hotline_period(rows, s, e, as_of, breakdowns=frames.HOTLINE_BREAKDOWNS if current else None)
+    out = {"has_data": True, "figures": res["figures"]}
+    if current:
+        out["by"] = res["by"]
+    return out
+
+
+# --- additive domains: raw parts of a time range, then the figures ------------------------------------
+
+
+def _cameras_raw(conn, s, e, as_of, zone) -> dict:
+    """Online / known seconds per camera in [s, min(e, as_of)) and offline events."""
+    c = m.CameraStatusChange.__table__
+    hi = min(e, as_of)
+    av = frames.camera_availability(conn, s.to_pydatetime(), hi.to_pydatetime())
+    events = conn.execute(select(func.count()).where(c.c.at >= s.to_pydatetime(), c.c.at < hi.to_pydatetime(),
+                                                     c.c.status == "offline")).scalar()
+    return {"av": av, "events": int(events)}
+
+
+def _cameras_final(conn, raws, s, e, as_of, zone, current) -> dict:
+    av = pd.concat([r["av"] for r in raws], ignore_index=True)
+    av = av.groupby("camera_id", sort=False).agg(commune_code=("commune_code", "first"), online_s=("online_s", "sum"),
+                                                  known_s=("known_s", "sum")).reset_index()
+    known = float(av["known_s"].sum()) if len(av) else 0.0
+    online = float(av["online_s"].sum()) if len(av) else 0.0
+    by = {}
+    if len(av):
+        keys = frames.group_keys(av["commune_code"])
+        g = av.groupby(keys.to_numpy(), sort=True)[["online_s", "known_s"]].sum()
+        by = {str(k): pct(r["online_s"], r["known_s"]) for k, r in g.iterrows()}
+    return {"has_data": True,
+            "figures": {"availability_pct": pct(online, known), "offline_events": sum(r["events"] for r in raws)},
+            "online_hours": round(online / 3600, 1), "known_hours": round(known / 3600, 1),
+            "by_commune": by, "method": "online time ÷ time with a known status, from camera_status_changes"}
+
+
+def _environment_raw(conn, s, e, as_of, zone) -> dict:
+    """Daily VN_AQI and air exceedances per station for the local days of [s, e), from
+    hourly data in [s − 7 h, as_of) (``as_of`` may lie past ``e``: the 8-hour windows of
+    the last evening); water exceedance counts for [s, min(e, as_of))."""
+    stations = frames.load_stations(conn)
+    ds = frames.load_datastreams(conn)
+    hi = as_of
+    air_st = stations.loc[stations["kind"] == "air", "id"].astype(str)
+    air_ids = ds.loc[ds["code"].isin(environment.AIR_PARAMETERS) & ds["station_id"].astype(str).isin(air_st),
+                     "id"].tolist()
+    # 7 hours before the start feed the first day's 8-hour ozone means
+    t0 = s - pd.Timedelta(hours=7)
+    last_us = (hi - pd.Timedelta(microseconds=1)).to_pydatetime()
+    obs = frames.load_observations(conn, air_ids, t0.to_pydatetime(), last_us)
+    grid = frames.AirGrid(obs, ds, t0, hi - pd.Timedelta(microseconds=1))
+    first, last = local_day(s, zone), local_day(e - pd.Timedelta(seconds=1), zone)
+    daily, air_ex = {}, []
+    for sid in sorted(air_st):
+        daily[sid] = {d: v for d, v in grid.daily_aqi(sid, zone).items() if first <= d <= last}
+        air_ex += grid.exceedances_days(sid, first, last, zone)
+    water = frames.water_exceedance_counts(conn, s.to_pydatetime(), min(e, as_of).to_pydatetime())
+    names = dict(zip(stations["id"].astype(str), stations["name"]))
+    return {"daily": daily, "air_ex": air_ex, "water": water, "names": names, "air_stations": list(air_st),
+            "has_grid": bool(grid.values)}
+
+
+def _environment_final(conn, raws, s, e, as_of, zone, current) -> dict:
+    daily: dict[str, dict] = {}
+    for r in raws:
+        for sid, days in r["daily"].items():
+            daily.setdefault(sid, {}).update(days)
+    names = raws[-1]["names"]
+    air_ex: dict[str, int] = {}
+    for r in raws:
+        for x in r["air_ex"]:
+            k = f"{x['parameter']}_{x['averaging']}"
+            air_ex[k] = air_ex.get(k, 0) + 1
+    water = pd.concat([r["water"] for r in raws if len(r["water"])], ignore_index=True) if any(
+        len(r["water"]) for r in raws) else None
+    all_aqi, over, out_daily = [], 0, {}
+    for sid in sorted(set(raws[-1]["air_stations"])):
+        days = daily.get(sid, {})
+        vals = [v["aqi"] for v in days.values() if v["aqi"] is not None]
+        all_aqi += vals
+        over += sum(1 for v in vals if v > 100)
+        out_daily[sid] = {
+            "name": plain(names.get(sid)),
+            "days": {d.isoformat(): {"aqi": v["aqi"], "dominant": v["dominant"], "hours": v["hours"],
+                                     "category": (aqi.category(v["aqi"]).key if v["aqi"] is not None else None)}
+                     for d, v in sorted(days.items())},
+            "mean_aqi": round(float(np.mean(vals)), 1) if vals else None,
+            "max_aqi": max(vals) if vals else None,
+            "days_with_aqi": len(vals),
+        }
+    water_ex = {}
+    if water is not None:
+        g = water.groupby("parameter")[["observations", "exceedances"]].sum()
+        water_ex = {str(p): {"observations": int(r["observations"]), "exceedances": int(r["exceedances"]),
+                             "exceedance_pct": pct(r["exceedances"], r["observations"])} for p, r in g.iterrows()}
+    figures = {
+        "mean_daily_aqi": round(float(np.mean(all_aqi)), 1) if all_aqi else None,
+        "max_daily_aqi": max(all_aqi) if all_aqi else None,
+        "station_days_aqi_over_100": over if all_aqi else None,
+        "air_exceedance_station_days": sum(air_ex.values()) if any(r["has_grid"] for r in raws) else None,
+        "water_exceedances": int(water["exceedances"].sum()) if water is not None else None,
+        "water_observations_judged": int(water["observations"].sum()) if water is not None else None,
+    }
+    out = {"has_data": True, "figures": figures}
+    if current:
+        out.update(daily_aqi=out_daily, air_exceedances=dict(sorted(air_ex.items())), water_exceedances=water_ex)
+    return out
+
+
+def _procedures_raw(conn, s, e, as_of, zone) -> pd.DataFrame:
+    """Received / finished counts (additive); the overdue count is taken at the end."""
+    sp, ep, ap = s.to_pydatetime(), e.to_pydatetime(), min(e, as_of).to_pydatetime()
+    return frames.combine_counts([frames.qd766_received(conn, sp, ep), frames.qd766_finished(conn, sp, ep, ap)])
+
+
+def _procedures_final(conn, raws, s, e, as_of, zone, current) -> dict:
+    counts = frames.combine_counts([*raws, frames.qd766_overdue(conn, e.to_pydatetime(), as_of.to_pydatetime())])
+    rep = frames.qd766_report_from_counts(counts, compact_units=True)
+    out = {"has_data": True, "province": rep["province"], "figures": {}}
+    if current:
+        out.update(agency=rep["agency"], commune=rep["commune_code"])
+    return out
+
+
+_ENV_KEYS = ("mean_daily_aqi", "max_daily_aqi", "station_days_aqi_over_100", "air_exceedance_station_days",
+             "water_exceedances", "water_observations_judged")
+
+
+def _no_procedures() -> dict:
+    from ioc.kpi.snapshot import _qd766_nulls
+
+    return {"has_data": False, "province": _qd766_nulls(), "agency": {}, "commune": {}, "figures": {}}
+
+
+_RAW = {"cameras": _cameras_raw, "environment": _environment_raw, "procedures": _procedures_raw}
+_FINAL = {"cameras": _cameras_final, "environment": _environment_final, "procedures": _procedures_final}
+_NO_DATA = {
+    "cameras": lambda: {"has_data": False, "figures": {"availability_pct": None, "offline_events": None},
+                        "by_commune": {}},
+    "environment": lambda: {"has_data": False, "figures": {k: None for k in _ENV_KEYS}, "daily_aqi": {},
+                            "air_exceedances": {}, "water_exceedances": {}},
+    "procedures": _no_procedures,
+}
+
+
+__all__ = ["CLOSED_TTL", "MAX_CUSTOM_DAYS", "PERIODS", "PeriodError", "clear_cache", "parse_date", "period_bounds",
+           "period_figures"]

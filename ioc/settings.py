@@ -1,0 +1,131 @@
+"""One settings object for every process: env vars prefixed ``IOC_`` and an optional ``.env``.
+
+Every field here must be documented in docs/configuration.md (tests/test_docs.py checks).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ioc.errors import UserError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Demo boundaries live beside the repository (../shared/geo); never copied in.
+SHARED_GEO = PROJECT_ROOT.parent / "shared" / "geo"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="IOC_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    redis_url: str | None = Field(
+        None, description="Redis URL. Unset: the product starts its own redis-server under data_dir."
+    )
+    redis_prefix: str = Field("ioc", description="Prefix of every Redis key the product owns.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL. Unset: SQLite file ioc.db under data_dir."
+    )
+    data_dir: Path = Field(Path("./var"), description="Where local state lives (SQLite, Redis AOF, logs).")
+    boundaries: Path | None = Field(
+        None, description="Boundary file or folder to import by default. Unset: ../shared/geo when present."
+    )
+    timezone: str = Field("Asia/Ho_Chi_Minh", description="Time zone for display and day boundaries.")
+    language: Literal["vi", "en"] = Field("vi", description="Default UI language.")
+
+    hotline_url: str | None = Field(None, description="Open311 endpoint holding services.json and requests.json.")
+    hotline_api_key: SecretStr | None = Field(None, description="API key for the hotline (POST and private fields).")
+    cameras_url: str | None = Field(None, description="Base URL of the camera registry API.")
+    cameras_token: SecretStr | None = Field(None, description="Bearer token for the camera registry.")
+    environment_url: str | None = Field(None, description="SensorThings service root, ending in /v1.1.")
+    environment_username: str | None = Field(None, description="Basic-auth user for SensorThings, if any.")
+    environment_password: SecretStr | None = Field(None, description="Basic-auth password for SensorThings, if any.")
+    procedures_url: str | None = Field(None, description="Base URL of the dossier feed and procedure catalogue.")
+    procedures_api_key: SecretStr | None = Field(None, description="API key for the dossier feed.")
+
+    hotline_interval: float = Field(60.0, gt=0, description="Seconds between hotline polls.")
+    cameras_interval: float = Field(30.0, gt=0, description="Seconds between camera registry polls.")
+    environment_interval: float = Field(60.0, gt=0, description="Seconds between SensorThings polls.")
+    procedures_interval: float = Field(120.0, gt=0, description="Seconds between dossier feed polls.")
+
+    web_host: str = Field("127.0.0.1", description="Address the web server binds.")
+    web_port: int = Field(8050, ge=1, le=65535, description="Port of the web server.")
+    sim_port: int = Field(8060, ge=1, le=65535, description="Port of the demo simulator started by `ioc up`.")
+    basemap_url: str | None = Field(None, description="Tile URL template for the map; unset = no tiles (offline).")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError(f"unknown time zone {value!r}") from err
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'ioc.db').resolve()}"
+
+    @property
+    def effective_boundaries(self) -> Path | None:
+        if self.boundaries:
+            return self.boundaries
+        return SHARED_GEO if SHARED_GEO.is_dir() else None
+
+    def masked(self) -> dict[str, str]:
+        """Effective settings for display: secrets and URL passwords masked."""
+        out: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                shown = "********" if value.get_secret_value() else ""
+            elif value is None:
+                shown = ""
+            else:
+                shown = mask_url_password(str(value))
+            out[name] = shown
+        out["database_url (effective)"] = mask_url_password(self.effective_database_url)
+        out["boundaries (effective)"] = str(self.effective_boundaries or "")
+        return out
+
+
+def mask_url_password(text: str) -> str:
+    """Hide the password part of a URL such as postgresql://u:pw@host/db."""
+    if "://" in text and "@" in text.split("://", 1)[1]:
+        scheme, rest = text.split("://", 1)
+        creds, host = rest.split("@", 1)
+        if ":" in creds:
+            creds = creds.split(":", 1)[0] + ":********"
+        return f"{scheme}://{creds}@{host}"
+    return text
+
+
+def load_settings(**overrides) -> Settings:
+    """Build settings, turning a validation failure into one clear line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise UserError(
+            f"invalid setting IOC_{field.upper()}: {first['msg']} "
+            f"(got {first.get('input')!r}); see docs/configuration.md"
+        ) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,41 @@
+"""State of the stores for /healthz (and `ioc up`'s start-up check)."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from ioc.db.migrate import current_revision, head_revision
+from ioc.db.session import engine_for
+from ioc.live_store import LiveStore
+from ioc.redis_server import own_redis_dir, socket_url
+from ioc.settings import Settings, mask_url_password
+
+
+def redis_url_for(settings: Settings) -> str:
+    """The configured Redis, else the product's own one under IOC_DATA_DIR."""
+    return settings.redis_url or socket_url(own_redis_dir(settings))
+
+
+def check(settings: Settings) -> dict:
+    redis_url = redis_url_for(settings)
+    out: dict = {"redis": {"url": mask_url_password(redis_url)}, "database": {}}
+    try:
+        store = LiveStore.from_url(redis_url, settings.redis_prefix, socket_timeout=2, socket_connect_timeout=2)
+        store.ping()
+        out["redis"] |= {"ok": True, "data_version": store.version()}
+    except Exception as err:  # any failure is a state to report, not a crash
+        out["redis"] |= {"ok": False, "error": f"{type(err).__name__}: {err}"}
+    db_url = settings.effective_database_url
+    out["database"]["url"] = mask_url_password(db_url)
+    try:
+        engine = engine_for(db_url)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        rev, head = current_revision(engine), head_revision(engine)
+        out["database"] |= {"ok": rev == head, "revision": rev, "head": head}
+        if rev != head:
+            out["database"]["error"] = "schema not up to date: run `ioc db upgrade`"
+    except Exception as err:
+        out["database"] |= {"ok": False, "error": f"{type(err).__name__}: {err}"}
+    out["status"] = "ok" if out["redis"]["ok"] and out["database"]["ok"] else "degraded"
+    return out

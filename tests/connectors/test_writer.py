@@ -1,0 +1,69 @@
+"""Idempotent, guarded writes on SQLite and PostgreSQL."""
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from connectors.writer import load_cursor, save_cursor, upsert_guarded, upsert_observations
+from ioc.db import models as m
+from ioc.records import ObservationRecord, TicketRecord
+
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
+
+
+def ticket(i, updated, status="open"):
+    return TicketRecord(external_id=f"T{i}", status=status, requested_at=T0, updated_at=updated)
+
+
+def row(rec):
+    return rec.model_dump(exclude={"history"})
+
+
+def write(engine, records):
+    with Session(engine) as s, s.begin():
+        return upsert_guarded(s, m.Ticket, records, key="external_id", guard="updated_at", to_row=row,
+                              scope={"source": "hotline"}).counts
+
+
+def test_new_updated_unchanged_and_no_regression(engine):
+    c = write(engine, [ticket(1, T0), ticket(2, T0)])
+    assert (c.new, c.updated, c.unchanged) == (2, 0, 0)
+    c = write(engine, [ticket(1, T0), ticket(2, T0 + timedelta(hours=1), "closed")])
+    assert (c.new, c.updated, c.unchanged) == (0, 1, 1)
+    # an out-of-order (older) version must not move the ticket back to open
+    c = write(engine, [ticket(2, T0 + timedelta(minutes=30), "open")])
+    assert (c.new, c.updated, c.unchanged) == (0, 0, 1)
+    with Session(engine) as s:
+        assert s.scalar(select(m.Ticket.status).where(m.Ticket.external_id == "T2")) == "closed"
+        assert s.scalar(select(func.count()).select_from(m.Ticket)) == 2
+
+
+def test_duplicates_within_a_batch_keep_the_newest(engine):
+    c = write(engine, [ticket(3, T0), ticket(3, T0 + timedelta(hours=2), "closed"), ticket(3, T0 + timedelta(hours=1))])
+    assert (c.new, c.unchanged) == (1, 2)
+    with Session(engine) as s:
+        assert s.scalar(select(m.Ticket.status).where(m.Ticket.external_id == "T3")) == "closed"
+
+
+def test_observations_are_keyed_by_stream_and_time(engine):
+    obs = [ObservationRecord(datastream_id="ds1", phenomenon_time=T0 + timedelta(hours=h), result=float(h)) for h in range(5)]
+    with Session(engine) as s, s.begin():
+        c = upsert_observations(s, obs + obs[:2]).counts
+    assert (c.new, c.unchanged) == (5, 2)
+    corrected = ObservationRecord(datastream_id="ds1", phenomenon_time=T0, result=9.5)
+    with Session(engine) as s, s.begin():
+        c = upsert_observations(s, [corrected, obs[1]]).counts
+    assert (c.new, c.updated, c.unchanged) == (0, 1, 1)
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(m.Observation)) == 5
+
+
+def test_cursor_round_trip(engine):
+    with Session(engine) as s, s.begin():
+        assert load_cursor(s, "hotline") is None
+        save_cursor(s, "hotline", "a")
+    with Session(engine) as s, s.begin():
+        save_cursor(s, "hotline", "b")
+    with Session(engine) as s:
+        assert load_cursor(s, "hotline") == "b"
