@@ -147,6 +147,7 @@ class Connector:
         self.locator = locator
         self.interval = float(getattr(settings, self.interval_setting))
         self._failures = 0
+        self._redis_down = False
         self._last_success: datetime | None = None
         self._was_failing = False
 
@@ -245,10 +246,16 @@ class Connector:
     def _safe_redis(self, fn) -> bool:
         try:
             fn()
-            return True
         except Exception as err:  # Redis down: SQL has the data; `ioc store rebuild` restores Redis
-            log.warning("%s: Redis write failed (%s); history is in SQL", self.source, err)
+            if not self._redis_down:  # one line when Redis goes away, one when it is back
+                log.warning("%s: Redis write failed (%s); history is in SQL", self.source, err)
+            self._redis_down = True
             return False
+        if self._redis_down:
+            log.warning("%s: Redis writes work again (run `ioc store rebuild` to refill what was missed)",
+                        self.source)
+        self._redis_down = False
+        return True
 
     def _record_run(self, result: RunResult, started: datetime, reasons: Counter, newest: datetime | None) -> None:
         now = datetime.now(timezone.utc)

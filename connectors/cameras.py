@@ -37,7 +37,7 @@ class CamerasConnector(Connector):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._etags: dict[int, str] = {}
-        self._last_full = 0.0
+        self._last_full: float | None = None  # None: no full read yet in this process
         self._page_count = 1
         self._since: dict = {}
 
@@ -54,7 +54,8 @@ class CamerasConnector(Connector):
         A page's ETag is remembered only once its batch is committed (a 304 must never
         stand for a page we failed to store); a reconciliation (`since`) ignores ETags."""
         state = orjson.loads(cursor) if cursor else {}
-        full = since is not None or not state.get("updated_max") or time.monotonic() - self._last_full > FULL_SYNC_EVERY
+        full = (since is not None or not state.get("updated_max") or self._last_full is None
+                or time.monotonic() - self._last_full > FULL_SYNC_EVERY)
         updated_since = None if full else datetime.fromisoformat(state["updated_max"]) - OVERLAP
         newest = datetime.fromisoformat(state["updated_max"]) if state.get("updated_max") and since is None else None
         for attempt in range(2):

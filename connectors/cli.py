@@ -32,6 +32,8 @@ def _runtime():
     # one line per request would drown the state-change lines (and URLs are no business of logs)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # alembic narrates every migration step at INFO; a failing command must print one line
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     return Runtime(settings)
 
 

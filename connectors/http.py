@@ -15,9 +15,12 @@ import orjson
 class UpstreamError(Exception):
     """An upstream failed in a way a retry later may fix (network, 5xx, 429, bad JSON)."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, retryable: bool = True) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        # A 4xx other than 408/425/429 (bad key, wrong URL) will not heal within one poll:
+        # retrying only hammers the upstream; the poller's backoff handles the next try.
+        self.retryable = retryable
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -86,6 +89,8 @@ class JsonClient:
                 return self._get_once(path, params, headers)
             except UpstreamError as err:
                 last = err
+                if not err.retryable:
+                    raise
                 if attempt + 1 < self.attempts:
                     self.sleep(backoff_delay(attempt, self.backoff_base, self.backoff_cap, err.retry_after))
         assert last is not None
@@ -107,7 +112,7 @@ class JsonClient:
                 f"HTTP {res.status_code} from {_safe(url)}", retry_after=parse_retry_after(res.headers.get("Retry-After"))
             )
         if res.status_code >= 400:
-            raise UpstreamError(f"HTTP {res.status_code} from {_safe(url)}: {res.text[:200]}")
+            raise UpstreamError(f"HTTP {res.status_code} from {_safe(url)}: {res.text[:200]}", retryable=False)
         try:
             return orjson.loads(res.content), res
         except orjson.JSONDecodeError as err:

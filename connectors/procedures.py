@@ -37,7 +37,7 @@ class ProceduresConnector(Connector):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._catalogue_at = 0.0
+        self._catalogue_at: float | None = None  # monotonic time of the last read; None: never
 
     def client_options(self) -> dict:
         key = self.settings.procedures_api_key
@@ -46,7 +46,9 @@ class ProceduresConnector(Connector):
         return {}
 
     def fetch(self, cursor: str | None, *, since: datetime | None = None) -> Iterator[Batch]:
-        if time.monotonic() - self._catalogue_at > CATALOGUE_EVERY or since is not None:
+        # (monotonic time starts near 0 at boot: "never read" must not look like "read at boot")
+        due = self._catalogue_at is None or time.monotonic() - self._catalogue_at > CATALOGUE_EVERY
+        if due or since is not None:
             yield self.fetch_catalogue()
             self._catalogue_at = time.monotonic()
         state = orjson.loads(cursor) if cursor else {}
@@ -135,6 +137,13 @@ class ProceduresConnector(Connector):
         received = parse_time(raw.get("NgayTiepNhan"))
         if received is not None and float(wait) > 24 * 366:
             raise QuarantineError("implausible_wait", f"thoi_gian_cho_bo_sung {wait} h is more than a year")
+        updated = parse_time(raw.get("updated_at"))
+        if received is not None and updated is not None:
+            # waits lie between reception and the last update: more is another unit (minutes)
+            life_h = (updated - received).total_seconds() / 3600
+            if float(wait) > life_h * 1.01 + 1:
+                raise QuarantineError("implausible_wait", f"thoi_gian_cho_bo_sung {wait} h is longer than the "
+                                                          f"dossier's life so far ({life_h:.1f} h): a unit error?")
         return DossierRecord(
             id=str(raw["MaHoSo"]), procedure_code=raw.get("MaTTHC"), agency=raw.get("TenCoQuan") or raw.get("MaCoQuan"),
             commune_code=commune, channel=raw.get("KenhThucHien"), received_at=received,
@@ -143,7 +152,7 @@ class ProceduresConnector(Connector):
             supplement_wait_hours=wait, paid_online=raw.get("thanh_toan_truc_tuyen"),
             electronic_result=raw.get("co_ket_qua_dien_tu"), digitised=raw.get("da_so_hoa"),
             data_reused=raw.get("tai_su_dung_du_lieu"), satisfaction=raw.get("danh_gia_hai_long"),
-            complaint=raw.get("co_khieu_nai"), updated_at=parse_time(raw.get("updated_at")),
+            complaint=raw.get("co_khieu_nai"), updated_at=updated,
         )
 
     def write(self, session: Session, batch: Batch) -> dict[str, Written]:

@@ -337,15 +337,20 @@ class FaultEngine:
         n = len(records)
         k = max(1, round(float(f.params.get("rate", 0.05)) * n))
         variants = list(f.params.get("variants") or BAD_VARIANTS)
-        picks = f.rng.sample(range(n), min(k, n))
-        for j, i in enumerate(picks):
+        # Walk a random order of the records until k of them are spoiled: a variant that
+        # does not apply to a record (no coordinates, no waiting time) moves on to the next.
+        done = 0
+        for i in f.rng.sample(range(n), n):
+            if done >= k:
+                break
             rec = _deep(records[i])
             rid = rec.get(adapter.id_field)
-            order = variants[j % len(variants):] + variants[: j % len(variants)]
+            order = variants[done % len(variants):] + variants[: done % len(variants)]
             for variant in order:
                 if _make_bad(rec, variant, adapter, wall_now, f.rng):
                     records[i] = rec
                     self.record(d.source, "bad_records", d.path, variant=variant, id=rid)
+                    done += 1
                     break
         return records
 

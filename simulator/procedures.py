@@ -315,7 +315,9 @@ class Procedures:
             s, r = g[f"t_s{i}"], g[f"t_r{i}"]
             asked = s <= now
             n_supp += asked
-            wait += np.where(asked, np.minimum(r, now) - s, 0)
+            # a wait is recorded when the supplement arrives (an event that bumps updated_at);
+            # a running wait would change the record without changing updated_at
+            wait += np.where(r <= now, r - s, 0)
             status[asked & (r > now)] = 5
         status[g["t_finish"] <= now] = 9
         status[g["t_return"] <= now] = 10

@@ -3,20 +3,16 @@ IOC_TEST_DATABASE_URL is set) databases migrated with the product's own migratio
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from ioc.db.migrate import upgrade
 from ioc.db.session import make_engine
 from ioc.live_store import LiveStore
 from ioc.redis_server import start_own_redis
+from pgtools import PG_URL, create_pg_database, drop_pg_database
 
-PG_URL = os.environ.get("IOC_TEST_DATABASE_URL")
 
 
 @pytest.fixture(scope="session")
@@ -52,24 +48,6 @@ def live_store(redis_url):
     store.r.close()
 
 
-def _pg_database() -> str:
-    """Create a throw-away database on the test PostgreSQL server; returns its URL."""
-    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    name = f"ioc_test_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_pg_database(url: str) -> None:
-    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    name = make_url(url).database
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request, tmp_path):
     """A migrated, empty database: SQLite always, PostgreSQL when IOC_TEST_DATABASE_URL is set."""
@@ -82,12 +60,12 @@ def db_url(request, tmp_path):
         return
     if not PG_URL:
         pytest.skip("IOC_TEST_DATABASE_URL not set: no PostgreSQL for this run")
-    url = _pg_database()
+    url = create_pg_database()
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
     yield url
-    _drop_pg_database(url)
+    drop_pg_database(url)
 
 
 @pytest.fixture

@@ -9,27 +9,14 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-
 import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from connector_harness import truncate
+from pgtools import PG_URL, create_pg_database, drop_pg_database
 from ioc.db.migrate import upgrade
 from ioc.db.session import make_engine
 from ioc.live_store import LiveStore
-
-PG_URL = os.environ.get("IOC_TEST_DATABASE_URL")
-
-
-def _pg(statement: str) -> None:
-    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(statement))
-    admin.dispose()
-
 
 @pytest.fixture(scope="module", autouse=True)
 def _one_ssl_context():
@@ -71,16 +58,13 @@ def mdb(request, tmp_path_factory):
     else:
         if not PG_URL:
             pytest.skip("IOC_TEST_DATABASE_URL not set: no PostgreSQL for this run")
-        name = f"ioc_conn_{uuid.uuid4().hex[:10]}"
-        _pg(f'CREATE DATABASE "{name}"')
-        _pg(f'ALTER DATABASE "{name}" SET synchronous_commit = off')  # a test database: no fsync per commit
-        url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        url = create_pg_database("ioc_conn", fast=True)
     engine = make_engine(url)
     upgrade(engine)
     yield url, engine
     engine.dispose()
     if make_url(url).get_backend_name() == "postgresql":
-        _pg(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+        drop_pg_database(url)
 
 
 @pytest.fixture

@@ -257,3 +257,16 @@ def test_real_records_parse_cleanly(real, locator):
     conn = environment(real, locator)
     assert len(conn._streams) == len(real.datastreams)
     assert not conn.parse_observations(real.observations, None).quarantined
+
+
+def test_dossier_wait_longer_than_its_life_is_quarantined(real, locator):
+    """A waiting time in minutes sent as hours is caught when it exceeds the dossier's life."""
+    conn = make(ProceduresConnector, locator)
+    raw = copy.deepcopy(real.dossiers[0])
+    raw["NgayTiepNhan"], raw["updated_at"] = "2026-11-02T08:00:00+07:00", "2026-11-05T08:00:00+07:00"  # 72 h
+    raw["thoi_gian_cho_bo_sung"] = 70.0
+    assert conn.parse(raw).supplement_wait_hours == 70.0
+    raw["thoi_gian_cho_bo_sung"] = 70.0 * 60
+    with pytest.raises(QuarantineError) as err:
+        conn.parse(raw)
+    assert err.value.code == "implausible_wait" and "72.0 h" in str(err.value)

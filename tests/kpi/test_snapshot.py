@@ -111,7 +111,7 @@ def set_health(store, now=NOW, stale=("environment",)):
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def snap(request, redis_server, tmp_path_factory):
     """The hand-made dataset's snapshot, built once per database for this module."""
-    from conftest import PG_URL, _drop_pg_database, _pg_database
+    from pgtools import PG_URL, create_pg_database, drop_pg_database
 
     from ioc.db.migrate import upgrade
     from ioc.db.session import make_engine
@@ -122,7 +122,7 @@ def snap(request, redis_server, tmp_path_factory):
     elif not PG_URL:
         pytest.skip("IOC_TEST_DATABASE_URL not set: no PostgreSQL for this run")
     else:
-        url = _pg_database()
+        url = create_pg_database()
     engine = make_engine(url)
     upgrade(engine)
     store = LiveStore.from_url(redis_server.url, prefix=f"snapmod{request.param}")
@@ -136,7 +136,7 @@ def snap(request, redis_server, tmp_path_factory):
         store.r.close()
         engine.dispose()
         if request.param != "sqlite":
-            _drop_pg_database(url)
+            drop_pg_database(url)
 
 
 def test_hotline_today_by_hand(snap):
