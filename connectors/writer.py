@@ -183,16 +183,32 @@ def upsert_observations(session: Session, records: Sequence) -> Written:
         else:
             out.counts.unchanged += 1
             continue
-        rows.append({"datastream_id": rec.datastream_id, "phenomenon_time": rec.phenomenon_time,
-                     "result": rec.result, "upstream_id": rec.upstream_id})
+        rows.append(rec)
     if rows:
-        stmt = _insert(session, t)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[t.c.datastream_id, t.c.phenomenon_time],
-            set_={"result": stmt.excluded.result, "upstream_id": stmt.excluded.upstream_id},
-        )
-        session.execute(stmt, rows)
+        _insert_observations(session, rows)
     return out
+
+
+_OBS_UPSERT = ("INSERT INTO observations (datastream_id, phenomenon_time, result, upstream_id) "
+               "VALUES ({p}, {p}, {p}, {p}) ON CONFLICT (datastream_id, phenomenon_time) "
+               "DO UPDATE SET result = excluded.result, upstream_id = excluded.upstream_id")
+
+
+def _insert_observations(session: Session, recs: list) -> None:
+    """The bulk insert of a backfill, straight to the driver: SQLAlchemy's per-row parameter
+    processing cost more than SQLite's own work (profiled: 2.5 s of 6.8 s per 340k rows).
+    Times are bound as UTCDateTime would bind them: aware UTC on PostgreSQL, SQLAlchemy's
+    SQLite text form (naive UTC, always with microseconds) on SQLite."""
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        sql = _OBS_UPSERT.format(p="?")
+        params = [(r.datastream_id, f"{r.phenomenon_time.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S.%f}", r.result,
+                   r.upstream_id) for r in recs]
+    else:
+        sql = _OBS_UPSERT.format(p="%s")
+        params = [(r.datastream_id, r.phenomenon_time.astimezone(timezone.utc), r.result, r.upstream_id)
+                  for r in recs]
+    conn.exec_driver_sql(sql, params)
 
 
 _MISSING = object()

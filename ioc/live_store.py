@@ -33,6 +33,7 @@ KEYS: dict[str, tuple[str, str, str]] = {
     "quarantine": ("{prefix}:quarantine:counts", "hash", "field = source:reason_code, value = records quarantined"),
     "kpi_snapshot": ("{prefix}:kpi:snapshot", "string", "JSON KPI snapshot the pages render"),
     "kpi_version": ("{prefix}:kpi:version", "string", "data version the snapshot was computed from"),
+    "kpi_period": ("{prefix}:kpi:period", "string", "key prefix: `…:period:<digest>` holds one closed period window's figures (pickled), written by the KPI scheduler, shared by all processes, expires"),
     "alerts": ("{prefix}:alerts:active", "hash", "field = alert key, value = JSON alert"),
     "refresh": ("{prefix}:refresh", "pubsub", "hint to recompute now (lossy; pages still poll version)"),
 }
@@ -207,6 +208,12 @@ class LiveStore:
 
     def snapshot_version(self) -> int:
         return int(self.r.get(self.key("kpi_version")) or 0)
+
+    def period_cache_get(self, digest: str) -> bytes | None:
+        return self.r.get(f"{self.key('kpi_period')}:{digest}")
+
+    def period_cache_set(self, digest: str, blob: bytes, ttl_seconds: int) -> None:
+        self.r.set(f"{self.key('kpi_period')}:{digest}", blob, ex=ttl_seconds)
 
     def set_alerts(self, alerts: Mapping[str, Mapping]) -> None:
         pipe = self.r.pipeline(transaction=True)

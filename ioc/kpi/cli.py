@@ -130,7 +130,8 @@ def main(
         from ioc.kpi.periods import PeriodError, period_figures
 
         try:
-            res = period_figures(_engine(settings), period, date=date_, start=start, end=end, tz=settings.tz)
+            res = period_figures(_engine(settings), period, date=date_, start=start, end=end, tz=settings.tz,
+                                 store=_store(settings))
         except PeriodError as e:
             raise UserError(str(e)) from None
         except SQLAlchemyError as e:
@@ -158,6 +159,8 @@ def run(
     quiet: float = typer.Option(1.0, help="Recompute after this many seconds without a new change."),
     max_delay: float = typer.Option(5.0, help="…but never later than this after the first change."),
     periodic: float = typer.Option(60.0, help="Full recompute at least this often (seconds)."),
+    period_refresh: float = typer.Option(600.0, help="Recompute the closed windows of the day, week and month "
+                                                     "period queries this often (seconds), shared through Redis."),
 ) -> None:
     """The KPI scheduler: recompute the snapshot and alerts until SIGTERM / SIGINT (`ioc up` starts it)."""
     from ioc.kpi.orchestrator import run as run_loop
@@ -172,7 +175,8 @@ def run(
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    run_loop(stop, settings, poll=poll, quiet=quiet, max_delay=max_delay, periodic=periodic)
+    run_loop(stop, settings, poll=poll, quiet=quiet, max_delay=max_delay, periodic=periodic,
+             period_refresh=period_refresh)
 
 
 @app.command()

@@ -761,6 +761,23 @@ def load_observations(conn: Connection, datastream_ids: Sequence[str], start: da
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
+def _hour_row(h: pd.Timestamp, arr: np.ndarray, lo: int, pos: int) -> dict:
+    """One hour's VN_AQI row from the station's hourly array (columns pm25 pm10 no2 so2 co
+    o3): NowCast over rows lo..pos for PM, the hour's own value for the gases."""
+    subs: dict[str, int | None] = {}
+    nowcasts: dict[str, float | None] = {}
+    for j, p in ((0, "pm25"), (1, "pm10")):
+        window = arr[lo:pos + 1, j][::-1]
+        nc = aqi_mod._nowcast_value([None if x != x else float(x) for x in window])
+        nowcasts[p] = nc
+        subs[p] = aqi_mod._sub_or_none(p, nc) if nc is not None else None
+    for j, p, key in ((2, "no2", "no2"), (3, "so2", "so2"), (4, "co", "co"), (5, "o3", "o3_1h")):
+        subs[p] = aqi_mod._sub_or_none(key, arr[pos, j])
+    value, dominant = aqi_mod._station_max(subs)
+    return {"hour": h, **subs, "aqi": value, "dominant": dominant,
+            "nowcast_pm25": nowcasts["pm25"], "nowcast_pm10": nowcasts["pm10"]}
+
+
 def hourly_aqi_at(station_hourly: pd.DataFrame, hours: Sequence[pd.Timestamp] | None = None,
                   memo: dict | None = None, memo_key: str = "") -> list[dict]:
     """Rows of :func:`ioc.kpi.aqi.hourly_aqi` for some hours only (default: the last
@@ -787,20 +804,7 @@ def hourly_aqi_at(station_hourly: pd.DataFrame, hours: Sequence[pd.Timestamp] | 
             if hit is not None:
                 out.append(hit)
                 continue
-        subs: dict[str, int | None] = {}
-        nowcasts: dict[str, float | None] = {}
-        for j, p in ((0, "pm25"), (1, "pm10")):
-            window = arr[lo:pos + 1, j][::-1]
-            nc = aqi_mod._nowcast_value([None if x != x else float(x) for x in window])
-            nowcasts[p] = nc
-            subs[p] = aqi_mod._sub_or_none(p, nc) if nc is not None else None
-        subs["no2"] = aqi_mod._sub_or_none("no2", arr[pos, 2])
-        subs["so2"] = aqi_mod._sub_or_none("so2", arr[pos, 3])
-        subs["co"] = aqi_mod._sub_or_none("co", arr[pos, 4])
-        subs["o3"] = aqi_mod._sub_or_none("o3_1h", arr[pos, 5])
-        value, dominant = aqi_mod._station_max(subs)
-        row = {"hour": h, **subs, "aqi": value, "dominant": dominant,
-               "nowcast_pm25": nowcasts["pm25"], "nowcast_pm10": nowcasts["pm10"]}
+        row = _hour_row(h, arr, lo, pos)
         if key is not None:
             memo[key] = row
         out.append(row)
@@ -926,20 +930,7 @@ class AirGrid:
                 if hit is not None:
                     out.append(hit)
                     continue
-            subs: dict[str, int | None] = {}
-            nowcasts: dict[str, float | None] = {}
-            for j, p in ((0, "pm25"), (1, "pm10")):
-                window = arr[lo:pos + 1, j][::-1]
-                nc = aqi_mod._nowcast_value([None if x != x else float(x) for x in window])
-                nowcasts[p] = nc
-                subs[p] = aqi_mod._sub_or_none(p, nc) if nc is not None else None
-            subs["no2"] = aqi_mod._sub_or_none("no2", arr[pos, 2])
-            subs["so2"] = aqi_mod._sub_or_none("so2", arr[pos, 3])
-            subs["co"] = aqi_mod._sub_or_none("co", arr[pos, 4])
-            subs["o3"] = aqi_mod._sub_or_none("o3_1h", arr[pos, 5])
-            value, dominant = aqi_mod._station_max(subs)
-            row = {"hour": h, **subs, "aqi": value, "dominant": dominant,
-                   "nowcast_pm25": nowcasts["pm25"], "nowcast_pm10": nowcasts["pm10"]}
+            row = _hour_row(h, arr, lo, pos)
             if key is not None:
                 memo[key] = row
             out.append(row)

@@ -185,12 +185,14 @@ class _Once:
 
 class Orchestrator:
     def __init__(self, engine, store, settings=None, *, poll: float = 0.5, quiet: float = 1.0, max_delay: float = 5.0,
-                 periodic: float = 60.0, alert_interval: float = 15.0, raise_after: int = 2, clear_after: int = 2,
+                 periodic: float = 60.0, period_refresh: float = 600.0, alert_interval: float = 15.0, raise_after: int = 2, clear_after: int = 2,
                  options: BuilderOptions | None = None, clock: Callable[[], datetime] | None = None) -> None:
         self.engine = engine
         self.store = store
         self.poll, self.quiet, self.max_delay, self.periodic = poll, quiet, max_delay, periodic
         self.alert_interval = alert_interval
+        self.period_refresh = period_refresh
+        self.settings = settings
         self.raise_after, self.clear_after = raise_after, clear_after
         opts = options or BuilderOptions(max_age=periodic)
         self.builder = SnapshotBuilder(engine, settings, store, options=opts)
@@ -308,9 +310,35 @@ class Orchestrator:
 
     # -- forever ---------------------------------------------------------------------------------------
 
+    def warm_periods(self, now: datetime | None = None) -> dict[str, float]:
+        """Recompute the closed windows of today's day, week and month queries (and of their
+        previous periods) into the shared Redis cache, so a page's period query reads them
+        instead of scanning a month of history. Returns milliseconds per period."""
+        from ioc.kpi.periods import period_figures
+
+        tz = getattr(self.settings, "tz", None) or "Asia/Ho_Chi_Minh"
+        took = {}
+        for period in ("day", "week", "month"):
+            t0 = time.perf_counter()
+            try:
+                period_figures(self.engine, period, tz=tz, now=now, store=self.store, refresh=True)
+                self.once.ok("periods")
+            except Exception as err:  # a failed warm-up only means pages compute it themselves
+                self.once.fail("periods", err)
+            took[period] = round((time.perf_counter() - t0) * 1000, 1)
+        return took
+
+    def _warm_loop(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            self.warm_periods()
+            stop.wait(self.period_refresh)
+
     def run(self, stop: threading.Event) -> None:
         log.info("KPI scheduler running (poll %.1f s, quiet %.1f s, max delay %.1f s, every %.0f s)",
                  self.poll, self.quiet, self.max_delay, self.periodic)
+        if self.store is not None and self.period_refresh > 0:
+            # its own thread: a month of history takes seconds, the snapshot must not wait for it
+            threading.Thread(target=self._warm_loop, args=(stop,), name="kpi-periods", daemon=True).start()
         while not stop.is_set():
             try:
                 self.step()

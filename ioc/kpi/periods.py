@@ -17,6 +17,9 @@ hourly air values); see docs/kpis.md § "Period queries".
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import pickle
 import time
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -31,6 +34,8 @@ from ioc.kpi import aqi, environment, frames, hotline
 from ioc.kpi._util import pct
 from ioc.kpi.frames import add_months, local_day, local_midnight, month_start, ts
 from ioc.kpi.snapshot import iso, plain
+
+log = logging.getLogger("ioc.kpi")
 
 PERIODS = ("day", "week", "month", "custom")
 MAX_CUSTOM_DAYS = 366
@@ -88,8 +93,12 @@ def period_bounds(period: str, *, date_: date | None = None, start: date | None 
 def period_figures(engine: Engine, period: str, *, date: date | str | None = None, start: date | str | None = None,
                    end: date | str | None = None, tz: str | ZoneInfo = "Asia/Ho_Chi_Minh",
                    now: datetime | None = None, domains: tuple[str, ...] = ("hotline", "cameras", "environment",
-                                                                            "procedures")) -> dict:
-    """Figures of one period and the previous period of equal length (see module doc)."""
+                                                                            "procedures"),
+                   store=None, refresh: bool = False) -> dict:
+    """Figures of one period and the previous period of equal length (see module doc).
+
+    ``store`` (a LiveStore): closed windows are shared through Redis between processes;
+    ``refresh``: recompute closed windows and overwrite the caches (the KPI scheduler's job)."""
     zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(str(tz))
     n = ts(now or datetime.now(timezone.utc))
     b = period_bounds(period, date_=parse_date(date, "date"), start=parse_date(start, "start date"),
@@ -106,27 +115,36 @@ def period_figures(engine: Engine, period: str, *, date: date | str | None = Non
         "generated_at": iso(datetime.now(timezone.utc)),
     }
     timings = {}
+    cache = _Cache(engine.url.render_as_string(hide_password=True), store, refresh)
     with frames.connect(engine) as conn:
         for d in domains:
             t0 = time.perf_counter()
-            cur = _window(engine, conn, d, s, e, as_of, zone, n, current=True)
-            prev = _window(engine, conn, d, ps, pe, pe, zone, n, current=False)
+            cur = _window(cache, conn, d, s, e, as_of, zone, n, current=True)
+            prev = _window(cache, conn, d, ps, pe, pe, zone, n, current=False)
             out[d] = _combine(d, cur, prev)
             timings[d] = round((time.perf_counter() - t0) * 1000, 1)
     timings["total"] = round(sum(timings.values()), 1)
     out["compute_ms"] = timings
+    out["shared_cache_hits"] = cache.shared_hits  # closed windows read from Redis, not computed
     return out
 
 
 # --- caching -----------------------------------------------------------------------------------------
 # A window that has ended (as_of == end <= now) does not change except by late corrections,
-# so its figures are kept for CLOSED_TTL seconds: pages asking again for last month, or for
-# the previous period of this month, do not re-read it. For a period not yet over, the
-# additive domains (QĐ 766 counts, camera online time, daily AQI and exceedances, water
-# exceedance counts) are the cached days before today (before yesterday for the
-# environment: an 8-hour window labelled yesterday evening ends today) plus a live part.
+# so its figures are kept: pages asking again for last month, or for the previous period of
+# this month, do not re-read it. For a period not yet over, the additive domains (QĐ 766
+# counts, camera online time, daily AQI and exceedances, water exceedance counts) are the
+# cached days before today (before yesterday for the environment: an 8-hour window labelled
+# yesterday evening ends today) plus a live part.
+#
+# Two levels: this process (CLOSED_TTL seconds) and, given a LiveStore, Redis (SHARED_TTL
+# seconds), so the web workers read what the KPI scheduler computed
+# (`Orchestrator.warm_periods`, every few minutes with refresh=True, which also bounds how
+# long a late correction of a closed day stays unseen).
 
 CLOSED_TTL = 900.0
+SHARED_TTL = 3600
+CACHE_VERSION = 1  # bump when the cached structures change: old Redis entries are then ignored
 SPLIT_OPEN = True  # compose open periods from cached closed days + a live part (tests switch it off)
 _CACHE_MAX = 128
 _cache: dict[tuple, tuple[float, object]] = {}
@@ -136,29 +154,53 @@ def clear_cache() -> None:
     _cache.clear()
 
 
-def _cached(engine, key: tuple, make):
-    key = (engine.url.render_as_string(hide_password=True), *key)
-    hit = _cache.get(key)
-    if hit is not None and time.monotonic() - hit[0] <= CLOSED_TTL:
-        return hit[1]
-    res = make()
-    if len(_cache) >= _CACHE_MAX:
-        _cache.pop(min(_cache, key=lambda k: _cache[k][0]))
-    _cache[key] = (time.monotonic(), res)
-    return res
+class _Cache:
+    def __init__(self, db: str, store, refresh: bool) -> None:
+        self.db, self.store, self.refresh = db, store, refresh
+        self.shared_hits = 0
+
+    def get(self, key: tuple, make):
+        key = (self.db, *key)
+        if not self.refresh:
+            hit = _cache.get(key)
+            if hit is not None and time.monotonic() - hit[0] <= CLOSED_TTL:
+                return hit[1]
+        digest = hashlib.sha1(repr((CACHE_VERSION, *key)).encode()).hexdigest()
+        res = None
+        if self.store is not None and not self.refresh:
+            try:
+                blob = self.store.period_cache_get(digest)
+                res = pickle.loads(blob) if blob else None  # our own Redis, our own writes
+            except Exception as err:  # Redis down or an entry from other code: compute instead
+                log.debug("period cache read failed: %s", err)
+                res = None
+            if res is not None:
+                self.shared_hits += 1
+        if res is None:
+            res = make()
+            if self.store is not None:
+                try:
+                    self.store.period_cache_set(digest, pickle.dumps(res, protocol=pickle.HIGHEST_PROTOCOL),
+                                                SHARED_TTL)
+                except Exception as err:
+                    log.debug("period cache write failed: %s", err)
+        if len(_cache) >= _CACHE_MAX:
+            _cache.pop(min(_cache, key=lambda k: _cache[k][0]))
+        _cache[key] = (time.monotonic(), res)
+        return res
 
 
-def _window(engine, conn, domain, s, e, as_of, zone, now, *, current: bool) -> dict:
+def _window(cache: _Cache, conn, domain, s, e, as_of, zone, now, *, current: bool) -> dict:
     closed = as_of >= e and e <= now
     if domain == "hotline":  # not additive over time: the window is counted whole
         if closed:
-            return _cached(engine, ("hotline", zone.key, s.value, e.value, current),
+            return cache.get(("hotline", zone.key, s.value, e.value, current),
                            lambda: _hotline(conn, s, e, as_of, zone, current))
         return _hotline(conn, s, e, as_of, zone, current)
     if not _has_data(conn, domain):
         return _NO_DATA[domain]()
     if closed:
-        raws = [_cached(engine, (domain, "raw", zone.key, s.value, e.value), lambda: _RAW[domain](conn, s, e, e, zone))]
+        raws = [cache.get((domain, "raw", zone.key, s.value, e.value), lambda: _RAW[domain](conn, s, e, e, zone))]
     elif not SPLIT_OPEN:
         raws = [_RAW[domain](conn, s, e, as_of, zone)]
     else:
@@ -168,7 +210,7 @@ def _window(engine, conn, domain, s, e, as_of, zone, now, *, current: bool) -> d
         if s < split:
             # 8-hour windows labelled on the last closed day end up to 7 h after it
             ahead = split + pd.Timedelta(hours=7) if domain == "environment" else split
-            raws.append(_cached(engine, (domain, "raw", zone.key, s.value, split.value, ahead.value),
+            raws.append(cache.get((domain, "raw", zone.key, s.value, split.value, ahead.value),
                                 lambda: _RAW[domain](conn, s, split, ahead, zone)))
             lo = split
         else:
@@ -176,7 +218,7 @@ def _window(engine, conn, domain, s, e, as_of, zone, now, *, current: bool) -> d
         raws.append(_RAW[domain](conn, lo, e, as_of, zone))
     key = (domain, "final", zone.key, s.value, e.value, current)
     if closed:
-        return _cached(engine, key, lambda: _FINAL[domain](conn, raws, s, e, as_of, zone, current))
+        return cache.get(key, lambda: _FINAL[domain](conn, raws, s, e, as_of, zone, current))
     return _FINAL[domain](conn, raws, s, e, as_of, zone, current)
 
 

@@ -34,6 +34,8 @@ from numbers import Real
 
 import pandas as pd
 
+from ioc.kpi.aqi import Category
+
 __all__ = [
     "CATEGORIES",
     "GROUPS",
@@ -209,14 +211,9 @@ def parameter_sub_index(parameter: str, value: float, tables: Mapping[str, Table
 
 
 @dataclass(frozen=True)
-class WQICategory:
-    key: str
-    name_vi: str
-    name_en: str
-    rgb: tuple[int, int, int]
-    hex: str
-    low: int
-    high: int
+class WQICategory(Category):
+    """A VN_WQI band: the AQI category's fields plus the water use it allows."""
+
     use_vi: str
 
 

@@ -67,3 +67,20 @@ def test_cursor_round_trip(engine):
         save_cursor(s, "hotline", "b")
     with Session(engine) as s:
         assert load_cursor(s, "hotline") == "b"
+
+
+def test_bulk_observation_times_match_the_orm_form(engine):
+    """The driver-level bulk insert binds times exactly as UTCDateTime does: a range query
+    finds them, and on SQLite the stored text equals what the ORM writes."""
+    at = datetime(2026, 3, 2, 8, 30, tzinfo=timezone(timedelta(hours=7)))  # 01:30 UTC, local offset on input
+    with Session(engine) as s, s.begin():
+        upsert_observations(s, [ObservationRecord(datastream_id="bulk", phenomenon_time=at, result=1.0)])
+        s.add(m.Observation(datastream_id="orm", phenomenon_time=at, result=2.0))
+    with Session(engine) as s:
+        t = m.Observation.__table__
+        got = s.execute(select(t.c.datastream_id, t.c.phenomenon_time).where(
+            t.c.phenomenon_time >= at, t.c.phenomenon_time <= at).order_by(t.c.datastream_id)).all()
+        assert [(d, p) for d, p in got] == [("bulk", at), ("orm", at)]
+        if engine.dialect.name == "sqlite":
+            raw = dict(s.connection().exec_driver_sql("SELECT datastream_id, phenomenon_time FROM observations").all())
+            assert raw["bulk"] == raw["orm"] == "2026-03-02 01:30:00.000000"

@@ -130,7 +130,7 @@ def _random_history(engine, seed=3):
 
 def _strip(x):
     if isinstance(x, dict):
-        return {k: _strip(v) for k, v in x.items() if k not in ("compute_ms", "generated_at")}
+        return {k: _strip(v) for k, v in x.items() if k not in ("compute_ms", "generated_at", "shared_cache_hits")}
     return x
 
 
@@ -155,3 +155,48 @@ def test_open_period_split_equals_whole(engine):
     assert month["environment"]["figures"]["mean_daily_aqi"] is not None
     assert month["environment"]["air_exceedances"]  # NO2/O3 levels of the random data exceed QCVN 05
     assert month["cameras"]["figures"]["availability_pct"] is not None
+
+
+def test_closed_windows_are_shared_through_redis(engine, live_store):
+    """What the KPI scheduler computes (refresh=True) a process without its own cache reads
+    from Redis (real server) with equal figures; a refresh picks up a late correction."""
+    from ioc.kpi.orchestrator import Orchestrator
+
+    _random_history(engine)
+    periods.clear_cache()
+    alone = period_figures(engine, "month", date="2026-05-20", tz=TZ, now=NOW)  # no Redis at all
+    assert alone["shared_cache_hits"] == 0
+
+    orch = Orchestrator(engine, live_store, None)
+    took = orch.warm_periods(now=NOW)
+    assert set(took) == {"day", "week", "month"}
+    assert list(live_store.r.scan_iter(f"{live_store.key('kpi_period')}:*"))
+
+    periods.clear_cache()  # a web worker: nothing in its own memory
+    shared = period_figures(engine, "month", date="2026-05-20", tz=TZ, now=NOW, store=live_store)
+    assert shared["shared_cache_hits"] > 0
+    assert _strip(shared) == _strip(alone)
+
+    # a late correction of a closed day: invisible to the cached figures until the next refresh
+    with Session(engine) as s, s.begin():
+        s.add(m.Dossier(id="LATE", procedure_code="P", agency="X", commune_code="1", channel=2,
+                        received_at=datetime(2026, 5, 17, 3, tzinfo=UTC), supplement_requests=0,
+                        supplement_wait_hours=0.0, updated_at=NOW))
+    periods.clear_cache()
+    before = period_figures(engine, "month", date="2026-05-20", tz=TZ, now=NOW, store=live_store)
+    assert before["procedures"]["province"]["counts"]["received"] == alone["procedures"]["province"]["counts"]["received"]
+    orch.warm_periods(now=NOW)
+    periods.clear_cache()
+    after = period_figures(engine, "month", date="2026-05-20", tz=TZ, now=NOW, store=live_store)
+    assert after["procedures"]["province"]["counts"]["received"] == before["procedures"]["province"]["counts"]["received"] + 1
+
+
+def test_a_dead_redis_only_means_computing(engine):
+    """Redis unreachable: the period query computes, as without a store."""
+    from ioc.live_store import LiveStore
+
+    _random_history(engine)
+    periods.clear_cache()
+    dead = LiveStore.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=0.5)
+    res = period_figures(engine, "week", date="2026-05-20", tz=TZ, now=NOW, store=dead)
+    assert res["shared_cache_hits"] == 0 and res["procedures"]["has_data"] is True
