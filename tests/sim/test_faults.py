@@ -23,10 +23,9 @@ def test_latency(client, sim):
     sim.set_faults("hotline", kind="latency", ms=300, times=1)
     t = time.perf_counter()
     assert client.get(H).status_code == 200
-    assert time.perf_counter() - t >= 0.3
-    t = time.perf_counter()
+    assert time.perf_counter() - t >= 0.3  # a lower bound: a busy machine only adds to it
     client.get(H)
-    assert time.perf_counter() - t < 0.3
+    # times=1: the second request is not delayed (counted, not timed: CI machines are slow)
     assert sim.faults()["counts"]["hotline"]["latency"] == 1
 
 
