@@ -12,6 +12,7 @@ from ioc.live_store import SOURCES, LiveStore
 from ioc.settings import Settings
 from ioc.source_health import derive_state
 from ioc.web.health import redis_url_for
+from layouts.kpi_tiles import kpi_tiles
 
 STATE_CLASS = {"fresh": "ok", "late": "warn", "stale": "bad", "failing": "bad"}
 
@@ -29,6 +30,8 @@ def layout():
                     html.Button(id="lang-toggle", className="lang-toggle", n_clicks=0),
                 ],
             ),
+            html.H2(id="kpis-title"),
+            html.Div(id="kpi-tiles", className="kpis"),
             html.H2(id="sources-title"),
             html.Div(id="source-cards", className="cards"),
             html.Footer(id="updated", className="updated"),
@@ -73,6 +76,8 @@ def register(app, settings: Settings) -> None:
 
     @app.callback(
         Output("title", "children"),
+        Output("kpis-title", "children"),
+        Output("kpi-tiles", "children"),
         Output("sources-title", "children"),
         Output("lang-toggle", "children"),
         Output("source-cards", "children"),
@@ -86,13 +91,16 @@ def register(app, settings: Settings) -> None:
         try:
             healths = store.all_health()
             quarantine = store.quarantine_counts()
+            snap = store.snapshot()
         except Exception:
             cards = [html.Div(t("store_down", lang), className="empty bad")]
+            tiles = []
         else:
+            tiles = kpi_tiles(snap, lang)
             if not any(healths.values()):
                 cards = [html.Div(t("no_sources", lang), className="empty")]
             else:
                 cards = [source_card(s, healths[s], lang, settings.tz,
                                      sum(n for k, n in quarantine.items() if k.startswith(f"{s}:")))
                          for s in SOURCES]
-        return t("app_title", lang), t("sources", lang), t("language", lang), cards, f"{t('updated_at', lang)} {now}"
+        return t("app_title", lang), t("kpis", lang), tiles, t("sources", lang), t("language", lang), cards, f"{t('updated_at', lang)} {now}"
