@@ -65,10 +65,12 @@ case "$have" in
   "$want"|"${want%-base}-test") ;;  # the test install covers the base one
   *)
     say "installing Python dependencies (pinned by constraints.txt) …"
-    .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+    .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true  # an old pip still works
     target="."
     [ -n "$WANT_EXTRA" ] && target=".[$WANT_EXTRA]"
-    .venv/bin/python -m pip install -q -c constraints.txt -e "$target" 2>&1 | grep -vE '^WARNING: Location|^$' >&2 || true
+    # PYTHONWARNINGS: setuptools' notes about editable installs are not for the user
+    PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q -c constraints.txt -e "$target" 2>&1 \
+      | grep -vE '^WARNING: Location|^$' >&2 || true
     .venv/bin/python -c 'import ioc.cli, dash, dash_leaflet, geopandas, redis, sqlalchemy' \
       || { say "dependency installation failed"; exit 2; }
     echo "$want" > "$stamp"
