@@ -178,6 +178,8 @@ class _Cache:
                 self.shared_hits += 1
         if res is None:
             res = make()
+            if isinstance(res, dict) and res.get("has_data") is False:
+                return res  # "no data" ends with the first backfilled rows: never kept
             if self.store is not None:
                 try:
                     self.store.period_cache_set(digest, pickle.dumps(res, protocol=pickle.HIGHEST_PROTOCOL),

@@ -200,3 +200,18 @@ def test_a_dead_redis_only_means_computing(engine):
     dead = LiveStore.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=0.5)
     res = period_figures(engine, "week", date="2026-05-20", tz=TZ, now=NOW, store=dead)
     assert res["shared_cache_hits"] == 0 and res["procedures"]["has_data"] is True
+
+
+def test_no_data_is_never_cached(engine, live_store):
+    """A refresh before the first backfill must not keep "no data" for closed windows."""
+    from ioc.kpi.orchestrator import Orchestrator
+
+    periods.clear_cache()
+    Orchestrator(engine, live_store, None).warm_periods(now=NOW)  # empty database
+    _random_history(engine)
+    with Session(engine) as s, s.begin():  # a ticket last month: the previous window of May
+        s.add(m.Ticket(source="hotline", external_id="OLD", status="closed", requested_at=datetime(2026, 4, 20, 3, tzinfo=UTC),
+                       updated_at=NOW, reopened_count=0))
+    res = period_figures(engine, "month", date="2026-05-20", tz=TZ, now=NOW, store=live_store)
+    assert res["hotline"]["previous"]["received"] == 1
+    assert res["procedures"]["has_data"] is True and res["cameras"]["has_data"] is True
