@@ -185,8 +185,9 @@ class _Once:
 
 class Orchestrator:
     def __init__(self, engine, store, settings=None, *, poll: float = 0.5, quiet: float = 1.0, max_delay: float = 5.0,
-                 periodic: float = 60.0, period_refresh: float = 600.0, alert_interval: float = 15.0, raise_after: int = 2, clear_after: int = 2,
-                 options: BuilderOptions | None = None, clock: Callable[[], datetime] | None = None) -> None:
+                 periodic: float = 60.0, period_refresh: float = 600.0, alert_interval: float = 15.0,
+                 raise_after: int = 2, clear_after: int = 2, options: BuilderOptions | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.engine = engine
         self.store = store
         self.poll, self.quiet, self.max_delay, self.periodic = poll, quiet, max_delay, periodic
