@@ -351,3 +351,36 @@ def test_closed_month_correction_waits_for_full_build(engine, live_store):
     full = b.build(NOW + timedelta(minutes=3), force=True)
     assert full["procedures"]["previous_month"]["province"]["indicators"]["5.4"][
         "complaint_or_low_satisfaction_pct"] == 100.0
+
+
+def test_environment_incremental_latest_equals_a_full_reload(engine, live_store):
+    """The incremental newest-value-per-stream (new rows by id, other changed streams probed)
+    equals what a full reload reads: a newer hour replaces, a late older hour does not, a
+    value corrected in place is picked up."""
+    import pandas as pd
+    from sqlalchemy import update
+
+    from ioc.live_store import Change
+
+    fill(engine)
+    set_health(live_store)
+    b = SnapshotBuilder(engine, None, live_store)
+    b.build(NOW)
+    later = NOW + timedelta(minutes=30)
+    o = m.Observation.__table__
+    with Session(engine) as s, s.begin():
+        s.add(m.Observation(datastream_id="S1-salinity", phenomenon_time=NOW - timedelta(minutes=10), result=4.5))
+        s.add(m.Observation(datastream_id="S1-level", phenomenon_time=NOW - timedelta(hours=5), result=99.0))  # late
+        s.execute(update(o).where(o.c.datastream_id == "I1-insects").values(result=1500.0))  # corrected in place
+    live_store.apply_changes("environment", [Change(d, {"id": d}, "updated", later.isoformat())
+                                             for d in ("S1-salinity", "S1-level", "I1-insects")])
+    live_store.bump_version("environment")
+    snap = b.build(later)
+    assert snap["recomputed"] == ["environment"]
+    with engine.connect() as conn:
+        full = frames.load_latest_observations(conn, later)
+    got = b._latest.sort_values("datastream_id").reset_index(drop=True)[["datastream_id", "phenomenon_time", "result"]]
+    want = full.sort_values("datastream_id").reset_index(drop=True)[["datastream_id", "phenomenon_time", "result"]]
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    latest = dict(zip(got["datastream_id"], got["result"]))
+    assert latest["S1-salinity"] == 4.5 and latest["S1-level"] == 210.0 and latest["I1-insects"] == 1500.0
