@@ -8,13 +8,13 @@ from collections.abc import Mapping
 
 from dash import html
 
-from ioc.formatting import format_number
+from ioc.formatting import format_number, format_percent
 from ioc.i18n import t
 
 
 def _pct(value, lang: str) -> str:
-    """A percentage already in 0–100 (the snapshot's unit)."""
-    return "—" if value is None else f"{format_number(value, 1, lang=lang)} %"
+    """The snapshot's percentages are 0–100; format_percent takes a share."""
+    return format_percent(None if value is None else value / 100, lang=lang)
 
 
 def _tile(key: str, title: str, value: str, sub: str, lang: str, *, state: str | None, colour: str | None = None,

@@ -103,4 +103,5 @@ def register(app, settings: Settings) -> None:
                 cards = [source_card(s, healths[s], lang, settings.tz,
                                      sum(n for k, n in quarantine.items() if k.startswith(f"{s}:")))
                          for s in SOURCES]
-        return t("app_title", lang), t("kpis", lang), tiles, t("sources", lang), t("language", lang), cards, f"{t('updated_at', lang)} {now}"
+        return (t("app_title", lang), t("kpis", lang), tiles, t("sources", lang), t("language", lang), cards,
+                f"{t('updated_at', lang)} {now}")

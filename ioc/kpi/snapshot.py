@@ -537,7 +537,7 @@ class SnapshotBuilder:
                 ids = None
                 self._moved_no_events["environment"] = True
         o = m.Observation.__table__
-        if ids is not None and ids:
+        if ids:
             # Rows written since the last read (ids above the highest seen): one primary-key
             # range instead of a newest-per-stream probe for every changed stream (800 of
             # them each hour). Streams that changed without a new row (a value corrected in

@@ -84,3 +84,18 @@ def test_bulk_observation_times_match_the_orm_form(engine):
         if engine.dialect.name == "sqlite":
             raw = dict(s.connection().exec_driver_sql("SELECT datastream_id, phenomenon_time FROM observations").all())
             assert raw["bulk"] == raw["orm"] == "2026-03-02 01:30:00.000000"
+
+
+def test_custom_plans_lets_the_original_error_through(engine):
+    """A failing lookup inside custom_plans surfaces its own error, not one about an
+    aborted transaction raised by resetting the plan mode."""
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from connectors.writer import custom_plans
+
+    with Session(engine) as s, pytest.raises(DBAPIError) as err:
+        with s.begin(), custom_plans(s):
+            s.execute(text("SELECT * FROM no_such_table"))
+    assert "no_such_table" in str(err.value) and "aborted" not in str(err.value)
