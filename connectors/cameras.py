@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from connectors.base import Batch, Connector, QuarantineError, Quarantined, log, parse_time, parser, reason_of
 from connectors.http import UpstreamError
-from connectors.writer import Written, insert_ignore, upsert_guarded
+from connectors.writer import Written, insert_ignore, record_touches, upsert_guarded
 from ioc.db import models as m
 from ioc.live_store import Change
 from ioc.records import CameraRecord
@@ -167,6 +167,7 @@ class CamerasConnector(Connector):
                        for rec, _kind in written.changed
                        if rec.id not in prev or prev[rec.id][0] != rec.status]
         insert_ignore(session, m.CameraStatusChange, transitions, ["camera_id", "at"])
+        record_touches(session, "cameras", [t["at"] for t in transitions])
         self._since = {rec.id: to_row(rec)["status_since"] for rec, _ in written.changed}
         return {"cameras": written}
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from connectors.base import Batch, Connector, QuarantineError, Quarantined, log, parse_time, parser, reason_of
 from connectors.http import UpstreamError
-from connectors.writer import Written, upsert_guarded, upsert_observations
+from connectors.writer import Written, record_touches, upsert_guarded, upsert_observations
 from ioc.db import models as m
 import unicodedata
 from ioc.live_store import Change
@@ -388,6 +388,7 @@ class EnvironmentConnector(Connector):
                 to_row=lambda r: r.model_dump(exclude={"factor"}) | {"updated_at": now})
         obs = batch.records.get("observations", [])
         out["observations"] = upsert_observations(session, obs)
+        touched = [rec.phenomenon_time for rec, _ in out["observations"].changed]
         # Streams whose live record must be re-read from SQL: their station or datastream
         # changed (name, place, unit), or a reconciliation removed observations.
         refresh = {ds.id for ds, _ in out.get("datastreams", Written()).changed}
@@ -407,6 +408,7 @@ class EnvironmentConnector(Connector):
             gone = [at for at in stored.get(ds_id, ()) if at > start and at not in times]
             for i in range(0, len(gone), 1000):
                 session.execute(delete(t).where(t.c.datastream_id == ds_id, t.c.phenomenon_time.in_(gone[i:i + 1000])))
+            touched += gone
             if gone:
                 log.info("environment: datastream %s: %d observations the upstream no longer has removed", ds_id, len(gone))
                 removed.add(ds_id)
@@ -416,6 +418,7 @@ class EnvironmentConnector(Connector):
                     newest.pop(ds_id, None)
                 else:
                     newest[ds_id] = at
+        record_touches(session, "environment", touched)
         self._refresh = (refresh | removed, removed)
         return out
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from connectors.base import Batch, Connector, QuarantineError, Quarantined, parse_time, parser, reason_of
 from connectors.http import UpstreamError
-from connectors.writer import Written, upsert_guarded
+from connectors.writer import Written, record_touches, upsert_guarded
 from ioc.db import models as m
 from ioc.live_store import Change
 from ioc.records import DossierRecord, ProcedureRecord
@@ -164,7 +164,8 @@ class ProceduresConnector(Connector):
                 compare=("name", "sector", "online_level", "has_fee"), to_row=lambda r: r.model_dump() | {"updated_at": now})
         out["dossiers"] = upsert_guarded(session, m.Dossier, batch.records.get("dossiers", []), key="id",
                                          guard="updated_at", to_row=lambda r: r.model_dump(),
-                                         authoritative=batch.authoritative)
+                                         authoritative=batch.authoritative, touch=("received_at", "finished_at"))
+        record_touches(session, "procedures", out["dossiers"].touched)
         return out
 
     def live_changes(self, written: dict[str, Written]) -> list[Change]:

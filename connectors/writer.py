@@ -40,6 +40,7 @@ class Written:
 
     counts: Counts = field(default_factory=Counts)
     changed: list[tuple[Record, str]] = field(default_factory=list)  # (record, "new"|"updated")
+    touched: list[datetime] = field(default_factory=list)  # old and new values of the `touch` columns
 
 
 def _insert(session: Session, table):
@@ -74,6 +75,7 @@ def upsert_guarded(
     compare: Sequence[str] = (),
     scope: dict | None = None,
     authoritative: bool = False,
+    touch: Sequence[str] = (),
 ) -> Written:
     """Insert new rows, update rows whose `guard` (update time) is newer; count all three.
 
@@ -86,6 +88,9 @@ def upsert_guarded(
     update time is not newer. That repairs rows written from a broken copy (same update
     time, damaged text or value) or under a skewed upstream clock (update time too late),
     which the guard alone would keep for ever.
+
+    `touch`: time columns whose old and new values of every written row are collected in
+    `Written.touched` (the days whose KPI rollups the change affects).
     """
     scope = scope or {}
     out = Written()
@@ -102,6 +107,7 @@ def upsert_guarded(
     if guard and compare:
         raise ValueError("give either an update-time guard or columns to compare, not both")
     cols = [key_col] + ([table.c[guard]] if guard else []) + [table.c[c] for c in compare]
+    cols += [table.c[c] for c in touch if table.c[c] not in cols]
     if authoritative:
         cols = [key_col] + [c for c in table.c if c is not key_col]
     existing: dict = {}
@@ -134,6 +140,10 @@ def upsert_guarded(
             out.counts.unchanged += 1
             continue
         rows.append(row)
+        for c in touch:
+            out.touched.append(row.get(c))
+            if old is not None:
+                out.touched.append(old._mapping[table.c[c]])
     if rows:
         stmt = _insert(session, table)
         update_cols = {c: stmt.excluded[c] for c in rows[0] if c != key and c not in scope}
@@ -142,6 +152,25 @@ def upsert_guarded(
                                           set_=update_cols, where=where)
         session.execute(stmt, rows)
     return out
+
+
+def record_touches(session: Session, domain: str, times) -> int:
+    """Note in ``history_touches`` which stretch of ``domain``'s history this transaction
+    changed: one row per UTC day among ``times`` (datetimes; None is skipped). The KPI
+    rollups of the local days around them are then recomputed (ioc.kpi.rollups)."""
+    by_day: dict = {}
+    for t in times:
+        if t is None:
+            continue
+        t = t.astimezone(timezone.utc) if t.tzinfo else t.replace(tzinfo=timezone.utc)
+        lo_hi = by_day.get(t.date())
+        by_day[t.date()] = (t, t) if lo_hi is None else (min(lo_hi[0], t), max(lo_hi[1], t))
+    if not by_day:
+        return 0
+    now = datetime.now(timezone.utc)
+    session.execute(m.HistoryTouch.__table__.insert(),
+                    [{"domain": domain, "lo": lo, "hi": hi, "recorded_at": now} for lo, hi in by_day.values()])
+    return len(by_day)
 
 
 def insert_ignore(session: Session, model, rows: list[dict], index_elements: list[str]) -> None:
@@ -244,5 +273,5 @@ def load_cursor(session: Session, source: str) -> str | None:
     return session.scalar(select(m.SourceCursor.cursor).where(m.SourceCursor.source == source))
 
 
-__all__ = ["Counts", "Written", "upsert_guarded", "upsert_observations", "insert_ignore", "save_cursor",
-           "load_cursor"]
+__all__ = ["Counts", "Written", "upsert_guarded", "upsert_observations", "insert_ignore", "record_touches",
+           "save_cursor", "load_cursor"]

@@ -6,12 +6,13 @@ external ids are kept as text exactly as the upstream gives them.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -306,3 +307,32 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(100))
     target: Mapped[str | None] = mapped_column(String(300))
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+# --- KPI daily rollups ------------------------------------------------------------------
+
+
+class HistoryTouch(Base):
+    """Which stretch of history a connector batch changed (written in the batch's own
+    transaction), so the daily KPI rollups of those days are recomputed: one row per
+    domain and UTC day touched, ``lo``…``hi`` the earliest and latest time changed in it."""
+
+    __tablename__ = "history_touches"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    domain: Mapped[str] = mapped_column(String(32))  # cameras | environment | procedures
+    lo: Mapped[datetime] = mapped_column(UTCDateTime)
+    hi: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class KpiDayPart(Base):
+    """The additive KPI figures of one closed local day (JSON, see ioc.kpi.rollups): period
+    queries add these up instead of re-reading a month of raw history."""
+
+    __tablename__ = "kpi_day_parts"
+    domain: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tz: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[str] = mapped_column(Text)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -161,6 +161,8 @@ def run(
     periodic: float = typer.Option(60.0, help="Full recompute at least this often (seconds)."),
     period_refresh: float = typer.Option(600.0, help="Recompute the closed windows of the day, week and month "
                                                      "period queries this often (seconds), shared through Redis."),
+    rollup_refresh: float = typer.Option(60.0, help="Rebuild the daily rollups of days the connectors changed, "
+                                                    "and build missing ones, this often (seconds; 0: never)."),
 ) -> None:
     """The KPI scheduler: recompute the snapshot and alerts until SIGTERM / SIGINT (`ioc up` starts it)."""
     from ioc.kpi.orchestrator import run as run_loop
@@ -176,7 +178,48 @@ def run(
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     run_loop(stop, settings, poll=poll, quiet=quiet, max_delay=max_delay, periodic=periodic,
-             period_refresh=period_refresh)
+             period_refresh=period_refresh, rollup_refresh=rollup_refresh)
+
+
+@app.command()
+def rollups(
+    rebuild: bool = typer.Option(False, "--rebuild", help="Drop every stored day and build them all again."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary (no progress bar)."),
+) -> None:
+    """Build the daily KPI rollups now (the scheduler keeps them; after an install or
+    `--rebuild` this reads the whole history once, with a progress bar)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ioc.kpi import rollups as ru
+
+    settings = _settings()
+    engine = _engine(settings)
+    tz = getattr(settings, "tz", None) or "Asia/Ho_Chi_Minh"
+    try:
+        if as_json:
+            res = ru.refresh(engine, tz, rebuild=rebuild)
+        else:
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeRemainingColumn(), transient=False) as bar:
+                tasks: dict[str, int] = {}
+
+                def progress(domain: str, done: int, total: int) -> None:
+                    if domain not in tasks:
+                        tasks[domain] = bar.add_task(f"{domain:<12}", total=total)
+                    bar.update(tasks[domain], completed=done)
+
+                res = ru.refresh(engine, tz, rebuild=rebuild, progress=progress)
+    except SQLAlchemyError as e:
+        raise _db_error(e, settings) from None
+    finally:
+        engine.dispose()
+    if as_json:
+        _print_json(res)
+        return
+    for domain, r in res.items():
+        typer.echo(f"{domain:<12} {r['built']} day(s) built, {r['invalidated']} invalidated, "
+                   f"{r['seconds']:.1f} s")
 
 
 @app.command()

@@ -185,7 +185,8 @@ class _Once:
 
 class Orchestrator:
     def __init__(self, engine, store, settings=None, *, poll: float = 0.5, quiet: float = 1.0, max_delay: float = 5.0,
-                 periodic: float = 60.0, period_refresh: float = 600.0, alert_interval: float = 15.0,
+                 periodic: float = 60.0, period_refresh: float = 600.0, rollup_refresh: float = 60.0,
+                 alert_interval: float = 15.0,
                  raise_after: int = 2, clear_after: int = 2, options: BuilderOptions | None = None,
                  clock: Callable[[], datetime] | None = None) -> None:
         self.engine = engine
@@ -193,6 +194,7 @@ class Orchestrator:
         self.poll, self.quiet, self.max_delay, self.periodic = poll, quiet, max_delay, periodic
         self.alert_interval = alert_interval
         self.period_refresh = period_refresh
+        self.rollup_refresh = rollup_refresh
         self.settings = settings
         self.raise_after, self.clear_after = raise_after, clear_after
         opts = options or BuilderOptions(max_age=periodic)
@@ -329,15 +331,34 @@ class Orchestrator:
             took[period] = round((time.perf_counter() - t0) * 1000, 1)
         return took
 
+    def refresh_rollups(self, now: datetime | None = None, stop: threading.Event | None = None) -> dict:
+        """Rebuild the daily rollups of days the connectors touched, and build missing ones
+        (the first run after an install builds the whole history: seconds per month)."""
+        from ioc.kpi import rollups
+
+        tz = getattr(self.settings, "tz", None) or "Asia/Ho_Chi_Minh"
+        try:
+            res = rollups.refresh(self.engine, tz, now, stop=stop)
+            self.once.ok("rollups")
+            return res
+        except Exception as err:  # a missing part only means a query reads the raw history
+            self.once.fail("rollups", err)
+            return {}
+
     def _warm_loop(self, stop: threading.Event) -> None:
+        next_warm = 0.0
         while not stop.is_set():
-            self.warm_periods()
-            stop.wait(self.period_refresh)
+            if self.rollup_refresh > 0:
+                self.refresh_rollups(stop=stop)
+            if time.monotonic() >= next_warm and self.store is not None and self.period_refresh > 0:
+                self.warm_periods()
+                next_warm = time.monotonic() + self.period_refresh
+            stop.wait(min(x for x in (self.rollup_refresh, self.period_refresh) if x > 0))
 
     def run(self, stop: threading.Event) -> None:
         log.info("KPI scheduler running (poll %.1f s, quiet %.1f s, max delay %.1f s, every %.0f s)",
                  self.poll, self.quiet, self.max_delay, self.periodic)
-        if self.store is not None and self.period_refresh > 0:
+        if self.rollup_refresh > 0 or (self.store is not None and self.period_refresh > 0):
             # its own thread: a month of history takes seconds, the snapshot must not wait for it
             threading.Thread(target=self._warm_loop, args=(stop,), name="kpi-periods", daemon=True).start()
         while not stop.is_set():

@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from ioc.db import models as m
-from ioc.kpi import aqi, environment, frames, hotline
+from ioc.kpi import aqi, environment, frames, hotline, rollups
 from ioc.kpi._util import pct
 from ioc.kpi.frames import add_months, local_day, local_midnight, month_start, ts
 from ioc.kpi.snapshot import iso, plain
@@ -144,8 +144,9 @@ def period_figures(engine: Engine, period: str, *, date: date | str | None = Non
 
 CLOSED_TTL = 900.0
 SHARED_TTL = 3600
-CACHE_VERSION = 1  # bump when the cached structures change: old Redis entries are then ignored
+CACHE_VERSION = 2  # bump when the cached structures change: old Redis entries are then ignored
 SPLIT_OPEN = True  # compose open periods from cached closed days + a live part (tests switch it off)
+ROLLUPS = True  # read closed days from the daily rollups in SQL (tests switch it off)
 _CACHE_MAX = 128
 _cache: dict[tuple, tuple[float, object]] = {}
 
@@ -193,35 +194,58 @@ class _Cache:
 
 
 def _window(cache: _Cache, conn, domain, s, e, as_of, zone, now, *, current: bool) -> dict:
-    closed = as_of >= e and e <= now
     if domain == "hotline":  # not additive over time: the window is counted whole
-        if closed:
+        if as_of >= e and e <= now:
             return cache.get(("hotline", zone.key, s.value, e.value, current),
-                           lambda: _hotline(conn, s, e, as_of, zone, current))
+                             lambda: _hotline(conn, s, e, as_of, zone, current))
         return _hotline(conn, s, e, as_of, zone, current)
     if not _has_data(conn, domain):
         return _NO_DATA[domain]()
+    sp = rollups.spill(domain)
+    # the environment's last day is closed once its 8-hour windows are (7 h after midnight)
+    closed = as_of >= e and e + sp <= now
     if closed:
-        raws = [cache.get((domain, "raw", zone.key, s.value, e.value), lambda: _RAW[domain](conn, s, e, e, zone))]
+        raws = cache.get((domain, "raw", zone.key, s.value, e.value),
+                         lambda: _closed_raws(conn, domain, s, e, zone, now))
     elif not SPLIT_OPEN:
-        raws = [_RAW[domain](conn, s, e, as_of, zone)]
+        raws = _closed_raws(conn, domain, s, e, zone, now)
     else:
-        back = 1 if domain == "environment" else 0
-        split = local_midnight(local_day(as_of, zone) - timedelta(days=back), zone)
+        split = min(max(local_midnight(rollups.last_closed_day(domain, now, zone) + timedelta(days=1), zone), s), e)
         raws = []
         if s < split:
-            # 8-hour windows labelled on the last closed day end up to 7 h after it
-            ahead = split + pd.Timedelta(hours=7) if domain == "environment" else split
-            raws.append(cache.get((domain, "raw", zone.key, s.value, split.value, ahead.value),
-                                lambda: _RAW[domain](conn, s, split, ahead, zone)))
-            lo = split
-        else:
-            lo = s
-        raws.append(_RAW[domain](conn, lo, e, as_of, zone))
+            raws += cache.get((domain, "raw", zone.key, s.value, split.value),
+                              lambda: _closed_raws(conn, domain, s, split, zone, now))
+        if split < e:
+            raws.append(_RAW[domain](conn, split, e, min(e + sp, now) if sp.value else as_of, zone))
     key = (domain, "final", zone.key, s.value, e.value, current)
     if closed:
         return cache.get(key, lambda: _FINAL[domain](conn, raws, s, e, as_of, zone, current))
     return _FINAL[domain](conn, raws, s, e, as_of, zone, current)
+
+
+def _closed_raws(conn, domain, s, e, zone, now) -> list:
+    """Raw parts of [s, e): each day with a stored rollup from ``kpi_day_parts``, each run
+    of days without one computed from the history in one go (as the rollup would be)."""
+    sp = rollups.spill(domain)
+
+    def compute(a, b):
+        return _RAW[domain](conn, a, b, min(b + sp, now) if sp.value else min(b, now), zone)
+
+    if not ROLLUPS:
+        return [compute(s, e)]
+    days = rollups.days_of(s, e, zone)
+    parts = rollups.load_parts(conn, domain, zone, days[0], days[-1])
+    out, run = [], []
+    for d in days + [None]:
+        if d is not None and d not in parts:
+            run.append(d)
+            continue
+        if run:
+            out.append(compute(local_midnight(run[0], zone), local_midnight(run[-1] + timedelta(days=1), zone)))
+            run = []
+    if parts:
+        out.append(rollups.merge(domain, list(parts.values())))
+    return out
 
 
 def _combine(domain, cur: dict, prev: dict) -> dict:
@@ -278,9 +302,8 @@ def _cameras_raw(conn, s, e, as_of, zone) -> dict:
 
 
 def _cameras_final(conn, raws, s, e, as_of, zone, current) -> dict:
-    av = pd.concat([r["av"] for r in raws], ignore_index=True)
-    av = av.groupby("camera_id", sort=False).agg(commune_code=("commune_code", "first"), online_s=("online_s", "sum"),
-                                                  known_s=("known_s", "sum")).reset_index()
+    # per camera (computed) or per commune (a stored day part): summed per commune either way
+    av = pd.concat([r["av"][["commune_code", "online_s", "known_s"]] for r in raws], ignore_index=True)
     known = float(av["known_s"].sum()) if len(av) else 0.0
     online = float(av["online_s"].sum()) if len(av) else 0.0
     by = {}
@@ -325,7 +348,12 @@ def _environment_final(conn, raws, s, e, as_of, zone, current) -> dict:
     for r in raws:
         for sid, days in r["daily"].items():
             daily.setdefault(sid, {}).update(days)
-    names = raws[-1]["names"]
+    meta = next((r for r in reversed(raws) if "names" in r), None)  # stored day parts carry no names
+    if meta is None:
+        stations = frames.load_stations(conn)
+        meta = {"names": dict(zip(stations["id"].astype(str), stations["name"])),
+                "air_stations": stations.loc[stations["kind"] == "air", "id"].astype(str).tolist()}
+    names = meta["names"]
     air_ex: dict[str, int] = {}
     for r in raws:
         for x in r["air_ex"]:
@@ -334,7 +362,7 @@ def _environment_final(conn, raws, s, e, as_of, zone, current) -> dict:
     water = pd.concat([r["water"] for r in raws if len(r["water"])], ignore_index=True) if any(
         len(r["water"]) for r in raws) else None
     all_aqi, over, out_daily = [], 0, {}
-    for sid in sorted(set(raws[-1]["air_stations"])):
+    for sid in sorted(set(meta["air_stations"])):
         days = daily.get(sid, {})
         vals = [v["aqi"] for v in days.values() if v["aqi"] is not None]
         all_aqi += vals
@@ -374,12 +402,23 @@ def _procedures_raw(conn, s, e, as_of, zone) -> pd.DataFrame:
 
 
 def _procedures_final(conn, raws, s, e, as_of, zone, current) -> dict:
-    counts = frames.combine_counts([*raws, frames.qd766_overdue(conn, e.to_pydatetime(), as_of.to_pydatetime())])
-    rep = frames.qd766_report_from_counts(counts, compact_units=True)
-    out = {"has_data": True, "province": rep["province"], "figures": {}}
-    if current:
-        out.update(agency=rep["agency"], commune=rep["commune_code"])
-    return out
+    # computed parts are (agency, commune) pair counts, stored day parts their marginals
+    e_, a_ = e.to_pydatetime(), as_of.to_pydatetime()
+    if not current:  # a previous period shows its province figures only
+        cols = list(frames.ALL_COUNTS)
+        total = pd.Series(0.0, index=cols)
+        for r in raws:
+            f = r["agency"] if isinstance(r, dict) else r
+            if len(f):
+                total = total.add(f.reindex(columns=cols).fillna(0.0).sum(), fill_value=0.0)
+        total["overdue_unfinished"] += frames.qd766_overdue_total(conn, e_, a_)
+        return {"has_data": True, "province": frames.qd766_from_counts(total), "figures": {}}
+    overdue = frames.combine_counts([frames.qd766_overdue(conn, e_, a_)])
+    marg = frames.add_marginals([r if isinstance(r, dict) else frames.counts_marginals(r) for r in raws]
+                                + [frames.counts_marginals(overdue)])
+    rep = frames.qd766_report_from_marginals(marg, compact_units=True)
+    return {"has_data": True, "province": rep["province"], "figures": {}, "agency": rep["agency"],
+            "commune": rep["commune_code"]}
 
 
 _ENV_KEYS = ("mean_daily_aqi", "max_daily_aqi", "station_days_aqi_over_100", "air_exceedance_station_days",

@@ -108,6 +108,9 @@ def test_backfill_procedures_since_a_date(sim, mdb, db_url_shared, redis_url, tm
     assert summary["new"] == len(upstream) > 0
     assert {d.id: aware(d.updated_at) for d in sql_rows(engine, m.Dossier)} == {
         i: utc(d["updated_at"]) for i, d in upstream.items()}
+    # the batch noted which UTC days of history it changed, for the daily KPI rollups
+    touched = {aware(t.lo).date() for t in sql_rows(engine, m.HistoryTouch) if t.domain == "procedures"}
+    assert {aware(d.received_at).date() for d in sql_rows(engine, m.Dossier)} <= touched
     bad = ioc("connectors", "backfill", "procedures", "--since", "14/03/2025", env=env, cwd=tmp_path)
     assert bad.returncode == 2
     assert_one_line_reason(bad.stderr, "YYYY-MM-DD")

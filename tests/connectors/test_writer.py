@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from connectors.writer import load_cursor, save_cursor, upsert_guarded, upsert_observations
+from connectors.writer import load_cursor, record_touches, save_cursor, upsert_guarded, upsert_observations
 from ioc.db import models as m
 from ioc.records import ObservationRecord, TicketRecord
 
@@ -99,3 +99,23 @@ def test_custom_plans_lets_the_original_error_through(engine):
         with s.begin(), custom_plans(s):
             s.execute(text("SELECT * FROM no_such_table"))
     assert "no_such_table" in str(err.value) and "aborted" not in str(err.value)
+
+
+def test_touched_times_hold_old_and_new_values_and_are_noted_per_utc_day(engine):
+    first = [ticket(7, T0), ticket(8, T0)]
+    with Session(engine) as s, s.begin():
+        w = upsert_guarded(s, m.Ticket, first, key="external_id", guard="updated_at", to_row=row,
+                           scope={"source": "hotline"}, touch=("requested_at",))
+    assert w.touched == [T0, T0]
+    moved = TicketRecord(external_id="T7", status="open", requested_at=T0 - timedelta(days=3),
+                         updated_at=T0 + timedelta(hours=1))
+    with Session(engine) as s, s.begin():
+        w = upsert_guarded(s, m.Ticket, [moved, ticket(8, T0)], key="external_id", guard="updated_at", to_row=row,
+                           scope={"source": "hotline"}, touch=("requested_at",))
+        # the row moved from T0 to three days before: both days are touched; T8 is unchanged
+        assert sorted(t.astimezone(timezone.utc) for t in w.touched) == [T0 - timedelta(days=3), T0]
+        assert record_touches(s, "procedures", w.touched + [None, T0 + timedelta(minutes=5)]) == 2
+    with Session(engine) as s:
+        rows = s.execute(select(m.HistoryTouch.lo, m.HistoryTouch.hi).order_by(m.HistoryTouch.lo)).all()
+    assert [(lo.astimezone(timezone.utc), hi.astimezone(timezone.utc)) for lo, hi in rows] == [
+        (T0 - timedelta(days=3), T0 - timedelta(days=3)), (T0, T0 + timedelta(minutes=5))]

@@ -125,7 +125,8 @@ def _random_history(engine, seed=3):
             new = "offline" if status == "online" else "online"
             s.add(m.CameraStatusChange(camera_id="K1", at=at, status=new, previous=status))
             status = new
-        s.get(m.Camera, "K1").status = status
+        # as the connector keeps it: the registry status holds since the latest change
+        s.get(m.Camera, "K1").status, s.get(m.Camera, "K1").status_since = status, at
 
 
 def _strip(x):
