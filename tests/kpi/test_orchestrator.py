@@ -186,3 +186,38 @@ def test_survives_database_outage(tmp_path, live_store, caplog):
     snap = live_store.snapshot()
     assert snap is not None and snap["hotline"]["stale"] is True and snap["hotline"]["error"]
     assert sum("database unavailable" in r.message for r in caplog.records) == 1
+
+
+def test_scheduler_thread_builds_the_daily_rollups(sqlite_engine, live_store):
+    """`run` starts the background thread that keeps the rollups: closed days get a part."""
+    old = datetime.now(UTC) - timedelta(days=3)
+    with Session(sqlite_engine) as s, s.begin():
+        s.add(m.Camera(id="R1", name="R1", status="online", commune_code="29251", updated_at=old, status_since=old))
+        s.add(m.CameraStatusChange(camera_id="R1", at=old, status="online", previous="offline"))
+    orch = Orchestrator(sqlite_engine, live_store, periodic=60.0, period_refresh=0, rollup_refresh=0.2)
+    stop = threading.Event()
+    th = threading.Thread(target=orch.run, args=(stop,), daemon=True)
+    th.start()
+    try:
+        deadline = time.monotonic() + 30
+        days = []
+        while time.monotonic() < deadline and len(days) < 3:
+            with Session(sqlite_engine) as s:
+                days = s.scalars(select(m.KpiDayPart.day).where(m.KpiDayPart.domain == "cameras")).all()
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        th.join(10)
+    assert len(days) >= 3  # the change's day up to yesterday
+    assert max(days) < datetime.now(UTC).date() + timedelta(days=1)
+
+
+def test_a_rollup_failure_is_logged_once_and_never_raises(tmp_path, live_store, caplog):
+    from ioc.db.session import make_engine
+
+    broken = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")  # no tables
+    orch = Orchestrator(broken, live_store)
+    with caplog.at_level("WARNING", logger="ioc.kpi.orchestrator"):
+        assert orch.refresh_rollups() == {}
+        assert orch.refresh_rollups() == {}
+    assert sum("rollups" in r.message for r in caplog.records) == 1
