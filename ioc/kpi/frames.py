@@ -208,16 +208,20 @@ HOTLINE_BREAKDOWNS = {"category": "service_name", "channel": "channel", "commune
                       "agency": "agency"}
 
 
-def ticket_select(dialect: str):
+# what the figures need without breakdowns or ticket lists (a previous period's totals)
+TICKET_FIGURE_COLUMNS = ("status", "requested_at", "expected_at", "answered_at", "reopened_count")
+
+
+def ticket_select(dialect: str, columns: Sequence[str] = TICKET_COLUMNS):
     t = m.Ticket.__table__
-    cols = [t.c[c] if c not in TICKET_TIMES else tcol(t.c[c], dialect) for c in TICKET_COLUMNS]
+    cols = [t.c[c] if c not in TICKET_TIMES else tcol(t.c[c], dialect) for c in columns]
     return select(*cols)
 
 
-def load_tickets(conn: Connection, *conditions) -> pd.DataFrame:
+def load_tickets(conn: Connection, *conditions, columns: Sequence[str] = TICKET_COLUMNS) -> pd.DataFrame:
     d = dialect_name(conn)
-    stmt = ticket_select(d).where(*conditions) if conditions else ticket_select(d)
-    return fetch(conn, stmt, TICKET_TIMES)
+    stmt = ticket_select(d, columns).where(*conditions) if conditions else ticket_select(d, columns)
+    return fetch(conn, stmt, [c for c in TICKET_TIMES if c in columns])
 
 
 def ticket_deadlines(
@@ -1360,8 +1364,9 @@ def combine_counts(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
             continue
         f = f.assign(agency=group_keys(f["agency"]), commune_code=group_keys(f["commune_code"]))
         cols = [c for c in ALL_COUNTS if c in f.columns]
-        g = f.groupby(list(GROUP_COLS), sort=False)[cols].sum()
-        parts.append(g.apply(pd.to_numeric, errors="coerce").astype(float))
+        num = {c: (pd.to_numeric(f[c], errors="coerce") if f[c].dtype == object else f[c]).astype(float) for c in cols}
+        g = pd.DataFrame(num, index=f.index).groupby([f["agency"], f["commune_code"]], sort=False).sum()
+        parts.append(g)
     if not parts:
         idx = pd.MultiIndex.from_tuples([], names=list(GROUP_COLS))
         return pd.DataFrame({c: pd.Series([], dtype=float) for c in ALL_COUNTS}, index=idx)

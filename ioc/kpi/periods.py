@@ -279,7 +279,10 @@ def _hotline(conn, s, e, as_of, zone, current) -> dict:
     t = m.Ticket.__table__
     if conn.execute(select(t.c.id).limit(1)).first() is None:
         return {"has_data": False, "figures": {k: None for k in _HOTLINE_KEYS}, "by": {}}
-    rows = frames.load_tickets(conn, t.c.requested_at >= s.to_pydatetime(), t.c.requested_at < e.to_pydatetime())
+    cols = (tuple(dict.fromkeys(frames.TICKET_FIGURE_COLUMNS + tuple(frames.HOTLINE_BREAKDOWNS.values()))) if current
+            else frames.TICKET_FIGURE_COLUMNS)
+    rows = frames.load_tickets(conn, t.c.requested_at >= s.to_pydatetime(), t.c.requested_at < e.to_pydatetime(),
+                               columns=cols)
     rows["deadline"] = frames.ticket_deadlines(rows, zone)
     res = frames.hotline_period(rows, s, e, as_of, breakdowns=frames.HOTLINE_BREAKDOWNS if current else None)
     out = {"has_data": True, "figures": res["figures"]}
