@@ -655,9 +655,12 @@ def camera_availability(conn: Connection, start: datetime, end: datetime) -> pd.
     s_ep, e_ep = ts(start).timestamp(), ts(end).timestamp()
     c = m.CameraStatusChange.__table__
     cam = m.Camera.__table__
-    # status at start: last change before it (uses the (camera_id, at) unique index)
-    prev_status = (select(c.c.status).where(c.c.camera_id == cam.c.id, c.c.at < start)
+    # status at start: last change before it (uses the (camera_id, at) unique index). The
+    # connector keeps status_since = the time of the latest change, so a camera unchanged
+    # since before start needs no lookup (most of them, for today's window).
+    last_change = (select(c.c.status).where(c.c.camera_id == cam.c.id, c.c.at < start)
                    .order_by(c.c.at.desc()).limit(1).scalar_subquery())
+    prev_status = case((cam.c.status_since <= start, cam.c.status), else_=last_change)
     base = fetch(conn, select(cam.c.id.label("camera_id"), cam.c.commune_code, cam.c.agency, cam.c.status,
                               tcol(cam.c.status_since, d, "status_since"), prev_status.label("status_at_start")),
                  ("status_since",))
