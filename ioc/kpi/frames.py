@@ -1471,7 +1471,10 @@ def qd766_report_from_marginals(marg: Mapping[str, pd.DataFrame], *, compact_uni
     unit = compact_from_counts if compact_units else qd766_from_counts
     for col in GROUP_COLS:
         g = marg[col][cols].sort_index()
-        out[col] = {str(k): unit(row) for k, row in zip(g.index, g.to_dict("records"))}
+        if compact_units:
+            out[col] = {str(k): compact_from_values(tuple(row)) for k, row in zip(g.index, g.to_numpy().tolist())}
+        else:
+            out[col] = {str(k): unit(row) for k, row in zip(g.index, g.to_dict("records"))}
     return out
 
 
@@ -1484,8 +1487,28 @@ _MAXP = {c: i.max_points for c, i in qd766.INDICATORS.items()}
 _THR = {c: i.threshold_pct for c, i in qd766.INDICATORS.items()}
 
 
+_COMPACT_MEMO: dict[tuple, dict] = {}
+
+
 def compact_from_counts(c: Mapping[str, float]) -> dict:
-    """``compact(qd766_from_counts(c))`` without building the full entries."""
+    """``compact(qd766_from_counts(c))`` without building the full entries. Memoised on the
+    counts: between two snapshots most units' counts do not change (the result is shared,
+    callers must not modify it)."""
+    return compact_from_values(tuple(float(c.get(k, 0) or 0) for k in ALL_COUNTS))
+
+
+def compact_from_values(values: tuple) -> dict:
+    """:func:`compact_from_counts` of the counts in :data:`ALL_COUNTS` order."""
+    hit = _COMPACT_MEMO.get(values)
+    if hit is not None:
+        return hit
+    if len(_COMPACT_MEMO) > 50_000:
+        _COMPACT_MEMO.clear()
+    out = _COMPACT_MEMO[values] = _compact_from_counts(dict(zip(ALL_COUNTS, values)))
+    return out
+
+
+def _compact_from_counts(c: Mapping[str, float]) -> dict:
     g = {k: int(round(float(c.get(k, 0) or 0))) for k in ALL_COUNTS if k != "days_sum"}
     fin, recv = g["finished"], g["received"]
     den21 = g["judged"] + g["overdue_unfinished"]
@@ -1596,7 +1619,7 @@ class CountSpace:
         total = dict(zip(ALL_COUNTS, arr.sum(axis=0) if len(arr) else np.zeros(self.K)))
         out: dict = {"province": qd766_from_counts(total)}
         for col in ("agency", "commune_code"):
-            out[col] = {k: compact_from_counts(dict(zip(ALL_COUNTS, v.tolist()))) for k, v in
+            out[col] = {k: compact_from_values(tuple(v.tolist())) for k, v in
                         sorted(self._units(arr, col).items())} if len(arr) else {}
         return out
 

@@ -106,3 +106,32 @@ def test_alerts_and_ack(stores, monkeypatch):
     res = run_kpi("ack", "cameras_online:province", "--by", "Nguyễn Văn A", env=env)
     assert res.returncode == 0, res.stderr
     assert store.alerts()["cameras_online:province"]["acked_by"] == "Nguyễn Văn A"
+
+
+def test_rollups_command_builds_then_has_nothing_to_do(sqlite_url, tmp_path):
+    from datetime import timedelta
+
+    from sqlalchemy.orm import Session
+
+    from ioc.db import models as m
+
+    engine = make_engine(sqlite_url)
+    old = datetime.now(UTC) - timedelta(days=3)
+    with Session(engine) as s, s.begin():
+        s.add(m.Camera(id="R1", name="R1", status="online", updated_at=old, status_since=old))
+        s.add(m.CameraStatusChange(camera_id="R1", at=old, status="online"))
+        s.add(m.Dossier(id="D1", received_at=old, updated_at=old, agency="Sở X", commune_code="29251"))
+    engine.dispose()
+    env = {"IOC_DATA_DIR": str(tmp_path / "var"), "IOC_DATABASE_URL": sqlite_url}
+    res = run_kpi("rollups", "--json", env=env)
+    assert res.returncode == 0, res.stderr
+    first = json.loads(res.stdout)
+    assert set(first) == {"cameras", "environment", "procedures"}
+    assert first["cameras"]["built"] in (3, 4)  # the change's local day up to yesterday
+    assert first["procedures"]["built"] == first["cameras"]["built"] and first["environment"]["built"] == 0
+    again = json.loads(run_kpi("rollups", "--json", env=env).stdout)
+    assert all(r["built"] == 0 for r in again.values())
+    # the progress-bar form prints one summary line per domain
+    shown = run_kpi("rollups", "--rebuild", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert f"procedures   {first['procedures']['built']} day(s) built" in shown.stdout
