@@ -237,6 +237,10 @@ class Procedure(Base):
 
 class Dossier(Base):
     __tablename__ = "dossiers"
+    # (finished, received, due): "open and past due at a boundary" — finished later, received
+    # and due before — is answered inside the index; finished_at alone fetched every row
+    # finished since the boundary (two months of them for last month's previous period).
+    __table_args__ = (Index("ix_dossiers_finished_at", "finished_at", "received_at", "due_at"),)
     id: Mapped[str] = mapped_column(String(100), primary_key=True)  # MaHoSo
     procedure_code: Mapped[str | None] = mapped_column(String(64), index=True)
     agency: Mapped[str | None] = mapped_column(String(200), index=True)
@@ -244,7 +248,7 @@ class Dossier(Base):
     channel: Mapped[int | None] = mapped_column(Integer)  # KenhThucHien: 1 in person, 2 online, 3 post
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str | None] = mapped_column(String(32))
     supplement_requests: Mapped[int] = mapped_column(Integer, default=0)
     supplement_wait_hours: Mapped[float] = mapped_column(Float, default=0.0)

@@ -1326,8 +1326,10 @@ def _overdue_where(conn: Connection, end: datetime, as_of: datetime) -> list:
     now_ep = ts(as_of).timestamp()
     passed = case((w > 0, case((epoch_expr(t.c.due_at, d) + w * 3600.0 < now_ep, 1), else_=0)),
                   else_=case((t.c.due_at < as_of, 1), else_=0)) == 1
-    # coalesce(x, x): the same value, but not an index key: the planner uses finished_at's index
-    received = func.coalesce(t.c.received_at, t.c.received_at)
+    # SQLite: coalesce(x, x) is the same value but not an index key, so the planner searches
+    # the (finished_at, received_at, due_at) index rather than received_at's; PostgreSQL
+    # uses the plain column as a condition inside that index
+    received = func.coalesce(t.c.received_at, t.c.received_at) if d == "sqlite" else t.c.received_at
     return [(unfinished, received < end, t.c.due_at.is_not(None), t.c.due_at < as_of, passed)
             for unfinished in (t.c.finished_at.is_(None), t.c.finished_at > as_of)]
 
