@@ -436,13 +436,7 @@ def run_one(label: str, url: str, store: LiveStore, args, meta_path: Path | None
     # every day read from the raw history.
     periods.ROLLUPS = False
     for which, day in months:
-        raw_t, raw_parts = [], []
-        for _ in range(args.periods):
-            periods.clear_cache()
-            t = time.perf_counter()
-            r = period_figures(engine, "month", date=day, tz=TZ)
-            raw_t.append((time.perf_counter() - t) * 1000)
-            raw_parts.append(r["compute_ms"])
+        raw_t, raw_parts = _uncached_months(engine, day, args.periods)
         raw = statistics.median(raw_t)
         print(f"month period query ({which}, with its previous month), no daily rollups yet (raw history): median "
               f"{raw:.0f} ms of {args.periods} — {verdict(raw, TARGETS['period'])}  "
@@ -459,13 +453,7 @@ def run_one(label: str, url: str, store: LiveStore, args, meta_path: Path | None
     print(f"rollup refresh with nothing to do (every minute): {(time.perf_counter() - t) * 1000:.0f} ms", flush=True)
 
     for which, day in months:
-        cold_t, parts_cold = [], []
-        for _ in range(args.periods):
-            periods.clear_cache()
-            t = time.perf_counter()
-            r = period_figures(engine, "month", date=day, tz=TZ)
-            cold_t.append((time.perf_counter() - t) * 1000)
-            parts_cold.append(r["compute_ms"])
+        cold_t, parts_cold = _uncached_months(engine, day, args.periods)
         warm_parts = []
 
         def q(day=day, warm_parts=warm_parts):
@@ -498,6 +486,20 @@ def run_one(label: str, url: str, store: LiveStore, args, meta_path: Path | None
               f"{refresh_ms:.0f} ms): median {shared:.0f} ms — {verdict(shared, TARGETS['period'])}  "
               f"[parts: {_median_parts(shared_parts)}]", flush=True)
     engine.dispose()
+
+
+def _uncached_months(engine, day, n: int) -> tuple[list[float], list[dict]]:
+    """``n`` month queries with the process cache emptied before each (no Redis store)."""
+    from ioc.kpi import periods
+
+    took, parts = [], []
+    for _ in range(n):
+        periods.clear_cache()
+        t = time.perf_counter()
+        r = period_figures(engine, "month", date=day, tz=TZ)
+        took.append((time.perf_counter() - t) * 1000)
+        parts.append(r["compute_ms"])
+    return took, parts
 
 
 def _parts(p: dict) -> str:

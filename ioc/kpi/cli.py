@@ -334,7 +334,7 @@ def _print_period(res: dict) -> None:
             t.add_row(k, _fmt(d["current"]), _fmt(d["previous"]), _fmt(d["delta"]))
     out.print(t)
     c = res.get("cameras", {})
-    out.print(f"Cameras: availability {_fmt(c.get('availability_pct'), ' %')} "
+    out.print(f"Cameras: availability {_fmt((c.get('figures') or {}).get('availability_pct'), ' %')} "
               f"(previous {_fmt((c.get('previous') or {}).get('availability_pct'), ' %')})")
     e = res.get("environment", {})
     out.print(f"Environment: mean daily VN_AQI {_fmt((e.get('figures') or {}).get('mean_daily_aqi'))}, "

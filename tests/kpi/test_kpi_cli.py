@@ -135,3 +135,11 @@ def test_rollups_command_builds_then_has_nothing_to_do(sqlite_url, tmp_path):
     shown = run_kpi("rollups", "--rebuild", env=env)
     assert shown.returncode == 0, shown.stderr
     assert f"procedures   {first['procedures']['built']} day(s) built" in shown.stdout
+
+
+def test_period_tables_show_the_camera_availability(stores):
+    _engine, _store, env = stores
+    res = run_kpi("--period", "day", "--date", "2026-05-20", env=env)
+    assert res.returncode == 0, res.stderr
+    line = next(x for x in res.stdout.splitlines() if x.startswith("Cameras: availability"))
+    assert "—" not in line.split("(previous")[0] and " %" in line, line  # a figure, not "no data"
