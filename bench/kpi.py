@@ -266,8 +266,14 @@ def generate(engine, now: pd.Timestamp, sz: Sizes, seed: int = 42) -> dict:
             ("paid_online", "electronic_result", "digitised", "data_reused", "complaint"))
     counts["procedures"] = npro
     counts["dossiers"] = nd
-    with engine.begin() as conn:
-        conn.execute(text("ANALYZE"))
+    if engine.dialect.name == "postgresql":
+        # as a database that has been running is: vacuumed and analysed (otherwise
+        # autovacuum works through the fresh tables during the measurements)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM (ANALYZE)"))
+    else:
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
     return {"counts": counts, "communes": communes, "cam_ids": cam_ids, "hourly_ds": [
         r[0] for r in ds_rows if not any(r[0].startswith(f"ST-{i:03d}") for i in range(29, 87))
         and not r[0].endswith("-insects")]}
