@@ -369,10 +369,9 @@ class TicketFrame:
             out[c] = t[c].to_numpy(dtype=object) if c in t.columns else np.full(len(t), None, dtype=object)
         for name, col in self.breakdowns.items():
             ids, names = self.key_ids[name], self.key_names[name]
-            codes = np.empty(len(t), dtype=np.int64)
             src = group_keys(t[col]).to_numpy() if col in t.columns and len(t) else np.full(len(t), UNKNOWN,
                                                                                               dtype=object)
-            local, uniq = pd.factorize(src)
+            local, uniq = pd.factorize(src)  # the key → id lookup once per distinct key
             ids_of = np.empty(len(uniq), dtype=np.int64)
             for j, k in enumerate(uniq):
                 c = ids.get(k)
@@ -380,8 +379,7 @@ class TicketFrame:
                     c = ids[k] = len(names)
                     names.append(k)
                 ids_of[j] = c
-            codes[:] = ids_of[local] if len(t) else codes
-            out[f"code_{name}"] = codes
+            out[f"code_{name}"] = ids_of[local] if len(t) else np.empty(0, dtype=np.int64)
         return out
 
     def _set(self, cols: dict[str, np.ndarray]) -> None:

@@ -132,10 +132,11 @@ def period_figures(engine: Engine, period: str, *, date: date | str | None = Non
 # --- caching -----------------------------------------------------------------------------------------
 # A window that has ended (as_of == end <= now) does not change except by late corrections,
 # so its figures are kept: pages asking again for last month, or for the previous period of
-# this month, do not re-read it. For a period not yet over, the additive domains (QĐ 766
-# counts, camera online time, daily AQI and exceedances, water exceedance counts) are the
-# cached days before today (before yesterday for the environment: an 8-hour window labelled
-# yesterday evening ends today) plus a live part.
+# this month, do not re-read it. The additive domains (QĐ 766 counts, camera online time,
+# daily AQI and exceedances, water exceedance counts) add up closed days — stored daily
+# rollups where they exist (ioc.kpi.rollups), else computed — plus, for a period not yet
+# over, a live part (today; also yesterday for the environment until 07:00, when the 8-hour
+# windows labelled yesterday evening end).
 #
 # Two levels: this process (CLOSED_TTL seconds) and, given a LiveStore, Redis (SHARED_TTL
 # seconds), so the web workers read what the KPI scheduler computed
