@@ -195,7 +195,7 @@ def rollups(
 
     settings = _settings()
     engine = _engine(settings)
-    tz = getattr(settings, "tz", None) or "Asia/Ho_Chi_Minh"
+    tz = settings.tz
     try:
         if as_json:
             res = ru.refresh(engine, tz, rebuild=rebuild)

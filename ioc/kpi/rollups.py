@@ -185,11 +185,9 @@ def _first_day(conn, domain: str, zone: ZoneInfo) -> date | None:
     col = {"cameras": m.CameraStatusChange.__table__.c.at,
            "environment": m.Observation.__table__.c.phenomenon_time,
            "procedures": m.Dossier.__table__.c.received_at}[domain]
-    first = conn.execute(select(func.min(col))).scalar()
+    first = conn.execute(select(func.min(col))).scalar()  # min() keeps the column's UTCDateTime type
     if first is None:
         return None
-    if isinstance(first, str):  # SQLite min() hands back the stored text
-        first = frames.to_utc(pd.Series([first]), "sqlite").iloc[0]
     return local_day(ts(first) - spill(domain), zone)
 
 
