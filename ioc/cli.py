@@ -151,7 +151,8 @@ def up(
     env: dict[str, str] = {"IOC_REDIS_URL": url}
     if demo and importlib.util.find_spec("simulator.cli"):
         sim = f"http://127.0.0.1:{settings.sim_port}"
-        children.append(Child("simulator", ioc_command("sim", "serve", "--port", str(settings.sim_port), "--speed", str(speed))))
+        children.append(Child("simulator", ioc_command("sim", "serve", "--port", str(settings.sim_port), "--speed",
+                                                       str(speed)), ready_port=settings.sim_port))
         # The demo simulator fills any source the user has not configured.
         for name, path in (("HOTLINE", "/open311/v2"), ("CAMERAS", "/cameras/api/v1"),
                            ("ENVIRONMENT", "/sta/v1.1"), ("PROCEDURES", "/procedures/api/v1")):

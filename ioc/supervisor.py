@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,6 +23,9 @@ class Child:
     process: subprocess.Popen | None = None
     restarts: int = 0
     next_start: float = 0.0
+    # the TCP port this child serves: the children after it start once it accepts connections
+    # (the connectors' first poll must not meet a simulator that is still importing)
+    ready_port: int | None = None
 
     def start(self) -> None:
         env = os.environ | self.env
@@ -30,6 +34,20 @@ class Child:
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def wait_ready(self, timeout: float = 30.0, stopping=lambda: False) -> bool:
+        """Until ``ready_port`` accepts a connection (True), or the child exits, the wait is
+        cut short or ``timeout`` passes (False: the next children start anyway)."""
+        if self.ready_port is None:
+            return True
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and self.alive() and not stopping():
+            try:
+                with socket.create_connection(("127.0.0.1", self.ready_port), timeout=0.5):
+                    return True
+            except OSError:
+                time.sleep(0.2)
+        return False
 
     def stop(self, timeout: float = 10) -> None:
         if not self.alive():
@@ -60,11 +78,20 @@ class Supervisor:
     def _on_signal(self, signum, _frame) -> None:
         self._stopping = True
 
+    def start_all(self, ready_timeout: float = 30.0) -> None:
+        """Start the children in order; one with a ``ready_port`` is waited for."""
+        for child in self.children:
+            if self._stopping:
+                return
+            child.start()
+            if not child.wait_ready(ready_timeout, lambda: self._stopping):
+                console.print(f"[yellow]{child.name} is not answering on port {child.ready_port}; "
+                              "starting the rest anyway[/]")
+
     def run(self, on_tick=None) -> None:
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
-        for child in self.children:
-            child.start()
+        self.start_all()
         try:
             while not self._stopping:
                 now = time.monotonic()
