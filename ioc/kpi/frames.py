@@ -1593,6 +1593,13 @@ class CountSpace:
             out[n] = i
         return out
 
+    def encode_rows(self, pairs: np.ndarray, block: np.ndarray) -> np.ndarray:
+        """Per-row counts (:func:`qd766_row_counts`) summed per pair code."""
+        out = np.zeros((len(self._ids), self.K))
+        if len(pairs):
+            np.add.at(out, pairs, block)
+        return out
+
     def column(self, column: str, pairs: np.ndarray) -> np.ndarray:
         """Counts of one column from pair codes (one row per counted dossier)."""
         out = np.zeros((len(self._ids), self.K))
@@ -1637,6 +1644,97 @@ def _open_select(dialect: str):
     return select(*[tcol(t.c[c], dialect) if c in times else t.c[c] for c in OPEN_DOSSIER_COLUMNS])
 
 
+# The change feed and today's in-memory populations read every column the QĐ 766 counts
+# need, so one query serves the unfinished set and today's counts.
+DOSSIER_FEED_COLUMNS = OPEN_DOSSIER_COLUMNS + ("procedure_code", "channel", "supplement_requests", "paid_online",
+                                              "electronic_result", "digitised", "data_reused", "satisfaction",
+                                              "complaint")
+_DOSSIER_TIMES = ("received_at", "due_at", "finished_at", "updated_at")
+
+
+def _feed_select(dialect: str):
+    t = m.Dossier.__table__
+    return select(*[tcol(t.c[c], dialect) if c in _DOSSIER_TIMES else t.c[c] for c in DOSSIER_FEED_COLUMNS])
+
+
+def load_dossiers_since(conn: Connection, since: datetime) -> pd.DataFrame:
+    """Dossiers received or finished at or after ``since`` (today's QĐ 766 populations),
+    with :data:`DOSSIER_FEED_COLUMNS`; two index searches, one row per dossier."""
+    d = dialect_name(conn)
+    t = m.Dossier.__table__
+    parts = [fetch(conn, _feed_select(d).where(cond), _DOSSIER_TIMES)
+             for cond in (t.c.received_at >= since, and_(t.c.finished_at.is_not(None), t.c.finished_at >= since))]
+    return pd.concat(parts, ignore_index=True).drop_duplicates("id", keep="last")
+
+
+def procedure_fees(conn: Connection) -> dict[str, bool]:
+    """``procedures.code`` → ``has_fee`` (the join of :func:`qd766_received`, in memory)."""
+    p = m.Procedure.__table__
+    return {str(c): f is True or f == 1 for c, f in conn.execute(select(p.c.code, p.c.has_fee)).all()}
+
+
+def _flags(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(IS TRUE, IS NULL) of a nullable boolean column (bools, 0/1 or None)."""
+    a = s.to_numpy(dtype=object)
+    null = pd.isna(a)
+    true = np.zeros(len(a), dtype=bool)
+    true[~null] = a[~null].astype(bool)
+    return true, null
+
+
+def qd766_row_counts(df: pd.DataFrame, fees: Mapping[str, bool], start: datetime, end: datetime,
+                     as_of: datetime) -> np.ndarray:
+    """Per dossier (rows of :func:`load_dossiers_since`), its contribution to the counts
+    of :func:`qd766_received` + :func:`qd766_finished` over ``[start, end)`` at ``as_of``:
+    an (n × len(ALL_COUNTS)) array, the same rules as those SQL statements, evaluated in
+    memory (today's part of a live snapshot, kept current from the change feed)."""
+    out = np.zeros((len(df), len(ALL_COUNTS)))
+    if not len(df):
+        return out
+    col = {c: i for i, c in enumerate(ALL_COUNTS)}
+    s, e, now = ts(start), ts(end), ts(as_of)
+    rec = df["received_at"]
+    r = ((rec >= s) & (rec < e)).to_numpy(dtype=bool)
+    ch = pd.to_numeric(df["channel"], errors="coerce").to_numpy(dtype=float)
+    code = df["procedure_code"]
+    known = code.isin(list(fees)).to_numpy(dtype=bool)
+    fee = code.map(fees).eq(True).to_numpy(dtype=bool)
+    paid, paid_null = _flags(df["paid_online"])
+    dig, dig_null = _flags(df["digitised"])
+    reu, reu_null = _flags(df["data_reused"])
+    for name, v in (("received", True), ("online", ch == 2), ("post", ch == 3),
+                    ("in_person", (ch == 1) | np.isnan(ch)), ("fee_bearing", fee), ("fee_paid", fee & paid),
+                    ("fee_paid_unknown", fee & paid_null), ("unknown_procedure", ~known), ("digitised", dig),
+                    ("digitised_unknown", dig_null), ("reused", reu), ("reused_unknown", reu_null)):
+        out[:, col[name]] = r & v
+    fin = df["finished_at"]
+    f = (fin.notna() & (fin >= s) & (fin < e) & (fin <= now)).to_numpy(dtype=bool)
+    if not f.any():
+        return out
+    wait = pd.to_numeric(df["supplement_wait_hours"], errors="coerce").to_numpy(dtype=float)
+    w = np.where(wait > 0, wait, 0.0)  # NULL/negative → 0 (as _wait_h)
+    due = df["due_at"]
+    judged = due.notna().to_numpy(dtype=bool)
+    fin_s = fin.to_numpy(dtype="datetime64[us]").astype(np.int64) / 1e6
+    due_s = due.to_numpy(dtype="datetime64[us]").astype(np.int64) / 1e6
+    rec_s = rec.to_numpy(dtype="datetime64[us]").astype(np.int64) / 1e6
+    with np.errstate(invalid="ignore"):
+        within = np.where(w > 0, fin_s <= due_s + w * 3600.0, fin_s <= due_s)
+    supp = pd.to_numeric(df["supplement_requests"], errors="coerce").fillna(0).to_numpy(dtype=float)
+    on_time = judged & within & (supp <= 1)
+    days = np.maximum((fin_s - rec_s) / 86400.0 - w / 24.0, 0.0)
+    ele, ele_null = _flags(df["electronic_result"])
+    comp, _ = _flags(df["complaint"])
+    sat = pd.to_numeric(df["satisfaction"], errors="coerce").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        unhappy = comp | (sat <= 2)
+    for name, v in (("finished", True), ("judged", judged), ("on_time", on_time), ("electronic", ele),
+                    ("electronic_unknown", ele_null), ("unhappy", unhappy)):
+        out[:, col[name]] = f & v
+    out[:, col["days_sum"]] = np.where(f, np.nan_to_num(days), 0.0)
+    return out
+
+
 def load_unfinished(conn: Connection, as_of: datetime) -> pd.DataFrame:
     """Dossiers unfinished at ``as_of`` (finished_at NULL or later) with what the overdue
     count needs; two index searches on finished_at."""
@@ -1653,8 +1751,7 @@ def dossier_changes_since(conn: Connection, since: datetime) -> pd.DataFrame:
     feed that keeps the unfinished set and the closed-period caches current."""
     d = dialect_name(conn)
     t = m.Dossier.__table__
-    return fetch(conn, _open_select(d).where(t.c.updated_at > since),
-                 ("received_at", "due_at", "finished_at", "updated_at"))
+    return fetch(conn, _feed_select(d).where(t.c.updated_at > since), _DOSSIER_TIMES)
 
 
 def overdue_mask(unfinished: pd.DataFrame, end: datetime, as_of: datetime) -> np.ndarray:

@@ -211,6 +211,9 @@ class SnapshotBuilder:
         self._wqi_memo: dict = {}
         self._hot_follow = frames.StreamFollower(store, "hotline")
         self._unfinished: pd.DataFrame | None = None
+        self._today: pd.DataFrame | None = None  # dossiers received or finished today (local)
+        self._today_t0: datetime | None = None
+        self._fees: dict[str, bool] = {}
         self._unfinished_loaded = 0.0
         self.last_timings: dict[str, float] = {}
         self.last_errors: dict[str, str] = {}
@@ -764,16 +767,21 @@ class SnapshotBuilder:
         self._buckets[key] = _Bucket(counts, time.monotonic())
         return counts
 
-    def _sync_dossiers(self, conn, now: datetime) -> None:
+    def _sync_dossiers(self, conn, now: datetime, t0: datetime) -> None:
         """Follow the dossier change feed (``updated_at`` > watermark): keep the in-memory
-        set of unfinished dossiers current and mark closed buckets a change touches.
-        The set is reloaded from SQL every ``closed_ttl`` seconds (a change whose
-        upstream ``updated_at`` lies behind the watermark is caught then)."""
+        set of unfinished dossiers and today's dossiers (received or finished since local
+        midnight ``t0``) current, and mark closed buckets a change touches. Both sets are
+        reloaded from SQL every ``closed_ttl`` seconds and today's at each new day (a change
+        whose upstream ``updated_at`` lies behind the watermark is caught then)."""
         t = m.Dossier.__table__
         mono = time.monotonic()
-        if self._unfinished is None or mono - self._unfinished_loaded > self.opts.closed_ttl:
+        if (self._unfinished is None or mono - self._unfinished_loaded > self.opts.closed_ttl
+                or self._today_t0 != t0):
             newest = conn.execute(select(func.max(t.c.updated_at))).scalar()
             self._unfinished = self._with_pairs(frames.load_unfinished(conn, now).drop_duplicates("id").set_index("id"))
+            self._today = self._with_pairs(frames.load_dossiers_since(conn, t0).set_index("id"))
+            self._today_t0 = t0
+            self._fees = frames.procedure_fees(conn)
             self._unfinished_loaded = mono
             if self._dossier_watermark is None:
                 self._dossier_watermark = newest or now
@@ -801,11 +809,15 @@ class SnapshotBuilder:
                 b = self._buckets.get(key)
                 if b is not None and b.dirty_since is None:
                     b.dirty_since = mono
-        ch = ch.drop_duplicates("id", keep="last").set_index("id")
+        ch = self._with_pairs(ch.drop_duplicates("id", keep="last").set_index("id"))
         fin = ch["finished_at"]
-        still_open = self._with_pairs(ch[(fin.isna() | (fin > ts(now))).to_numpy(dtype=bool)])
+        still_open = ch.loc[(fin.isna() | (fin > ts(now))).to_numpy(dtype=bool), self._unfinished.columns]
         kept = self._unfinished.drop(index=ch.index, errors="ignore")
         self._unfinished = pd.concat([kept, still_open]) if len(still_open) else kept
+        t0 = ts(self._today_t0)
+        today = ch[((ch["received_at"] >= t0) | (fin.notna() & (fin >= t0))).to_numpy(dtype=bool)]
+        kept = self._today.drop(index=ch.index, errors="ignore")
+        self._today = pd.concat([kept, today[kept.columns]]) if len(today) else kept
 
     def _closed_sum(self, name: str, keys: list[tuple]) -> np.ndarray:
         """Sum of cached buckets, itself cached until one of them is recomputed."""
@@ -832,7 +844,7 @@ class SnapshotBuilder:
             has_data = conn.execute(select(exists().where(d.c.id.is_not(None)))).scalar()
             if not has_data:
                 return _procedures_empty(z, now)
-            self._sync_dossiers(conn, now)
+            self._sync_dossiers(conn, now, t0)
             month_keys, day_keys = [], []
             mm = y0
             while mm < m0:
@@ -846,10 +858,10 @@ class SnapshotBuilder:
                 self._bucket(conn, "d", dd, dd + timedelta(days=1))
                 day_keys.append(("d", dd))
                 dd += timedelta(days=1)
-            u = self._unfinished
+            u, td = self._unfinished, self._today
             overdue = self._space.column("overdue_unfinished", u["pair"].to_numpy()[frames.overdue_mask(u, now, now)])
-            live = self._space.add(self._space.encode(frames.qd766_received(conn, t0, now),
-                                                      frames.qd766_finished(conn, t0, now, now)), overdue)
+            today_counts = frames.qd766_row_counts(td, self._fees, t0, now, now)
+            live = self._space.add(self._space.encode_rows(td["pair"].to_numpy(), today_counts), overdue)
             key = ("overdue_at", pm0)
             pm_end = local_midnight(m0, z).to_pydatetime()
             hit = self._buckets.get(key)

@@ -384,3 +384,36 @@ def test_environment_incremental_latest_equals_a_full_reload(engine, live_store)
     pd.testing.assert_frame_equal(got, want, check_dtype=False)
     latest = dict(zip(got["datastream_id"], got["result"]))
     assert latest["S1-salinity"] == 4.5 and latest["S1-level"] == 210.0 and latest["I1-insects"] == 1500.0
+
+
+def test_procedures_today_follows_the_change_feed(engine, live_store):
+    """Today's QĐ 766 part is kept in memory from the change feed: after new, finished and
+    edited dossiers, an incremental build reports what a new builder reads from SQL."""
+    fill(engine)
+    set_health(live_store)
+    b = SnapshotBuilder(engine, None, live_store)
+    before = b.build(NOW)["procedures"]["this_month"]["province"]["counts"]
+    later = NOW + timedelta(minutes=1)
+    with Session(engine) as s, s.begin():
+        s.add(m.Dossier(id="D5", procedure_code="P1", agency="Sở Tư pháp", commune_code="29251", channel=3,
+                        received_at=L(20, 8), due_at=L(25, 17), updated_at=later))
+        s.add(m.Dossier(id="D6", procedure_code="P9", agency="UBND xã A", commune_code="29254", channel=1,
+                        received_at=L(20, 7), due_at=L(22, 17), finished_at=L(20, 9), satisfaction=1,
+                        updated_at=later))
+        d3 = s.get(m.Dossier, "D3")  # received on the 2nd, finished today, late
+        d3.finished_at, d3.updated_at = L(20, 9, minute=30), later
+    live_store.bump_version("procedures")
+    inc = b.build(NOW + timedelta(minutes=2))
+    assert inc["recomputed"] == ["procedures"]
+    with Session(engine) as s, s.begin():  # D5 edited: now online
+        s.get(m.Dossier, "D5").channel, s.get(m.Dossier, "D5").updated_at = 2, NOW + timedelta(minutes=3)
+    live_store.bump_version("procedures")
+    inc = b.build(NOW + timedelta(minutes=4))
+    fresh = SnapshotBuilder(engine, None, live_store).build(NOW + timedelta(minutes=4))
+    counts = inc["procedures"]["this_month"]["province"]["counts"]
+    assert counts["received"] == before["received"] + 2 and counts["finished"] == before["finished"] + 2
+    for part in ("this_month", "year_to_date"):
+        assert inc["procedures"][part] == fresh["procedures"][part]
+    ind = inc["procedures"]["this_month"]["province"]["indicators"]
+    assert ind["3.3"]["numerator"] == 3  # D1, D3, D5 (edited) online; D2, D6 in person
+    assert ind["3.6"]["unknown_procedure"] == 1  # D6: P9 is not in the catalogue

@@ -336,6 +336,37 @@ def test_count_space_matches_dataframe_path(engine):
     assert got["agency"] == ref["agency"] and got["commune_code"] == ref["commune_code"]
 
 
+def test_qd766_row_counts_match_sql(engine):
+    """Today's counts kept in memory (rows of the change feed) equal the SQL statements."""
+    rows = _dossiers(5, 500)
+    rows[0]["supplement_wait_hours"] = -3.0  # negative wait counts as none
+    rows[1]["supplement_wait_hours"] = None
+    with Session(engine) as s, s.begin():
+        s.add_all([m.Procedure(**p, updated_at=NOW.to_pydatetime()) for p in PROCS])
+        s.add_all([m.Dossier(**r) for r in rows])
+    with engine.connect() as conn:
+        fees = frames.procedure_fees(conn)
+        for start, end, as_of in [
+            ("2026-04-01", "2026-04-02", "2026-04-02"),  # a day
+            ("2026-04-10", "2026-04-10 15:00", "2026-04-10 15:00"),  # today so far
+            ("2026-03-01", "2026-05-01", "2026-04-20"),  # finished after as_of left out
+        ]:
+            start, end, as_of = (pd.Timestamp(x, tz="UTC").to_pydatetime() for x in (start, end, as_of))
+            df = frames.load_dossiers_since(conn, start)
+            assert df["id"].is_unique
+            space = frames.CountSpace()
+            ref = space.report(space.encode(frames.qd766_received(conn, start, end),
+                                            frames.qd766_finished(conn, start, end, as_of)))
+            got = space.report(space.encode_rows(space.pair_ids(df["agency"], df["commune_code"]),
+                                                 frames.qd766_row_counts(df, fees, start, end, as_of)))
+            assert ref["province"]["counts"]["received"] > 0 and ref["province"]["counts"]["finished"] > 0
+            assert got["province"]["counts"] == ref["province"]["counts"]
+            for code, ind in ref["province"]["indicators"].items():
+                for k, v in ind.items():
+                    _close(got["province"]["indicators"][code][k], v, f"{code}.{k}")
+            assert got["agency"] == ref["agency"] and got["commune_code"] == ref["commune_code"]
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_air_grid_daily_and_period_exceedances(seed):
     from ioc.kpi import environment
