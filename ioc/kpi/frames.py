@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -39,7 +39,7 @@ from sqlalchemy.engine import Connection
 from ioc.db import models as m
 from ioc.kpi import aqi as aqi_mod
 from ioc.kpi import qd766
-from ioc.kpi._util import UNKNOWN, pct
+from ioc.kpi._util import UNKNOWN, pct, py
 from ioc.kpi.calendar import WorkCalendar, default_calendar
 from ioc.kpi.environment import AIR_PARAMETERS, WATER_LIMITS_QCVN08_2023_B, to_ugm3
 
@@ -1137,6 +1137,44 @@ def daily_aqi_fast(
         value, dominant = aqi_mod._station_max(subs)
         out[day] = {**subs, "aqi": value, "dominant": dominant, "hours": int(hours.loc[day])}
     return out
+
+
+def stations_offline_latest(stations: pd.DataFrame, datastreams: pd.DataFrame, latest: Mapping[str, tuple],
+                            as_of: datetime) -> list[dict]:
+    """:func:`environment.stations_offline` (default max ages) from the newest-value map
+    ``{datastream id: (phenomenon time in µs since 1970 UTC, value)}``: same rows, same
+    order, without a groupby over a frame each snapshot."""
+    from ioc.kpi.environment import DEFAULT_MAX_AGE_BY_KIND
+
+    now = ts(as_of)
+    now_us = now.value // 1000
+    last: dict[str, int] = {}
+    for ds_id, sid in zip(datastreams["id"].astype(str), datastreams["station_id"].astype(str)):
+        v = latest.get(ds_id)
+        if v is not None and v[0] <= now_us and v[0] > last.get(sid, -(2 ** 62)):
+            last[sid] = v[0]
+    out = []
+
+    def col(c):
+        return stations[c].to_numpy(dtype=object) if c in stations.columns else [None] * len(stations)
+
+    for sid, name, kind, commune in zip(stations["id"].astype(str), col("name"), col("kind"), col("commune_code")):
+        max_age = DEFAULT_MAX_AGE_BY_KIND.get(kind, _OFFLINE_DEFAULT_AGE) if kind is not None else _OFFLINE_DEFAULT_AGE
+        if max_age is None:
+            continue
+        t = last.get(sid)
+        at = None if t is None else pd.Timestamp(t * 1000, tz="UTC")
+        if at is not None and now - at <= max_age:
+            continue
+        out.append({"station_id": sid, "name": py(name), "kind": kind, "commune_code": py(commune),
+                    "last_at": at.to_pydatetime() if at is not None else None,
+                    "hours_since": round((now - at).total_seconds() / 3600.0, 2) if at is not None else None,
+                    "max_age_hours": round(max_age.total_seconds() / 3600.0, 2)})
+    out.sort(key=lambda r: (r["last_at"] is None, r["last_at"] or now))
+    return out
+
+
+_OFFLINE_DEFAULT_AGE = timedelta(hours=3)  # environment.stations_offline's default_max_age
 
 
 def water_exceedances_latest(latest: pd.DataFrame,

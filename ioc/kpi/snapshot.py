@@ -201,7 +201,9 @@ class SnapshotBuilder:
         self._cams_loaded = 0.0
         self._cams_follow = frames.StreamFollower(store, "cameras")
         self._moved: dict[str, bool] = {}
-        self._latest: pd.DataFrame | None = None
+        self._latest_map: dict[str, tuple[int, float]] | None = None  # datastream → (µs, value)
+        self._latest_df: pd.DataFrame | None = None
+        self._new_obs: tuple[int, pd.DataFrame] | None = None  # (rows after this id, the rows)
         self._air: dict | None = None
         self._moved_no_events: dict[str, bool] = {}
         self._latest_loaded = 0.0
@@ -534,7 +536,8 @@ class SnapshotBuilder:
         mono = time.monotonic()
         ids = None
         self._moved_no_events["environment"] = False
-        if self._latest is not None and mono - self._latest_loaded <= self.opts.closed_ttl:
+        self._new_obs = None
+        if self._latest_map is not None and mono - self._latest_loaded <= self.opts.closed_ttl:
             ids = self._env_follow.changes()
             if ids == [] and self._moved.get("environment"):
                 ids = None
@@ -553,32 +556,69 @@ class SnapshotBuilder:
             if len(new) > LATEST_NEW_ROWS_MAX:
                 ids = None  # a backfill: reload
             else:
+                self._new_obs = (self._latest_max_id, new)  # the air window reads the same rows
                 self._merge_latest(conn, now, sorted(set(ids)), new)
         if ids is None:
             self._env_follow.mark()
             self._latest_max_id = int(conn.execute(select(func.max(o.c.id))).scalar() or 0)  # before the read
-            self._latest = frames.load_latest_observations(conn, now)
+            self._latest_map = {}
+            self._put_latest(frames.load_latest_observations(conn, now))
             self._latest_loaded = mono
         return self._latest
+
+    def _put_latest(self, df: pd.DataFrame, *, only_newer: bool = False) -> None:
+        """Rows (datastream_id, phenomenon_time, result) into the newest-value map; with
+        ``only_newer`` a row older than the value held does not replace it (a late hour)."""
+        if not len(df):
+            return
+        t = df["phenomenon_time"].to_numpy(dtype="datetime64[us]").astype(np.int64)
+        order = np.argsort(t, kind="stable")  # equal times: the later row wins, as before
+        mp = self._latest_map
+        for ds_id, at, value in zip(df["datastream_id"].to_numpy(dtype=object)[order], t[order].tolist(),
+                                    df["result"].to_numpy(dtype=float)[order].tolist()):
+            key = str(ds_id)
+            held = mp.get(key) if only_newer else None
+            if held is None or at >= held[0]:
+                mp[key] = (at, value)
+        self._latest_df = None
+
+    @property
+    def _latest(self) -> pd.DataFrame:
+        """The newest-value map as ``datastream_id, phenomenon_time, result``."""
+        if self._latest_df is None:
+            mp = self._latest_map or {}
+            vals = list(mp.values())
+            at = np.fromiter((v[0] for v in vals), dtype=np.int64, count=len(vals))
+            self._latest_df = pd.DataFrame({
+                "datastream_id": pd.Series(list(mp), dtype=object),
+                "phenomenon_time": pd.Series(pd.DatetimeIndex(at.astype("datetime64[us]")).tz_localize("UTC")),
+                "result": np.fromiter((v[1] for v in vals), dtype=float, count=len(vals))})
+        return self._latest_df
+
+    def _latest_joined(self, ds: pd.DataFrame) -> pd.DataFrame:
+        """The catalogue's datastreams that have a newest value, with ``at`` and ``value``
+        (in catalogue order)."""
+        mp = self._latest_map or {}
+        held = [mp.get(i) for i in ds["id"]]
+        has = np.fromiter((h is not None for h in held), dtype=bool, count=len(held))
+        got = [h for h in held if h is not None]
+        at = np.fromiter((h[0] for h in got), dtype=np.int64, count=len(got)).astype("datetime64[us]")
+        out = ds.rename(columns={"id": "datastream_id"})[has].reset_index(drop=True)
+        out["at"] = pd.DatetimeIndex(at).tz_localize("UTC")
+        out["value"] = np.fromiter((h[1] for h in got), dtype=float, count=len(got))
+        return out
 
     def _merge_latest(self, conn, now: datetime, changed: list[str], new: pd.DataFrame) -> None:
         if len(new):
             self._latest_max_id = max(self._latest_max_id, int(new["id"].max()))
-        newest = (new.sort_values("phenomenon_time", kind="stable").groupby("datastream_id", sort=False).tail(1)
-                  [["datastream_id", "phenomenon_time", "result"]])
-        rest = sorted(set(changed) - set(newest["datastream_id"]))
-        old = self._latest
-        # a new row older than the value shown (a late hour) does not replace it
-        both = newest.merge(old[["datastream_id", "phenomenon_time"]], on="datastream_id", how="left",
-                            suffixes=("", "_old"))
-        keep_new = both["phenomenon_time_old"].isna() | (both["phenomenon_time"] >= both["phenomenon_time_old"])
-        newest = newest[keep_new.to_numpy(dtype=bool)]
-        parts = [newest]
-        if rest:
-            parts.append(frames.load_latest_observations(conn, now, rest))
-        replaced = set(newest["datastream_id"]) | set(rest)
-        kept = old[~old["datastream_id"].isin(replaced).to_numpy(dtype=bool)]
-        self._latest = pd.concat([kept, *[p for p in parts if len(p)]], ignore_index=True)
+        with_rows = set(new["datastream_id"].astype(str))
+        self._put_latest(new, only_newer=True)
+        rest = sorted(set(changed) - with_rows)
+        if rest:  # changed without a new row: the stream's newest row as SQL has it now (or none)
+            for key in rest:
+                self._latest_map.pop(key, None)
+            self._put_latest(frames.load_latest_observations(conn, now, rest))
+            self._latest_df = None
 
     def _air_window(self, conn, air_ids: list, since: pd.Timestamp, now: datetime) -> pd.DataFrame:
         """Air observations since ``since``, kept in memory: each build appends the rows
@@ -595,7 +635,14 @@ class SnapshotBuilder:
             self._air = {"since": since, "loaded": mono, "ids": tuple(air_ids), "obs": obs,
                          "max_id": max(int(top), int(obs["id"].max()) if len(obs) else 0)}
             return obs
-        new = frames.load_observations(conn, air_ids, since.to_pydatetime(), now, after_id=w["max_id"])
+        shared = self._new_obs
+        if shared is not None and shared[0] == w["max_id"]:  # the rows the latest values just read
+            new = shared[1]
+            pt = new["phenomenon_time"]
+            new = new[(new["datastream_id"].isin(air_ids) & (pt >= since) & (pt <= ts(now))).to_numpy(dtype=bool)]
+            w["max_id"] = max(w["max_id"], int(shared[1]["id"].max()) if len(shared[1]) else 0)
+        else:
+            new = frames.load_observations(conn, air_ids, since.to_pydatetime(), now, after_id=w["max_id"])
         obs = w["obs"]
         if len(new):
             w["max_id"] = max(w["max_id"], int(new["id"].max()))
@@ -615,13 +662,12 @@ class SnapshotBuilder:
             stations, ds, info = self._catalogue(conn)
             if len(stations) == 0:
                 return _environment_empty()
-            latest = self._latest_values(conn, now)
+            self._latest_values(conn, now)
             air_ids = ds.loc[ds["code"].isin(environment.AIR_PARAMETERS)
                              & ds["station_id"].isin(stations.loc[stations["kind"] == "air", "id"]), "id"].tolist()
             hours = self.opts.air_hours + 11  # NowCast needs 11 hours of history
             air_obs = self._air_window(conn, air_ids, n.floor("h") - pd.Timedelta(hours=hours), now)
-        lv = latest.merge(ds.rename(columns={"id": "datastream_id"}), on="datastream_id", how="inner")
-        lv = lv.rename(columns={"phenomenon_time": "at", "result": "value"})
+        lv = self._latest_joined(ds)
         latest_kpi = lv.assign(parameter=lv["code"])[["station_id", "parameter", "unit", "at", "value"]]
         kinds = dict(zip(stations["id"], stations["kind"]))
 
@@ -643,7 +689,7 @@ class SnapshotBuilder:
         levels = environment.water_level_alerts(level_rows, stations, as_of=n)
         insects = environment.insect_alerts(latest_kpi[latest_kpi["parameter"].isin(list(environment.INSECT_LEVELS))],
                                             as_of=n)
-        offline = environment.stations_offline(stations, ds, latest[["datastream_id", "phenomenon_time"]], n)
+        offline = frames.stations_offline_latest(stations, ds, self._latest_map, n)
 
         def named(rows):
             out = []

@@ -319,6 +319,24 @@ def test_water_exceedances_latest_matches():
         sorted(ref, key=lambda r: (r["station_id"], r["at"], r["parameter"]))
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_stations_offline_latest_matches(seed):
+    from ioc.kpi import environment
+
+    rng = np.random.default_rng(seed)
+    kinds = ["air", "water", "iot_water", "insect", "camera_trap", None]
+    stations = pd.DataFrame({"id": [f"S{i}" for i in range(40)], "name": [f"Trạm {i}" for i in range(40)],
+                             "kind": rng.choice(kinds, 40), "commune_code": rng.choice(["29251", None], 40)})
+    ds = pd.DataFrame({"id": [f"D{i}" for i in range(120)], "station_id": rng.choice(stations["id"], 120)})
+    obs = pd.DataFrame({"datastream_id": rng.choice(ds["id"], 100, replace=False),
+                        "phenomenon_time": NOW - pd.to_timedelta(rng.integers(-7200, 60 * 3600, 100), unit="s"),
+                        "result": 1.0}).astype({"phenomenon_time": "datetime64[us, UTC]"})
+    latest = {i: (int(t.value // 1000), 1.0) for i, t in zip(obs["datastream_id"], obs["phenomenon_time"])}
+    ref = environment.stations_offline(stations, ds, obs, NOW)
+    assert 0 < len(ref) < 40
+    assert frames.stations_offline_latest(stations, ds, latest, NOW) == ref
+
+
 def test_count_space_matches_dataframe_path(engine):
     rows = _dossiers(11, 300)
     with Session(engine) as s, s.begin():
