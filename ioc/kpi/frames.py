@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -860,7 +860,9 @@ class AirGrid:
                 triples[key] = len(triples)
                 factor.append(f)
             ds_code[str(i)] = triples[key]
-        codes = observations["datastream_id"].map(ds_code).to_numpy(dtype=float, na_value=np.nan)
+        # hash lookup of each row's datastream (Series.map with a dict goes row by row)
+        pos = pd.Index(list(ds_code)).get_indexer(observations["datastream_id"].astype(str))
+        codes = np.where(pos >= 0, np.asarray(list(ds_code.values()) + [0], dtype=float)[pos], np.nan)
         res = observations["result"].to_numpy(dtype=float)
         t = observations["phenomenon_time"].to_numpy(dtype="datetime64[us]").astype(np.int64)
         hour = (t - self.start.value // 1000) // 3_600_000_000
@@ -931,10 +933,13 @@ class AirGrid:
         arr = self.values[sid]
         a, b = self.first[sid], self.last[sid]
         out = []
+        hours = getattr(self, "_hours_list", None)
+        if hours is None:
+            hours = self._hours_list = list(self.grid)  # Timestamps once, not one index lookup per row
         for pos in range(max(a, b - last_n + 1), b + 1):
             lo = max(a, pos - 11)
             key = None
-            h = self.grid[pos]
+            h = hours[pos]
             if memo is not None:
                 key = (sid, h.value, arr[lo:pos + 1, :2].tobytes(), arr[pos, 2:].tobytes())
                 hit = memo.get(key)
@@ -1079,7 +1084,7 @@ class AirGrid:
                     ok = col[today]
                     ok = ok[~np.isnan(ok)]
                     if len(ok) >= min_hours_24h:
-                        mean = float(pd.Series(ok).mean())
+                        mean = float(np.mean(ok))  # what Series.mean computes (a pairwise sum / n)
                         if mean > lim.value:
                             out.append({"station_id": sid, "parameter": param, "averaging": "24h", "date": day,
                                         "max_value": round(mean, 3), "limit": lim.value, "exceed_count": 1,
@@ -1088,7 +1093,7 @@ class AirGrid:
                 if averaging == "1h":
                     vals, sel, at = col, today, grid
                 else:
-                    vals = pd.Series(col).rolling(8, min_periods=min_hours_8h).mean().to_numpy()
+                    vals = rolling_mean(col, 8, min_hours_8h)
                     sel, at = label8, at8
                 ex = sel & (vals > lim.value)
                 if ex.any():
@@ -1097,6 +1102,18 @@ class AirGrid:
                                 "max_value": round(float(np.max(vals[where])), 3), "limit": lim.value,
                                 "exceed_count": int(len(where)), "first_at": at[where[0]].to_pydatetime()})
         return out
+
+
+def rolling_mean(col: np.ndarray, window: int, min_periods: int) -> np.ndarray:
+    """``Series(col).rolling(window, min_periods).mean()`` in numpy (NaN = missing): the
+    mean of the present values of each trailing window, NaN with fewer than
+    ``min_periods`` of them (equal to pandas' up to float rounding in the last bits)."""
+    pad = np.concatenate([np.full(window - 1, np.nan), col])
+    win = np.lib.stride_tricks.sliding_window_view(pad, window)
+    present = (~np.isnan(win)).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.nansum(win, axis=1) / present
+    return np.where(present >= min_periods, mean, np.nan)
 
 
 def daily_aqi_fast(
@@ -1163,9 +1180,9 @@ def stations_offline_latest(stations: pd.DataFrame, datastreams: pd.DataFrame, l
         if max_age is None:
             continue
         t = last.get(sid)
-        at = None if t is None else pd.Timestamp(t * 1000, tz="UTC")
-        if at is not None and now - at <= max_age:
+        if t is not None and now_us - t <= max_age // timedelta(microseconds=1):
             continue
+        at = None if t is None else pd.Timestamp(t * 1000, tz="UTC")
         out.append({"station_id": sid, "name": py(name), "kind": kind, "commune_code": py(commune),
                     "last_at": at.to_pydatetime() if at is not None else None,
                     "hours_since": round((now - at).total_seconds() / 3600.0, 2) if at is not None else None,
@@ -1183,36 +1200,41 @@ def water_exceedances_latest(latest: pd.DataFrame,
     (``station_id, code, at, value``); same rows, same order (station, time)."""
     if latest is None or not len(latest):
         return []
-    df = latest[latest["code"].isin(list(limits)).to_numpy(dtype=bool)]
-    v = df["value"].to_numpy(dtype=float)
-    df = df[np.isfinite(v) & (v >= 0)]
-    if df.empty:
-        return []
-    bad = np.zeros(len(df), dtype=bool)
-    lim_out: list = [None] * len(df)
-    codes = df["code"].to_numpy(dtype=object)
-    vals = df["value"].to_numpy(dtype=float)
+    codes = latest["code"].to_numpy(dtype=object)
+    vals = latest["value"].to_numpy(dtype=float)
+    judged = np.isfinite(vals) & (vals >= 0)  # negatives are not judged
+    bad = np.zeros(len(latest), dtype=bool)
     for code, spec in limits.items():
-        sel = codes == code
+        sel = judged & (codes == code)
         if not sel.any():
             continue
         x = vals[sel]
         if spec["kind"] == "max":
-            b, lim = x > spec["value"], spec["value"]
+            b = x > spec["value"]
         elif spec["kind"] == "min":
-            b, lim = x < spec["value"], spec["value"]
+            b = x < spec["value"]
         elif spec["kind"] == "range":
-            b, lim = ~((spec["low"] <= x) & (x <= spec["high"])), [spec["low"], spec["high"]]
+            b = ~((spec["low"] <= x) & (x <= spec["high"]))
         else:
             raise ValueError(f"unknown limit kind {spec['kind']!r} for {code}")
         bad[sel] = b
-        for i in np.flatnonzero(sel):
-            lim_out[i] = lim
-    df = df.assign(lim=lim_out)[bad]
-    df = df.sort_values(["station_id", "at"], kind="stable")
-    return [{"station_id": str(r.station_id), "parameter": r.code, "at": r.at.to_pydatetime(), "value": float(r.value),
-             "limit": r.lim, "kind": limits[r.code]["kind"], "unit": limits[r.code].get("unit")}
-            for r in df.itertuples(index=False)]
+    idx = np.flatnonzero(bad)
+    if not len(idx):
+        return []
+    sids = latest["station_id"].to_numpy(dtype=object)[idx].tolist()
+    at_us = latest["at"].to_numpy(dtype="datetime64[us]").astype(np.int64)[idx].tolist()
+    order = sorted(range(len(idx)), key=lambda i: (sids[i], at_us[i]))  # stable, as sort_values
+    out = []
+    for i in order:
+        code = codes[idx[i]]
+        spec = limits[code]
+        lim = [spec["low"], spec["high"]] if spec["kind"] == "range" else spec["value"]
+        out.append({"station_id": str(sids[i]), "parameter": code, "at": _EPOCH + timedelta(microseconds=at_us[i]),
+                    "value": float(vals[idx[i]]), "limit": lim, "kind": spec["kind"], "unit": spec.get("unit")})
+    return out
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def water_exceedance_counts(conn: Connection, start: datetime, end: datetime,

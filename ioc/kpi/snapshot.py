@@ -67,8 +67,11 @@ def iso(v) -> str | None:
 
 def plain(v):
     """numpy / pandas scalars → Python (NaN → None); datetimes → ISO strings."""
-    if v is None:
-        return None
+    t = type(v)  # the common exact types first: this runs for every value of a snapshot
+    if t is str or t is int or t is bool or v is None:
+        return v
+    if t is dict:
+        return {str(k): plain(x) for k, x in v.items()}
     if isinstance(v, (bool, int, str)):
         return v
     if isinstance(v, float):
@@ -210,6 +213,7 @@ class SnapshotBuilder:
         self._latest_max_id = 0
         self._env_follow = frames.StreamFollower(store, "environment")
         self._aqi_memo: dict = {}
+        self._iso_memo: dict[int, str] = {}
         self._wqi_memo: dict = {}
         self._hot_follow = frames.StreamFollower(store, "hotline")
         self._unfinished: pd.DataFrame | None = None
@@ -726,7 +730,7 @@ class SnapshotBuilder:
                 out.append(base)
                 continue
             rows = grid.hourly_aqi(sid, self.opts.air_hours, memo=memo)
-            base["trend"] = [{"hour": iso(r["hour"]), "aqi": r["aqi"]} for r in rows]
+            base["trend"] = [{"hour": self._hour_iso(r["hour"]), "aqi": r["aqi"]} for r in rows]
             with_value = [r for r in rows if r["aqi"] is not None]
             if not with_value:
                 out.append(base)
@@ -742,6 +746,15 @@ class SnapshotBuilder:
                             sub_indices={p: r[p] for p in ("pm25", "pm10", "no2", "so2", "co", "o3")})
             out.append(base)
         return out
+
+    def _hour_iso(self, h: pd.Timestamp) -> str:
+        memo = self._iso_memo
+        hit = memo.get(h.value)
+        if hit is None:
+            if len(memo) > 10_000:
+                memo.clear()
+            hit = memo[h.value] = iso(h)
+        return hit
 
     def _water_section(self, lv: pd.DataFrame, info: dict, kinds: dict) -> list[dict]:
         """VN_WQI per water station from its newest values: one sample = the newest value

@@ -319,6 +319,18 @@ def test_water_exceedances_latest_matches():
         sorted(ref, key=lambda r: (r["station_id"], r["at"], r["parameter"]))
 
 
+def test_rolling_mean_matches_pandas():
+    rng = np.random.default_rng(3)
+    col = rng.uniform(0, 300, 200)
+    col[rng.random(200) < 0.3] = np.nan
+    col[50:60] = np.nan  # a gap longer than the window
+    for window, min_periods in ((8, 6), (8, 1), (3, 3)):
+        want = pd.Series(col).rolling(window, min_periods=min_periods).mean().to_numpy()
+        got = frames.rolling_mean(col, window, min_periods)
+        assert np.array_equal(np.isnan(got), np.isnan(want))
+        assert np.allclose(got[~np.isnan(got)], want[~np.isnan(want)], rtol=1e-12)
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_stations_offline_latest_matches(seed):
     from ioc.kpi import environment
