@@ -348,12 +348,13 @@ def level_alerts(
     rows = latest[latest["parameter"] == parameter]
     now = as_utc(as_of, "as_of") if as_of is not None else None
     out = []
-    for row in rows.itertuples(index=False):
-        sid = str(row.station_id)
+    # column lists, not itertuples: this runs on every snapshot
+    for sid, at, value in zip(rows["station_id"].tolist(), rows["at"].tolist(), rows["value"].tolist()):
+        sid = str(sid)
         lv = (levels_by_station or {}).get(sid, levels)
-        at = pd.Timestamp(row.at)
+        at = pd.Timestamp(at)
         stale = bool(now is not None and max_age is not None and now - at > max_age)
-        rec = {"station_id": sid, "parameter": parameter, "value": py(row.value),
+        rec = {"station_id": sid, "parameter": parameter, "value": py(value),
                "at": at.to_pydatetime(), "level": None, "threshold": None, "severity": None,
                "stale": stale, "no_levels": not lv}
         if lv and not stale and rec["value"] is not None:
@@ -376,12 +377,12 @@ def _station_water_levels(stations: pd.DataFrame | None) -> dict[str, tuple]:
     out: dict[str, tuple] = {}
     if stations is None or "properties" not in stations.columns:
         return out
-    for row in stations.itertuples(index=False):
-        props = row.properties if isinstance(row.properties, Mapping) else {}
+    for sid, props in zip(stations["id"].tolist(), stations["properties"].tolist()):
+        props = props if isinstance(props, Mapping) else {}
         lv = props.get("alarm_levels")
         if isinstance(lv, Sequence) and not isinstance(lv, str) and 1 <= len(lv) <= 3:
             try:
-                out[str(row.id)] = tuple(
+                out[str(sid)] = tuple(
                     (WATER_LEVEL_NAMES[i], float(v), WATER_LEVEL_SEVERITY[i]) for i, v in enumerate(lv)
                 )
             except (TypeError, ValueError):

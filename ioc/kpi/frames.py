@@ -713,9 +713,9 @@ def load_datastreams(conn: Connection) -> pd.DataFrame:
 def environment_signature(conn: Connection) -> tuple:
     """Cheap fingerprint of the station / datastream catalogue (count, newest update)."""
     st, ds = m.Station.__table__, m.Datastream.__table__
-    a = conn.execute(select(func.count(), func.max(st.c.updated_at))).one()
-    b = conn.execute(select(func.count(), func.max(ds.c.updated_at))).one()
-    return (tuple(a), tuple(b))
+    row = conn.execute(select(*[select(f).select_from(t).scalar_subquery()  # one round trip, not two
+                                for t in (st, ds) for f in (func.count(), func.max(t.c.updated_at))])).one()
+    return ((row[0], row[1]), (row[2], row[3]))
 
 
 def load_latest_observations(conn: Connection, as_of: datetime, ids: Sequence[str] | None = None) -> pd.DataFrame:
@@ -849,7 +849,7 @@ class AirGrid:
         triples: dict[tuple, int] = {}
         ds_code: dict[str, int] = {}
         factor: list[float] = []
-        for i, st, c, u in zip(ds["id"], ds["station_id"], ds["code"], ds["unit"]):
+        for i, st, c, u in zip(*(ds[k].to_numpy(dtype=object).tolist() for k in ("id", "station_id", "code", "unit"))):
             u = u or ""
             try:
                 f = float(to_ugm3(1.0, u if u else "µg/m³", c))
@@ -1166,16 +1166,18 @@ def stations_offline_latest(stations: pd.DataFrame, datastreams: pd.DataFrame, l
     now = ts(as_of)
     now_us = now.value // 1000
     last: dict[str, int] = {}
-    for ds_id, sid in zip(datastreams["id"].astype(str), datastreams["station_id"].astype(str)):
+    # plain lists: iterating pandas' string arrays goes element by element through __getitem__
+    for ds_id, sid in zip(datastreams["id"].astype(str).tolist(), datastreams["station_id"].astype(str).tolist()):
         v = latest.get(ds_id)
         if v is not None and v[0] <= now_us and v[0] > last.get(sid, -(2 ** 62)):
             last[sid] = v[0]
     out = []
 
     def col(c):
-        return stations[c].to_numpy(dtype=object) if c in stations.columns else [None] * len(stations)
+        return stations[c].to_numpy(dtype=object).tolist() if c in stations.columns else [None] * len(stations)
 
-    for sid, name, kind, commune in zip(stations["id"].astype(str), col("name"), col("kind"), col("commune_code")):
+    for sid, name, kind, commune in zip(stations["id"].astype(str).tolist(), col("name"), col("kind"),
+                                        col("commune_code")):
         max_age = DEFAULT_MAX_AGE_BY_KIND.get(kind, _OFFLINE_DEFAULT_AGE) if kind is not None else _OFFLINE_DEFAULT_AGE
         if max_age is None:
             continue

@@ -603,7 +603,7 @@ class SnapshotBuilder:
         """The catalogue's datastreams that have a newest value, with ``at`` and ``value``
         (in catalogue order)."""
         mp = self._latest_map or {}
-        held = [mp.get(i) for i in ds["id"]]
+        held = [mp.get(i) for i in ds["id"].to_numpy(dtype=object).tolist()]
         has = np.fromiter((h is not None for h in held), dtype=bool, count=len(held))
         got = [h for h in held if h is not None]
         at = np.fromiter((h[0] for h in got), dtype=np.int64, count=len(got)).astype("datetime64[us]")
@@ -615,7 +615,7 @@ class SnapshotBuilder:
     def _merge_latest(self, conn, now: datetime, changed: list[str], new: pd.DataFrame) -> None:
         if len(new):
             self._latest_max_id = max(self._latest_max_id, int(new["id"].max()))
-        with_rows = set(new["datastream_id"].astype(str))
+        with_rows = set(new["datastream_id"].astype(str).tolist())
         self._put_latest(new, only_newer=True)
         rest = sorted(set(changed) - with_rows)
         if rest:  # changed without a new row: the stream's newest row as SQL has it now (or none)
