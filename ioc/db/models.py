@@ -115,7 +115,9 @@ class Ticket(Base):
     __table_args__ = (UniqueConstraint("source", "external_id"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     source: Mapped[str] = mapped_column(String(32), default="hotline")
-    external_id: Mapped[str] = mapped_column(String(100))
+    # alone, too: the KPI snapshot re-reads changed tickets by external_id (the hotline change
+    # stream's ids); the (source, external_id) key cannot serve that on PostgreSQL (a full scan)
+    external_id: Mapped[str] = mapped_column(String(100), index=True)
     service_code: Mapped[str | None] = mapped_column(String(64), index=True)
     service_name: Mapped[str | None] = mapped_column(String(200))
     channel: Mapped[str | None] = mapped_column(String(32))

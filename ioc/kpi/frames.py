@@ -141,10 +141,15 @@ def to_utc(values, dialect: str) -> pd.Series:
             out = pd.Series(pd.DatetimeIndex(arr).tz_localize("UTC"), index=s.index)
         except (ValueError, TypeError):
             out = pd.to_datetime(s.astype(object), format="ISO8601", utc=True)
-    else:
-        num = pd.to_numeric(s, errors="coerce").astype(float)
-        out = pd.to_datetime(np.round(num.to_numpy() * 1e6), unit="us", utc=True)
-        out = pd.Series(out, index=s.index)
+    else:  # epoch seconds (float or Decimal; None for NULL) → µs, in numpy
+        try:
+            num = s.to_numpy(dtype=float, na_value=np.nan)
+        except (TypeError, ValueError):
+            num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        nat = np.isnan(num)
+        us = np.round(np.where(nat, 0.0, num) * 1e6).astype(np.int64).astype("datetime64[us]")
+        us[nat] = np.datetime64("NaT")
+        return pd.Series(pd.DatetimeIndex(us).tz_localize("UTC"), index=s.index)
     return out.astype("datetime64[us, UTC]")
 
 

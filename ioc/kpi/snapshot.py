@@ -94,6 +94,9 @@ def plain(v):
     return v
 
 
+_PLAIN_TYPES = frozenset({str, int, bool, type(None)})  # already what plain() would return
+
+
 def dumps(snapshot: Mapping) -> bytes:
     return orjson.dumps(snapshot, option=orjson.OPT_NON_STR_KEYS)
 
@@ -519,24 +522,34 @@ class SnapshotBuilder:
 
     # -- environment ----------------------------------------------------------------------------
 
-    def _catalogue(self, conn) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-        """Stations and datastreams, re-read only when their signature changes."""
+    def _catalogue(self, conn) -> tuple[pd.DataFrame, pd.DataFrame, dict, dict]:
+        """Stations and datastreams, re-read only when their signature changes, with what
+        every build derives from them (station kinds, air streams, water-station streams)."""
         sig = frames.environment_signature(conn)
         hit = self._env_catalogue
         if hit is not None and hit[0] == sig:
-            return hit[1], hit[2], hit[3]
+            return hit[1], hit[2], hit[3], hit[4]
         stations = frames.load_stations(conn)
         stations["id"] = stations["id"].astype(str)
         ds = frames.load_datastreams(conn)
         ds["station_id"] = ds["station_id"].astype(str)
         info = {r["id"]: {"name": plain(r["name"]), "kind": plain(r["kind"]), "commune_code": plain(r["commune_code"]),
                           "lat": plain(r["lat"]), "lon": plain(r["lon"])} for r in stations.to_dict("records")}
-        self._env_catalogue = (sig, stations, ds, info)
-        return stations, ds, info
+        kinds = dict(zip(stations["id"].tolist(), stations["kind"].tolist()))
+        ds_kind = ds["station_id"].map(kinds)
+        ds["water_station"] = ds_kind.isin(["water", "iot_water"]).to_numpy(dtype=bool)
+        derived = {
+            "kinds": kinds,
+            "air_ids": ds.loc[(ds["code"].isin(environment.AIR_PARAMETERS) & (ds_kind == "air")).to_numpy(dtype=bool),
+                              "id"].tolist(),
+            "by_kind": {str(k): int(v) for k, v in stations["kind"].value_counts().sort_index().items()},
+        }
+        self._env_catalogue = (sig, stations, ds, info, derived)
+        return stations, ds, info, derived
 
-    def _latest_values(self, conn, now: datetime) -> pd.DataFrame:
-        """Newest observation per datastream, kept in memory and refreshed from the
-        ``environment`` change stream (event id = datastream id)."""
+    def _latest_values(self, conn, now: datetime) -> dict[str, tuple[int, float]]:
+        """Newest observation per datastream (``{id: (µs since 1970 UTC, value)}``), kept in
+        memory and refreshed from the ``environment`` change stream (event id = datastream id)."""
         mono = time.monotonic()
         ids = None
         self._moved_no_events["environment"] = False
@@ -568,7 +581,7 @@ class SnapshotBuilder:
             self._latest_map = {}
             self._put_latest(frames.load_latest_observations(conn, now))
             self._latest_loaded = mono
-        return self._latest
+        return self._latest_map
 
     def _put_latest(self, df: pd.DataFrame, *, only_newer: bool = False) -> None:
         """Rows (datastream_id, phenomenon_time, result) into the newest-value map; with
@@ -663,17 +676,16 @@ class SnapshotBuilder:
     def _compute_environment(self, now: datetime) -> dict:
         n = ts(now)
         with frames.connect(self.engine) as conn:
-            stations, ds, info = self._catalogue(conn)
+            stations, ds, info, derived = self._catalogue(conn)
             if len(stations) == 0:
                 return _environment_empty()
             self._latest_values(conn, now)
-            air_ids = ds.loc[ds["code"].isin(environment.AIR_PARAMETERS)
-                             & ds["station_id"].isin(stations.loc[stations["kind"] == "air", "id"]), "id"].tolist()
+            air_ids = derived["air_ids"]
             hours = self.opts.air_hours + 11  # NowCast needs 11 hours of history
             air_obs = self._air_window(conn, air_ids, n.floor("h") - pd.Timedelta(hours=hours), now)
         lv = self._latest_joined(ds)
         latest_kpi = lv.assign(parameter=lv["code"])[["station_id", "parameter", "unit", "at", "value"]]
-        kinds = dict(zip(stations["id"], stations["kind"]))
+        kinds = derived["kinds"]
 
         grid = frames.AirGrid(air_obs, ds, n - pd.Timedelta(hours=hours + 1), n)
         air = self._air_section(grid, n, info, kinds)
@@ -682,7 +694,7 @@ class SnapshotBuilder:
         air_ex = []
         for sid in sorted(grid.values):
             air_ex += grid.exceedances_day(sid, today, self.zone)
-        wq = lv[lv["station_id"].map(kinds).isin(["water", "iot_water"]).to_numpy(dtype=bool)]
+        wq = lv[lv["water_station"].to_numpy(dtype=bool)]
         water_ex = frames.water_exceedances_latest(wq)
         sal = environment.salinity_alerts(latest_kpi[latest_kpi["parameter"] == "salinity"], as_of=n)
         level_rows = latest_kpi[latest_kpi["parameter"] == "water_level"].copy()
@@ -698,11 +710,12 @@ class SnapshotBuilder:
         def named(rows):
             out = []
             for r in rows:
-                r = plain(r)
-                out.append({**r, "station_name": info.get(str(r.get("station_id")), {}).get("name")})
+                r = {k: v if type(v) in _PLAIN_TYPES else plain(v) for k, v in r.items()}
+                r["station_name"] = info.get(str(r.get("station_id")), {}).get("name")
+                out.append(r)
             return out
 
-        by_kind = {str(k): int(v) for k, v in stations["kind"].value_counts().sort_index().items()}
+        by_kind = derived["by_kind"]
         return {
             "has_data": True,
             "stations": {"total": int(len(stations)), "by_kind": by_kind, "offline": len(offline),
