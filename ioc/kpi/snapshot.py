@@ -94,6 +94,11 @@ def plain(v):
     return v
 
 
+def _us(times: pd.Series) -> np.ndarray:
+    """UTC times as µs since 1970 (int64)."""
+    return times.to_numpy(dtype="datetime64[us]").astype(np.int64)
+
+
 _PLAIN_TYPES = frozenset({str, int, bool, type(None)})  # already what plain() would return
 
 
@@ -663,10 +668,22 @@ class SnapshotBuilder:
         obs = w["obs"]
         if len(new):
             w["max_id"] = max(w["max_id"], int(new["id"].max()))
-            obs = pd.concat([obs, new], ignore_index=True).drop_duplicates(["datastream_id", "phenomenon_time"],
-                                                                          keep="last")
-        keep = (obs["phenomenon_time"] >= since) & (obs["phenomenon_time"] <= ts(now))
-        w["obs"] = obs[keep.to_numpy(dtype=bool)].reset_index(drop=True)
+            # a row for a (stream, time) already held replaces it; checked against a key set
+            # rather than a drop_duplicates over the whole window each build
+            keys = w.get("keys")
+            if keys is None:
+                keys = w["keys"] = set(zip(obs["datastream_id"].tolist(), _us(obs["phenomenon_time"]).tolist()))
+            nk = list(zip(new["datastream_id"].tolist(), _us(new["phenomenon_time"]).tolist()))
+            obs = pd.concat([obs, new], ignore_index=True)
+            if len(set(nk)) < len(nk) or not keys.isdisjoint(nk):
+                obs = obs.drop_duplicates(["datastream_id", "phenomenon_time"], keep="last")
+            keys.update(nk)
+        t = _us(obs["phenomenon_time"])
+        keep = (t >= since.value // 1000) & (t <= ts(now).value // 1000)
+        if not keep.all():
+            obs = obs[keep].reset_index(drop=True)
+            w.pop("keys", None)  # rebuilt from what is kept
+        w["obs"] = obs
         w["since"] = since
         return w["obs"]
 
@@ -700,7 +717,8 @@ class SnapshotBuilder:
         level_rows = latest_kpi[latest_kpi["parameter"] == "water_level"].copy()
         if len(level_rows):
             level_rows["value"] = [frames.water_level_metres(v, u)
-                                   for v, u in zip(level_rows["value"], level_rows["unit"], strict=True)]
+                                   for v, u in zip(level_rows["value"].tolist(), level_rows["unit"].tolist(),
+                                                   strict=True)]
             level_rows["unit"] = "m"
         levels = environment.water_level_alerts(level_rows, stations, as_of=n)
         insects = environment.insect_alerts(latest_kpi[latest_kpi["parameter"].isin(list(environment.INSECT_LEVELS))],
@@ -776,7 +794,8 @@ class SnapshotBuilder:
         sel = lv[lv["code"].isin(wq_params).to_numpy(dtype=bool)]
         by_station: dict[str, list] = {}
         ats = sel["at"].to_numpy(dtype="datetime64[us]").astype(np.int64)
-        for sid, code, unit, at, value in zip(sel["station_id"], sel["code"], sel["unit"], ats, sel["value"]):
+        for sid, code, unit, at, value in zip(sel["station_id"].tolist(), sel["code"].tolist(), sel["unit"].tolist(),
+                                              ats.tolist(), sel["value"].tolist()):
             by_station.setdefault(sid, []).append((code, unit, int(at), float(value)))
         out = []
         day_us = 24 * 3600 * 1_000_000

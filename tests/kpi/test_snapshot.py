@@ -417,3 +417,35 @@ def test_procedures_today_follows_the_change_feed(engine, live_store):
     ind = inc["procedures"]["this_month"]["province"]["indicators"]
     assert ind["3.3"]["numerator"] == 3  # D1, D3, D5 (edited) online; D2, D6 in person
     assert ind["3.6"]["unknown_procedure"] == 1  # D6: P9 is not in the catalogue
+
+
+def test_air_window_follows_new_and_replaced_rows(engine, live_store):
+    """The in-memory air window takes the rows the newest-value read fetched: a new hour and
+    a row deleted and written again for the same hour (a new id) both reach the AQI, as a
+    new builder reads them."""
+    from sqlalchemy import delete
+
+    from ioc.live_store import Change
+
+    fill(engine)
+    set_health(live_store)
+    b = SnapshotBuilder(engine, None, live_store)
+    b.build(NOW)
+    top = NOW.replace(minute=0) - timedelta(hours=1)
+    o = m.Observation.__table__
+    with Session(engine) as s, s.begin():
+        s.execute(delete(o).where(o.c.datastream_id == "A1-pm25", o.c.phenomenon_time == top))
+        s.add(m.Observation(datastream_id="A1-pm25", phenomenon_time=top, result=180.0))  # same hour, new id
+        s.add(m.Observation(datastream_id="A1-no2", phenomenon_time=NOW, result=40.0))  # a new hour
+    later = NOW + timedelta(minutes=5)
+    live_store.apply_changes("environment", [Change(d, {"id": d}, "updated", later.isoformat())
+                                             for d in ("A1-pm25", "A1-no2")])
+    live_store.bump_version("environment")
+    inc = b.build(later)
+    assert inc["recomputed"] == ["environment"]
+    fresh = SnapshotBuilder(engine, None, live_store).build(later)
+    a1 = next(a for a in inc["environment"]["air"] if a["station_id"] == "A1")
+    assert a1["trend"][-2]["hour"] == top.isoformat() and a1["nowcast_pm25"] > 30.0  # the replaced hour counts
+    assert a1["trend"][-1]["hour"] == NOW.isoformat()
+    for key in ("air", "exceedances"):
+        assert inc["environment"][key] == fresh["environment"][key]
