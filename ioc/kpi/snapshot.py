@@ -708,9 +708,7 @@ class SnapshotBuilder:
         air = self._air_section(grid, n, info, kinds)
         water = self._water_section(lv, info, kinds)
         today = local_day(n, self.zone)
-        air_ex = []
-        for sid in sorted(grid.values):
-            air_ex += grid.exceedances_day(sid, today, self.zone)
+        air_ex = grid.exceedances_day_all(today, self.zone)
         wq = lv[lv["water_station"].to_numpy(dtype=bool)]
         water_ex = frames.water_exceedances_latest(wq)
         sal = environment.salinity_alerts(latest_kpi[latest_kpi["parameter"] == "salinity"], as_of=n)

@@ -292,6 +292,7 @@ def test_air_grid_matches_hourly_aqi_and_exceedances(seed):
     pure_ex = environment.air_exceedances(hourly, tz=TZ)
     for day in sorted({r["date"] for r in pure_ex}):
         got = grid.exceedances_day("A", day, TZ) + grid.exceedances_day("B", day, TZ)
+        assert grid.exceedances_day_all(day, TZ) == got  # all stations in one pass: the same rows
         ref = [r for r in pure_ex if r["date"] == day]
         assert len(got) == len(ref), day
         for a, b in zip(got, ref):
