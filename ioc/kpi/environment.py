@@ -31,6 +31,7 @@ from ioc.kpi.calendar import DEFAULT_TZ
 __all__ = [
     "AIR_LIMITS_QCVN05_2023",
     "DEFAULT_MAX_AGE_BY_KIND",
+    "DEFAULT_OFFLINE_MAX_AGE",
     "INSECT_LEVELS",
     "SALINITY_LEVELS",
     "WATER_LIMITS_QCVN08_2023_B",
@@ -118,6 +119,8 @@ WATER_LEVEL_SEVERITY = ("info", "warning", "critical")
 # A station is offline when its newest observation is older than this (our choices:
 # hourly telemetry gets 3 h, nightly insect traps 36 h; manual water sampling (kind
 # "water") is periodic and is never "offline").
+DEFAULT_OFFLINE_MAX_AGE = timedelta(hours=3)  # a station kind not listed below
+
 DEFAULT_MAX_AGE_BY_KIND: dict[str, timedelta | None] = {
     "air": timedelta(hours=3),
     "iot_water": timedelta(hours=3),
@@ -419,7 +422,7 @@ def stations_offline(
     observations: pd.DataFrame,
     as_of: datetime,
     max_age_by_kind: Mapping[str, timedelta | None] = DEFAULT_MAX_AGE_BY_KIND,
-    default_max_age: timedelta | None = timedelta(hours=3),
+    default_max_age: timedelta | None = DEFAULT_OFFLINE_MAX_AGE,
 ) -> list[dict]:
     """Stations whose newest observation is older than their kind's max age.
 

@@ -41,7 +41,13 @@ from ioc.kpi import aqi as aqi_mod
 from ioc.kpi import qd766
 from ioc.kpi._util import UNKNOWN, pct, py
 from ioc.kpi.calendar import WorkCalendar, default_calendar
-from ioc.kpi.environment import AIR_PARAMETERS, WATER_LIMITS_QCVN08_2023_B, to_ugm3
+from ioc.kpi.environment import (
+    AIR_PARAMETERS,
+    DEFAULT_MAX_AGE_BY_KIND,
+    DEFAULT_OFFLINE_MAX_AGE,
+    WATER_LIMITS_QCVN08_2023_B,
+    to_ugm3,
+)
 
 # --- parameter codes --------------------------------------------------------------------
 # Connectors normalise Datastream.parameter to short codes (nh4, no3, po4, insects …);
@@ -1220,8 +1226,6 @@ def stations_offline_latest(stations: pd.DataFrame, datastreams: pd.DataFrame, l
     """:func:`environment.stations_offline` (default max ages) from the newest-value map
     ``{datastream id: (phenomenon time in µs since 1970 UTC, value)}``: same rows, same
     order, without a groupby over a frame each snapshot."""
-    from ioc.kpi.environment import DEFAULT_MAX_AGE_BY_KIND
-
     now = ts(as_of)
     now_us = now.value // 1000
     last: dict[str, int] = {}
@@ -1237,7 +1241,7 @@ def stations_offline_latest(stations: pd.DataFrame, datastreams: pd.DataFrame, l
 
     for sid, name, kind, commune in zip(stations["id"].astype(str).tolist(), col("name"), col("kind"),
                                         col("commune_code")):
-        max_age = DEFAULT_MAX_AGE_BY_KIND.get(kind, _OFFLINE_DEFAULT_AGE) if kind is not None else _OFFLINE_DEFAULT_AGE
+        max_age = DEFAULT_OFFLINE_MAX_AGE if kind is None else DEFAULT_MAX_AGE_BY_KIND.get(kind, DEFAULT_OFFLINE_MAX_AGE)
         if max_age is None:
             continue
         t = last.get(sid)
@@ -1251,8 +1255,6 @@ def stations_offline_latest(stations: pd.DataFrame, datastreams: pd.DataFrame, l
     out.sort(key=lambda r: (r["last_at"] is None, r["last_at"] or now))
     return out
 
-
-_OFFLINE_DEFAULT_AGE = timedelta(hours=3)  # environment.stations_offline's default_max_age
 
 
 def water_exceedances_latest(latest: pd.DataFrame,
@@ -1283,7 +1285,7 @@ def water_exceedances_latest(latest: pd.DataFrame,
     if not len(idx):
         return []
     sids = latest["station_id"].to_numpy(dtype=object)[idx].tolist()
-    at_us = latest["at"].to_numpy(dtype="datetime64[us]").astype(np.int64)[idx].tolist()
+    at_us = _i8(latest["at"])[idx].tolist()
     order = sorted(range(len(idx)), key=lambda i: (sids[i], at_us[i]))  # stable, as sort_values
     out = []
     for i in order:
@@ -1836,9 +1838,7 @@ def qd766_row_counts(df: pd.DataFrame, fees: Mapping[str, bool], start: datetime
     w = np.where(wait > 0, wait, 0.0)  # NULL/negative → 0 (as _wait_h)
     due = df["due_at"]
     judged = due.notna().to_numpy(dtype=bool)
-    fin_s = fin.to_numpy(dtype="datetime64[us]").astype(np.int64) / 1e6
-    due_s = due.to_numpy(dtype="datetime64[us]").astype(np.int64) / 1e6
-    rec_s = rec.to_numpy(dtype="datetime64[us]").astype(np.int64) / 1e6
+    fin_s, due_s, rec_s = (_i8(x) / 1e6 for x in (fin, due, rec))
     with np.errstate(invalid="ignore"):
         within = np.where(w > 0, fin_s <= due_s + w * 3600.0, fin_s <= due_s)
     supp = pd.to_numeric(df["supplement_requests"], errors="coerce").fillna(0).to_numpy(dtype=float)

@@ -94,11 +94,6 @@ def plain(v):
     return v
 
 
-def _us(times: pd.Series) -> np.ndarray:
-    """UTC times as µs since 1970 (int64)."""
-    return times.to_numpy(dtype="datetime64[us]").astype(np.int64)
-
-
 _PLAIN_TYPES = frozenset({str, int, bool, type(None)})  # already what plain() would return
 
 
@@ -213,7 +208,6 @@ class SnapshotBuilder:
         self._cams_follow = frames.StreamFollower(store, "cameras")
         self._moved: dict[str, bool] = {}
         self._latest_map: dict[str, tuple[int, float]] | None = None  # datastream → (µs, value)
-        self._latest_df: pd.DataFrame | None = None
         self._new_obs: tuple[int, pd.DataFrame] | None = None  # (rows after this id, the rows)
         self._air: dict | None = None
         self._moved_no_events: dict[str, bool] = {}
@@ -593,7 +587,7 @@ class SnapshotBuilder:
         ``only_newer`` a row older than the value held does not replace it (a late hour)."""
         if not len(df):
             return
-        t = df["phenomenon_time"].to_numpy(dtype="datetime64[us]").astype(np.int64)
+        t = frames._i8(df["phenomenon_time"])
         order = np.argsort(t, kind="stable")  # equal times: the later row wins, as before
         mp = self._latest_map
         for ds_id, at, value in zip(df["datastream_id"].to_numpy(dtype=object)[order], t[order].tolist(),
@@ -602,20 +596,6 @@ class SnapshotBuilder:
             held = mp.get(key) if only_newer else None
             if held is None or at >= held[0]:
                 mp[key] = (at, value)
-        self._latest_df = None
-
-    @property
-    def _latest(self) -> pd.DataFrame:
-        """The newest-value map as ``datastream_id, phenomenon_time, result``."""
-        if self._latest_df is None:
-            mp = self._latest_map or {}
-            vals = list(mp.values())
-            at = np.fromiter((v[0] for v in vals), dtype=np.int64, count=len(vals))
-            self._latest_df = pd.DataFrame({
-                "datastream_id": pd.Series(list(mp), dtype=object),
-                "phenomenon_time": pd.Series(pd.DatetimeIndex(at.astype("datetime64[us]")).tz_localize("UTC")),
-                "result": np.fromiter((v[1] for v in vals), dtype=float, count=len(vals))})
-        return self._latest_df
 
     def _latest_joined(self, ds: pd.DataFrame) -> pd.DataFrame:
         """The catalogue's datastreams that have a newest value, with ``at`` and ``value``
@@ -640,7 +620,6 @@ class SnapshotBuilder:
             for key in rest:
                 self._latest_map.pop(key, None)
             self._put_latest(frames.load_latest_observations(conn, now, rest))
-            self._latest_df = None
 
     def _air_window(self, conn, air_ids: list, since: pd.Timestamp, now: datetime) -> pd.DataFrame:
         """Air observations since ``since``, kept in memory: each build appends the rows
@@ -672,13 +651,13 @@ class SnapshotBuilder:
             # rather than a drop_duplicates over the whole window each build
             keys = w.get("keys")
             if keys is None:
-                keys = w["keys"] = set(zip(obs["datastream_id"].tolist(), _us(obs["phenomenon_time"]).tolist()))
-            nk = list(zip(new["datastream_id"].tolist(), _us(new["phenomenon_time"]).tolist()))
+                keys = w["keys"] = set(zip(obs["datastream_id"].tolist(), frames._i8(obs["phenomenon_time"]).tolist()))
+            nk = list(zip(new["datastream_id"].tolist(), frames._i8(new["phenomenon_time"]).tolist()))
             obs = pd.concat([obs, new], ignore_index=True)
             if len(set(nk)) < len(nk) or not keys.isdisjoint(nk):
                 obs = obs.drop_duplicates(["datastream_id", "phenomenon_time"], keep="last")
             keys.update(nk)
-        t = _us(obs["phenomenon_time"])
+        t = frames._i8(obs["phenomenon_time"])
         keep = (t >= since.value // 1000) & (t <= ts(now).value // 1000)
         if not keep.all():
             obs = obs[keep].reset_index(drop=True)
@@ -791,7 +770,7 @@ class SnapshotBuilder:
         wq_params = set(wqi.PARAMETER_GROUP) | {"temperature", "do_pct"}
         sel = lv[lv["code"].isin(wq_params).to_numpy(dtype=bool)]
         by_station: dict[str, list] = {}
-        ats = sel["at"].to_numpy(dtype="datetime64[us]").astype(np.int64)
+        ats = frames._i8(sel["at"])
         for sid, code, unit, at, value in zip(sel["station_id"].tolist(), sel["code"].tolist(), sel["unit"].tolist(),
                                               ats.tolist(), sel["value"].tolist()):
             by_station.setdefault(sid, []).append((code, unit, int(at), float(value)))

@@ -357,7 +357,6 @@ def test_environment_incremental_latest_equals_a_full_reload(engine, live_store)
     """The incremental newest-value-per-stream (new rows by id, other changed streams probed)
     equals what a full reload reads: a newer hour replaces, a late older hour does not, a
     value corrected in place is picked up."""
-    import pandas as pd
     from sqlalchemy import update
 
     from ioc.live_store import Change
@@ -379,10 +378,10 @@ def test_environment_incremental_latest_equals_a_full_reload(engine, live_store)
     assert snap["recomputed"] == ["environment"]
     with engine.connect() as conn:
         full = frames.load_latest_observations(conn, later)
-    got = b._latest.sort_values("datastream_id").reset_index(drop=True)[["datastream_id", "phenomenon_time", "result"]]
-    want = full.sort_values("datastream_id").reset_index(drop=True)[["datastream_id", "phenomenon_time", "result"]]
-    pd.testing.assert_frame_equal(got, want, check_dtype=False)
-    latest = dict(zip(got["datastream_id"], got["result"]))
+    want = {str(d): (int(t.value // 1000), float(r))
+            for d, t, r in zip(full["datastream_id"], full["phenomenon_time"], full["result"])}
+    assert b._latest_map == want
+    latest = {d: v for d, (_t, v) in b._latest_map.items()}
     assert latest["S1-salinity"] == 4.5 and latest["S1-level"] == 210.0 and latest["I1-insects"] == 1500.0
 
 
