@@ -1797,7 +1797,9 @@ def procedure_fees(conn: Connection) -> dict[str, bool]:
 
 
 def _flags(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(IS TRUE, IS NULL) of a nullable boolean column (bools, 0/1 or None)."""
+    """(IS TRUE, IS NULL) of a nullable boolean column as SQL returns it (bools, 0/1 or
+    None) — :func:`ioc.kpi._util.bool_series` also parses strings, value by value, too
+    slowly for every snapshot."""
     a = s.to_numpy(dtype=object)
     null = pd.isna(a)
     true = np.zeros(len(a), dtype=bool)

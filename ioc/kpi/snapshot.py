@@ -94,9 +94,6 @@ def plain(v):
     return v
 
 
-_PLAIN_TYPES = frozenset({str, int, bool, type(None)})  # already what plain() would return
-
-
 def dumps(snapshot: Mapping) -> bytes:
     return orjson.dumps(snapshot, option=orjson.OPT_NON_STR_KEYS)
 
@@ -705,7 +702,7 @@ class SnapshotBuilder:
         def named(rows):
             out = []
             for r in rows:
-                r = {k: v if type(v) in _PLAIN_TYPES else plain(v) for k, v in r.items()}
+                r = {k: plain(v) for k, v in r.items()}
                 r["station_name"] = info.get(str(r.get("station_id")), {}).get("name")
                 out.append(r)
             return out
