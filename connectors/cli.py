@@ -137,7 +137,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     from ioc.settings import load_settings
     from ioc.source_health import derive_state
     from ioc.live_store import LiveStore
-    from ioc.web.health import redis_url_for
+    from ioc.settings import redis_url_for
 
     settings = load_settings()
     store = LiveStore.from_url(redis_url_for(settings), settings.redis_prefix, socket_timeout=3)

@@ -11,7 +11,7 @@ from ioc.db.session import make_engine
 from ioc.errors import UserError
 from ioc.live_store import SOURCES, LiveStore
 from ioc.settings import Settings
-from ioc.web.health import redis_url_for
+from ioc.settings import redis_url_for
 
 CONNECTORS = {
     "hotline": "connectors.hotline:HotlineConnector",

@@ -167,7 +167,9 @@ def up(
     for child in children:
         child.env.update(env)
     shown_host = "localhost" if host in ("0.0.0.0", "127.0.0.1") else host
-    out.print(f"[bold green]IOC Đồng Tháp is starting:[/] http://{shown_host}:{port}/  (health: /healthz; Ctrl-C to stop)")
+    base = f"http://{shown_host}:{port}"
+    out.print(f"[bold green]IOC Đồng Tháp is starting:[/] {base}/  (health: /healthz; Ctrl-C to stop)\n"
+              f"  wall display: {base}/wall   leaders' mobile view: {base}/m")
     try:
         Supervisor(children).run(on_tick=_redis_watchdog(own))
     finally:

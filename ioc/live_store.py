@@ -36,6 +36,9 @@ KEYS: dict[str, tuple[str, str, str]] = {
     "kpi_period": ("{prefix}:kpi:period", "string", "key prefix: `…:period:<digest>` holds one closed period window's figures (pickled), written by the KPI scheduler, shared by all processes, expires"),
     "alerts": ("{prefix}:alerts:active", "hash", "field = alert key, value = JSON alert"),
     "refresh": ("{prefix}:refresh", "pubsub", "hint to recompute now (lossy; pages still poll version)"),
+    "view": ("{prefix}:view:{{name}}", "string", "one panel's facts for the read model (ioc/views), small JSON, written by the KPI scheduler"),
+    "view_versions": ("{prefix}:view:versions", "hash", "field = view name, value = digest of its facts; `meta` = when the views were published. Pages poll this"),
+    "view_series": ("{prefix}:view:series:{{name}}", "zset", "a tile's headline value sampled once a minute (score = epoch minute, member = `minute:value`), kept 7 days: the sparklines"),
 }
 
 
@@ -224,6 +227,59 @@ class LiveStore:
 
     def alerts(self) -> dict[str, dict]:
         return {k.decode(): orjson.loads(v) for k, v in self.r.hgetall(self.key("alerts")).items()}
+
+    # --- read-model views (ioc/views) --------------------------------------------------
+
+    def view_key(self, name: str) -> str:
+        return KEYS["view"][0].format(prefix=self.prefix).format(name=name)
+
+    def publish_views(self, views: Mapping[str, bytes], versions: Mapping[str, str]) -> None:
+        """Write changed views and the whole versions hash in one transaction."""
+        pipe = self.r.pipeline(transaction=True)
+        for name, blob in views.items():
+            pipe.set(self.view_key(name), blob)
+        if versions:
+            pipe.hset(self.key("view_versions"), mapping=dict(versions))
+        pipe.execute()
+
+    def view_versions(self) -> dict[str, str]:
+        return {k.decode(): v.decode() for k, v in self.r.hgetall(self.key("view_versions")).items()}
+
+    def view(self, name: str) -> dict | None:
+        raw = self.r.get(self.view_key(name))
+        return orjson.loads(raw) if raw else None
+
+    def views(self, *names: str) -> list[dict | None]:
+        raws = self.r.mget([self.view_key(n) for n in names])
+        return [orjson.loads(r) if r else None for r in raws]
+
+    def series_key(self, name: str) -> str:
+        return KEYS["view_series"][0].format(prefix=self.prefix).format(name=name)
+
+    def sample_series(self, samples: Mapping[str, float | None], minute: int, keep_minutes: int) -> None:
+        """Record each value at this epoch minute (replacing an earlier sample of the minute)."""
+        pipe = self.r.pipeline(transaction=False)
+        for name, value in samples.items():
+            key = self.series_key(name)
+            pipe.zremrangebyscore(key, minute, minute)
+            if value is not None:
+                pipe.zadd(key, {f"{minute}:{value}": minute})
+            pipe.zremrangebyscore(key, "-inf", minute - keep_minutes)
+        pipe.execute()
+
+    def series(self, names: Iterable[str], since_minute: int) -> dict[str, list[tuple[int, float]]]:
+        names = list(names)
+        pipe = self.r.pipeline(transaction=False)
+        for name in names:
+            pipe.zrangebyscore(self.series_key(name), since_minute, "+inf")
+        out: dict[str, list[tuple[int, float]]] = {}
+        for name, rows in zip(names, pipe.execute()):
+            pts = []
+            for member in rows:
+                minute, value = member.decode().split(":", 1)
+                pts.append((int(minute), float(value)))
+            out[name] = pts
+        return out
 
     def ping(self) -> bool:
         return bool(self.r.ping())

@@ -16,8 +16,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from ioc.errors import UserError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# Demo boundaries live beside the repository (../shared/geo); never copied in.
+# Demo boundaries live beside the repository (../shared/geo): the GADM-derived district files
+# are read from there, never copied in. The 102 current communes (MIT) ship in geo/data so a
+# clone without ../shared still has its map.
 SHARED_GEO = PROJECT_ROOT.parent / "shared" / "geo"
+SHIPPED_COMMUNES = PROJECT_ROOT / "geo" / "data" / "communes_2025_dong_thap.geojson"
 
 
 class Settings(BaseSettings):
@@ -34,7 +37,8 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(Path("./var"), description="Where local state lives (SQLite, Redis AOF, logs).")
     boundaries: Path | None = Field(
-        None, description="Boundary file or folder to import by default. Unset: ../shared/geo when present."
+        None, description="Boundary file or folder to import by default. Unset: ../shared/geo when present, "
+        "else the 102 communes shipped in geo/data."
     )
     timezone: str = Field("Asia/Ho_Chi_Minh", description="Time zone for display and day boundaries.")
     language: Literal["vi", "en"] = Field("vi", description="Default UI language.")
@@ -57,6 +61,10 @@ class Settings(BaseSettings):
     web_host: str = Field("127.0.0.1", description="Address the web server binds.")
     web_port: int = Field(8050, ge=1, le=65535, description="Port of the web server.")
     sim_port: int = Field(8060, ge=1, le=65535, description="Port of the demo simulator started by `ioc up`.")
+    wall_playlist: str = Field(
+        "hotline_overdue,cameras_offline,worst_stations,qd766_agencies",
+        description="Focus panels the wall rotates through, in order (comma-separated).")
+    wall_rotate_seconds: float = Field(20.0, ge=5, description="Seconds each wall focus panel stays on screen.")
     basemap_url: str | None = Field(None, description="Tile URL template for the map; unset = no tiles (offline).")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
 
@@ -68,6 +76,20 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as err:
             raise ValueError(f"unknown time zone {value!r}") from err
         return value
+
+    @field_validator("wall_playlist")
+    @classmethod
+    def _known_panels(cls, value: str) -> str:
+        known = ("hotline_overdue", "cameras_offline", "worst_stations", "qd766_agencies")
+        names = [n.strip() for n in value.split(",") if n.strip()]
+        unknown = [n for n in names if n not in known]
+        if not names or unknown:
+            raise ValueError(f"unknown wall panel(s) {unknown or value!r}; known: {', '.join(known)}")
+        return ",".join(names)
+
+    @property
+    def wall_panels(self) -> list[str]:
+        return self.wall_playlist.split(",")
 
     @property
     def tz(self) -> ZoneInfo:
@@ -83,7 +105,9 @@ class Settings(BaseSettings):
     def effective_boundaries(self) -> Path | None:
         if self.boundaries:
             return self.boundaries
-        return SHARED_GEO if SHARED_GEO.is_dir() else None
+        if SHARED_GEO.is_dir():
+            return SHARED_GEO
+        return SHIPPED_COMMUNES if SHIPPED_COMMUNES.is_file() else None
 
     def masked(self) -> dict[str, str]:
         """Effective settings for display: secrets and URL passwords masked."""
@@ -124,6 +148,13 @@ def load_settings(**overrides) -> Settings:
             f"invalid setting IOC_{field.upper()}: {first['msg']} "
             f"(got {first.get('input')!r}); see docs/configuration.md"
         ) from None
+
+
+def redis_url_for(settings: Settings) -> str:
+    """The configured Redis, else the product's own one under IOC_DATA_DIR."""
+    from ioc.redis_server import own_redis_dir, socket_url
+
+    return settings.redis_url or socket_url(own_redis_dir(settings))
 
 
 @lru_cache(maxsize=1)

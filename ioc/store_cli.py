@@ -22,7 +22,7 @@ def rebuild(source: list[str] = typer.Option([], "--source", "-s", help="Only th
     from ioc.live_store import LiveStore
     from ioc.redis_server import check_url
     from ioc.settings import load_settings
-    from ioc.web.health import redis_url_for
+    from ioc.settings import redis_url_for
 
     settings = load_settings()
     url = redis_url_for(settings)

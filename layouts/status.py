@@ -1,32 +1,31 @@
-"""Source status page: is each upstream fresh, late, stale or failing — said plainly."""
+"""Source status page `/`: is each upstream fresh, late, stale or failing — said plainly —
+and the key indicators, both through the read model."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from dash import Input, Output, State, dcc, html
+from dash import Input, Output, State, dcc, html, no_update
 
-from ioc.formatting import format_datetime, format_number
+from ioc.formatting import format_datetime
 from ioc.i18n import t
-from ioc.live_store import SOURCES, LiveStore
-from ioc.settings import Settings
-from ioc.source_health import derive_state
-from ioc.web.health import redis_url_for
-from layouts.kpi_tiles import kpi_tiles
+from ioc.views.models import SourceStatus
+from layouts.components import FRESH_ICON, tile
 
-STATE_CLASS = {"fresh": "ok", "late": "warn", "stale": "bad", "failing": "bad"}
+STATE_CLASS = {"fresh": "ok", "late": "warn", "stale": "bad", "failing": "bad", "unknown": "none"}
 
 
-def layout():
+def layout(**_kwargs):
     return html.Div(
         className="page",
         children=[
-            dcc.Store(id="lang", storage_type="local", data="vi"),
             dcc.Interval(id="tick", interval=5_000),
             html.Header(
                 className="topbar",
                 children=[
                     html.H1(id="title"),
+                    html.Nav([dcc.Link(id="link-wall", href="/wall"), dcc.Link(id="link-mobile", href="/m")],
+                             className="nav"),
                     html.Button(id="lang-toggle", className="lang-toggle", n_clicks=0),
                 ],
             ),
@@ -39,39 +38,29 @@ def layout():
     )
 
 
-def source_card(source: str, health: dict[str, str], lang: str, tz, quarantined: int = 0) -> html.Div:
-    state = derive_state(health)  # never trust a stored "fresh": the connector may be dead
-    last = health.get("last_success")
-    last_dt = datetime.fromisoformat(last) if last else None
-    newest = health.get("newest_upstream")
+def source_card(view: SourceStatus, lang: str) -> html.Div:
+    fr = view.freshness
     rows = [
-        html.Div([html.Span(t("last_success", lang)), html.Strong(format_datetime(last_dt, tz))]),
-        html.Div([html.Span(t("newest_data", lang)),
-                  html.Strong(format_datetime(datetime.fromisoformat(newest), tz) if newest else "—")]),
-        html.Div([
-            html.Span(t("records", lang)),
-            html.Strong(format_number(int(health["records_last_run"]), lang=lang) if health.get("records_last_run") else "—"),
-        ]),
+        html.Div([html.Span(t("last_success", lang)), html.Strong(view.last_success)]),
+        html.Div([html.Span(t("newest_data", lang)), html.Strong(view.newest_data)]),
+        html.Div([html.Span(t("records", lang)), html.Strong(view.records_last_run)]),
     ]
-    if quarantined:
-        rows.append(html.Div([html.Span(t("quarantined", lang)), html.Strong(format_number(quarantined, lang=lang))]))
-    if health.get("last_error") and state in ("failing", "stale", "late"):
-        rows.append(html.Div([html.Span(t("last_error", lang)), html.Em(health["last_error"][:160])]))
+    if view.quarantined:
+        rows.append(html.Div([html.Span(t("quarantined", lang)), html.Strong(view.quarantined)]))
+    if view.last_error:
+        rows.append(html.Div([html.Span(t("last_error", lang)), html.Em(view.last_error)]))
     return html.Div(
-        className=f"card state-{STATE_CLASS.get(state, 'none')}",
-        children=[
-            html.H3(t(f"source.{source}", lang)),
-            html.Div(t(f"state.{state}", lang), className="badge"),
-            *rows,
-        ],
+        className=f"card state-{STATE_CLASS.get(fr.state, 'none')}",
+        children=[html.H3(view.name), html.Div(f"{FRESH_ICON.get(fr.state, '')} {fr.label}", className="badge"),
+                  *rows],
     )
 
 
-def register(app, settings: Settings) -> None:
-    store = LiveStore.from_url(redis_url_for(settings), settings.redis_prefix, socket_timeout=2)
-
+def register(app, settings, views) -> None:
     @app.callback(Output("lang", "data"), Input("lang-toggle", "n_clicks"), State("lang", "data"), prevent_initial_call=True)
-    def toggle(_n, lang):
+    def toggle(n, lang):
+        if not n:  # the button was just rendered (a page change), not clicked
+            return no_update
         return "en" if lang == "vi" else "vi"
 
     @app.callback(
@@ -80,28 +69,23 @@ def register(app, settings: Settings) -> None:
         Output("kpi-tiles", "children"),
         Output("sources-title", "children"),
         Output("lang-toggle", "children"),
+        Output("link-wall", "children"),
+        Output("link-mobile", "children"),
         Output("source-cards", "children"),
         Output("updated", "children"),
         Input("tick", "n_intervals"),
         Input("lang", "data"),
     )
     def refresh(_n, lang):
-        lang = lang or "vi"
+        lang = lang if lang in ("vi", "en") else settings.language
         now = format_datetime(datetime.now(timezone.utc), settings.tz, seconds=True)
-        try:
-            healths = store.all_health()
-            quarantine = store.quarantine_counts()
-            snap = store.snapshot()
-        except Exception:
+        statuses = views.source_status(lang)
+        if statuses is None:
             cards = [html.Div(t("store_down", lang), className="empty bad")]
-            tiles = []
+        elif all(s.freshness.state == "unknown" for s in statuses):
+            cards = [html.Div(t("no_sources", lang), className="empty")]
         else:
-            tiles = kpi_tiles(snap, lang)
-            if not any(healths.values()):
-                cards = [html.Div(t("no_sources", lang), className="empty")]
-            else:
-                cards = [source_card(s, healths[s], lang, settings.tz,
-                                     sum(n for k, n in quarantine.items() if k.startswith(f"{s}:")))
-                         for s in SOURCES]
-        return (t("app_title", lang), t("kpis", lang), tiles, t("sources", lang), t("language", lang), cards,
-                f"{t('updated_at', lang)} {now}")
+            cards = [source_card(s, lang) for s in statuses]
+        tiles = [tile(v, "kpi") for v in views.tiles(lang)]
+        return (t("app_title", lang), t("kpis", lang), tiles, t("sources", lang), t("language", lang),
+                t("nav.wall", lang), t("nav.mobile", lang), cards, f"{t('updated_at', lang)} {now}")

@@ -52,7 +52,7 @@ def _store(settings):
     """The live store, or None when Redis cannot be reached (figures are then computed)."""
     from ioc.live_store import LiveStore
     from ioc.redis_server import ping
-    from ioc.web.health import redis_url_for
+    from ioc.settings import redis_url_for
 
     url = redis_url_for(settings)
     try:

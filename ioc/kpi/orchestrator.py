@@ -15,7 +15,8 @@ Loop (``run(stop_event)``):
   alert episodes to the SQL ``alerts`` table (raised → a row ``active``; cleared → the
   row ``resolved``; severity changes update it; pending alerts are not written), the
   active set to Redis (``LiveStore.set_alerts``) and the snapshot
-  (``LiveStore.set_snapshot``, which also publishes the ``ioc:refresh`` hint).
+  (``LiveStore.set_snapshot``, which also publishes the ``ioc:refresh`` hint), then the
+  read model's per-panel views (:func:`ioc.views.publish.publish`).
 
 Outages: a Redis or database failure is logged once (and once when it recovers), the loop
 retries with a capped backoff and never exits on an error. Without Redis the periodic
@@ -38,6 +39,7 @@ from sqlalchemy.orm import Session
 from ioc.db import models as m
 from ioc.kpi import alerts as al
 from ioc.kpi.snapshot import BuilderOptions, SnapshotBuilder, alerts_section, plain
+from ioc.views.publish import publish as publish_views
 
 log = logging.getLogger("ioc.kpi.orchestrator")
 
@@ -86,7 +88,8 @@ def conditions(snapshot: Mapping, now: datetime) -> list[al.Condition]:
             out.append(al.threshold_condition(
                 f"aqi:{a['station_id']}", "aqi", v, AQI_RAISE, AQI_CLEAR, severity=sev,
                 message=None if v is None else f"VN_AQI {v} at {name} ({(a.get('category') or {}).get('name_vi')})",
-                details={"dominant": a.get("dominant"), "hour": a.get("hour")}))
+                details={"dominant": a.get("dominant"), "hour": a.get("hour"),
+                         "category": (a.get("category") or {}).get("key")}))
         for rule, rows in (("salinity", e.get("salinity")), ("water_level", e.get("water_level")),
                            ("insects", e.get("insects"))):
             for r in rows or []:
@@ -275,6 +278,7 @@ class Orchestrator:
         try:
             self.store.set_alerts(active)
             self.store.set_snapshot(snap, snap["data_version"] if snap["data_version"] is not None else 0)
+            publish_views(self.store, snap, now)
             self.once.ok("redis")
         except Exception as err:
             self.once.fail("redis", err)
@@ -376,7 +380,7 @@ def run(stop_event: threading.Event, settings=None, **kwargs) -> None:
     from ioc.db.session import make_engine
     from ioc.live_store import LiveStore
     from ioc.settings import load_settings
-    from ioc.web.health import redis_url_for
+    from ioc.settings import redis_url_for
 
     settings = settings or load_settings()
     engine = kwargs.pop("engine", None) or make_engine(settings.effective_database_url)

@@ -1,27 +1,65 @@
-"""Dash app factory. Pages live in layouts/; shared state is read from Redis only."""
+"""Dash app factory. Pages live in layouts/ and read everything through the read model
+(``ioc/views``): the status page ``/``, the operators' wall ``/wall`` and the leaders' mobile
+view ``/m``. Besides Dash's own routes it serves a few small JSON/static endpoints:
+
+* ``GET /healthz`` — Redis and the database; ``GET /api/ping`` — nothing (a baseline for benchmarks);
+* ``GET /api/views/versions`` — the token per panel that walls and phones poll (tiny; the
+  pages call their server callbacks only for panels whose token changed) and the build id
+  (a page reloads itself when the server runs new code);
+* ``GET /api/geo/communes.geojson`` — the communes' simplified outlines (cached by browsers);
+* ``GET /sw.js``, ``GET /manifest.webmanifest`` — the mobile view's PWA files, from the root
+  so the service worker's scope covers ``/m``.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import dash
-from flask import Response
+from flask import Response, request
 
 from ioc.settings import PROJECT_ROOT, Settings, get_settings
+from ioc.views.read import ReadModel
 from ioc.web import health
 
+ASSETS = PROJECT_ROOT / "assets"
 
-def create_app(settings: Settings | None = None) -> dash.Dash:
+
+def build_id() -> str:
+    """Changes when the code a page runs changes (layouts, assets, read model): an open wall
+    that sees a new build id reloads itself instead of running old JavaScript against new callbacks."""
+    h = hashlib.blake2b(digest_size=6)
+    for folder in (PROJECT_ROOT / "layouts", ASSETS, PROJECT_ROOT / "ioc" / "views", PROJECT_ROOT / "ioc" / "web"):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.suffix in (".py", ".js", ".css", ".webmanifest", ".svg", ".png"):
+                h.update(path.name.encode())
+                h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def create_app(settings: Settings | None = None, read_model: ReadModel | None = None) -> dash.Dash:
     settings = settings or get_settings()
+    views = read_model or ReadModel.from_settings(settings)
     app = dash.Dash(
         __name__,
         title="IOC Đồng Tháp",
-        assets_folder=str(PROJECT_ROOT / "assets"),
+        assets_folder=str(ASSETS),
+        # the service worker is served from the root (/sw.js), never as a page script
+        assets_ignore=r"sw\.js$",
+        use_pages=True,
+        pages_folder="",
         suppress_callback_exceptions=True,
         update_title=None,
-        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+        compress=True,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"},
+                   {"name": "theme-color", "content": "#0f1623"}],
     )
+    app.index_string = app.index_string.replace(
+        "{%favicon%}", '{%favicon%}\n        <link rel="manifest" href="/manifest.webmanifest">')
     app.server.config["IOC_SETTINGS"] = settings
+    app.server.config["IOC_READ_MODEL"] = views
+    build = build_id()
 
     @app.server.get("/healthz")
     def healthz():
@@ -29,8 +67,50 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         status = 200 if body["status"] == "ok" else 503
         return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json")
 
-    from layouts import status
+    @app.server.get("/api/ping")
+    def ping():  # the bare endpoint benchmarks compare callbacks with (no Redis, no SQL)
+        return Response("ok", mimetype="text/plain", headers={"Cache-Control": "no-store"})
 
-    status.register(app, settings)
-    app.layout = status.layout
+    @app.server.get("/api/views/versions")
+    def view_versions():
+        body = {"build": build, "versions": views.versions()}
+        return Response(json.dumps(body), mimetype="application/json", headers={"Cache-Control": "no-store"})
+
+    @app.server.get("/api/geo/communes.geojson")
+    def communes_geojson():
+        blob = views.atlas.geojson()
+        etag = hashlib.blake2b(blob, digest_size=8).hexdigest()
+        if request.if_none_match.contains(etag):
+            return Response(status=304)
+        res = Response(blob, mimetype="application/json", headers={"Cache-Control": "public, max-age=3600"})
+        res.set_etag(etag)
+        return res
+
+    @app.server.get("/sw.js")
+    def service_worker():
+        return _asset("sw.js", "text/javascript", {"Service-Worker-Allowed": "/", "Cache-Control": "no-cache"})
+
+    @app.server.get("/manifest.webmanifest")
+    def manifest():
+        return _asset("manifest.webmanifest", "application/manifest+json", {"Cache-Control": "public, max-age=3600"})
+
+    from layouts import mobile, status, wall
+
+    dash.register_page("status", path="/", name="Trạng thái", layout=status.layout)
+    dash.register_page("wall", path="/wall", name="Màn hình tường", layout=wall.layout)
+    dash.register_page("mobile", path="/m", name="Lãnh đạo", layout=mobile.layout)
+    for page in (status, wall, mobile):
+        page.register(app, settings, views)
+    app.layout = dash.html.Div([
+        # the UI language: IOC_LANGUAGE by default, the user's choice once made (kept in the browser)
+        dash.dcc.Store(id="lang", storage_type="local", data=settings.language),
+        dash.page_container,
+    ])
     return app
+
+
+def _asset(name: str, mimetype: str, headers: dict) -> Response:
+    path = ASSETS / name
+    if not path.is_file():
+        return Response(status=404)
+    return Response(path.read_bytes(), mimetype=mimetype, headers=headers)

@@ -7,13 +7,7 @@ from sqlalchemy import text
 from ioc.db.migrate import current_revision, head_revision
 from ioc.db.session import engine_for
 from ioc.live_store import LiveStore
-from ioc.redis_server import own_redis_dir, socket_url
-from ioc.settings import Settings, mask_url_password
-
-
-def redis_url_for(settings: Settings) -> str:
-    """The configured Redis, else the product's own one under IOC_DATA_DIR."""
-    return settings.redis_url or socket_url(own_redis_dir(settings))
+from ioc.settings import Settings, mask_url_password, redis_url_for
 
 
 def check(settings: Settings) -> dict:
