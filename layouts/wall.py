@@ -33,6 +33,7 @@ FOCUS_MAP = {"hotline_overdue": ("hotline_month", ("air", "tickets")),
 # The province with a margin (lat, lon): fitted on every screen size, no tiles needed.
 PROVINCE_BOUNDS = [[10.18, 105.18], [11.02, 106.82]]
 _map_ns = Namespace("ioc", "map")
+COMMUNES_URL = "/api/geo/communes.geojson"
 
 
 def layout(lang: str | None = None, **_kwargs):
@@ -56,12 +57,17 @@ def layout(lang: str | None = None, **_kwargs):
             html.Section(className="wall-map", children=[
                 html.Div(id="wall-map-title", className="wall-map-title"),
                 dl.Map(
-                    id="wall-map", bounds=PROVINCE_BOUNDS, zoomSnap=0.1, zoomControl=False, dragging=False,
+                    # center/zoom too: dash-leaflet 1.1.3 throws on a move when only bounds are set
+                    # and the province fitted to the screen through the viewport
+                    id="wall-map", center=[10.6, 106.0], zoom=9, bounds=PROVINCE_BOUNDS, zoomSnap=0.1,
+                    viewport={"bounds": PROVINCE_BOUNDS, "transition": "fitBounds"}, zoomControl=False, dragging=False,
                     scrollWheelZoom=False, doubleClickZoom=False, touchZoom=False, boxZoom=False, keyboard=False,
                     attributionControl=False, className="wall-leaflet",
                     children=[
-                        dl.GeoJSON(id="wall-communes", url="/api/geo/communes.geojson",
-                                   style=_map_ns("communeStyle"), hideout={"classes": {}, "colours": []}),
+                        # url and hideout arrive together from the map callback, so the outlines are
+                        # never drawn with an empty colouring
+                        dl.GeoJSON(id="wall-communes", style=_map_ns("communeStyle"),
+                                   hideout={"classes": {}, "colours": []}),
                         dl.LayerGroup(id="wall-markers"),
                     ],
                 ),
@@ -177,7 +183,7 @@ def register(app, settings, views) -> None:
     def _focus(_v, name, wall_lang, app_lang):
         return render_focus(views, name if name in FOCUS_PANELS else playlist[0], lang_of(wall_lang, app_lang))
 
-    @app.callback(Output("wall-communes", "hideout"), Output("wall-markers", "children"),
+    @app.callback(Output("wall-communes", "url"), Output("wall-communes", "hideout"), Output("wall-markers", "children"),
                   Output("wall-legend", "children"), Output("wall-map-title", "children"),
                   Input("wall-v-map", "data"), Input("wall-focus-name", "data"), Input("wall-lang", "data"),
                   Input("lang", "data"))
@@ -213,5 +219,5 @@ def render_map(views, name: str, lang: str) -> tuple:
     view = views.map_view(metric, lang, kinds)
     title = [view.metric_title, html.Span(view.freshness.label, className="fresh")
              if not view.freshness.current else None]
-    return ({"classes": view.classes, "colours": view.colours, "none": view.colours[-1]}, markers(view),
-            legend(view), title)
+    return (COMMUNES_URL, {"classes": view.classes, "colours": view.colours, "none": view.colours[-1]},
+            markers(view), legend(view), title)

@@ -172,7 +172,8 @@ def alerts_tile(f: Mapping, spark: list, lang: str, fr: Freshness) -> Tile:
 
 
 def alert_sentence(a: Mapping, lang: str, commune_names: Mapping[str, str]) -> str:
-    """One plain sentence per alert, in the chosen language, from its rule and figures."""
+    """One plain sentence per alert, in the chosen language, from its rule and figures: what
+    happened first, then where (a ticker line cut short still says what)."""
     rule, value, name = a["rule"], a.get("value"), a.get("subject_name") or a.get("subject") or ""
     d = a.get("details") or {}
     if rule == "source":
@@ -186,7 +187,7 @@ def alert_sentence(a: Mapping, lang: str, commune_names: Mapping[str, str]) -> s
         return t("alert.camera_flapping", lang).format(name=name, n=num(value, lang))
     if rule == "aqi":
         cat = category_name("aqi", d.get("category"), lang)
-        return t("alert.aqi", lang).format(value=num(value, lang), name=name) + (f" ({cat})" if cat else "")
+        return t("alert.aqi", lang).format(value=num(value, lang), name=name, category=f" ({cat})" if cat else "")
     if rule in ("salinity", "water_level", "insects"):
         if value is None:
             return t("alert.no_value", lang).format(name=name)

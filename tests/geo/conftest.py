@@ -78,3 +78,15 @@ def matcher():
     from geo.units import UnitMatcher
 
     return UnitMatcher.default()
+
+
+@pytest.fixture
+def districts_dir(tmp_path, dt_file, tg_file):
+    """A folder holding just the two pre-2025 district files (../shared/geo holds more)."""
+    import shutil
+
+    folder = tmp_path / "districts"
+    folder.mkdir()
+    shutil.copy(dt_file, folder)
+    shutil.copy(tg_file, folder)
+    return folder

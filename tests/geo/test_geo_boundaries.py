@@ -48,7 +48,7 @@ def test_import_dong_thap_then_reimport_changes_nothing(session, dt_file):
     assert rows[0].properties["NAME_2"] == "Đồng Tháp"
 
 
-def test_import_both_files_and_the_folder(session, dt_file, tg_file, tmp_path):
+def test_import_both_files_and_the_folder(session, dt_file, tg_file, districts_dir):
     # The shared Tiền Giang file holds 10 features (no separate Cai Lậy town polygon).
     import_boundaries(dt_file, session)
     tg = import_boundaries(tg_file, session)
@@ -60,7 +60,7 @@ def test_import_both_files_and_the_folder(session, dt_file, tg_file, tmp_path):
     chau = {r.unit_code for r in session.scalars(select(Boundary).where(Boundary.name == "Châu Thành"))}
     assert chau == {"old-d:877", "old-d:821"}
     # Importing the folder now changes nothing.
-    folder = import_boundaries(dt_file.parent, session)
+    folder = import_boundaries(districts_dir, session)
     assert (folder.inserted, folder.updated, folder.unchanged) == (0, 0, 21)
     assert len(folder.files) == 2
 

@@ -162,12 +162,12 @@ def test_ticker_is_most_severe_then_newest_first_and_localised(views):
     publish.publish(views.store, snapshot(), NOW)
     vi = views.ticker("vi")
     assert [a.severity for a in vi.items] == ["critical", "warning", "info"]
-    assert vi.items[0].text == "VN_AQI 215 tại Trạm Cao Lãnh (Rất xấu)" and vi.items[0].icon == "⛔"
+    assert vi.items[0].text == "VN_AQI 215 (Rất xấu) — Trạm Cao Lãnh" and vi.items[0].icon == "⛔"
     assert vi.items[1].text == "QĐ 766: tỷ lệ giải quyết đúng hạn (2.1) tháng này 69,9 %"
     assert vi.items[0].since == "từ 07:40"
     en = views.ticker("en")
-    assert en.items[0].text == "VN_AQI 215 at Trạm Cao Lãnh (Very bad)" and en.items[0].severity_label == "Critical"
-    assert en.items[2].text.endswith("silent for 6.1 h")
+    assert en.items[0].text == "VN_AQI 215 (Very bad) — Trạm Cao Lãnh" and en.items[0].severity_label == "Critical"
+    assert en.items[2].text == "Silent for 6.1 h — 7"  # no name known: the id
 
 
 def test_focus_panels_and_map_name_communes_and_say_what_is_empty(views):

@@ -40,12 +40,13 @@ def test_badges_add_a_red_statement_when_the_figures_are_old(views):  # noqa: F8
 
 def test_map_follows_the_focus_panel(views):  # noqa: F811
     publish.publish(views.store, snapshot(), NOW)
-    hideout, markers, legend, title = wall.render_map(views, "cameras_offline", "vi")
+    url, hideout, markers, legend, title = wall.render_map(views, "cameras_offline", "vi")
+    assert url == "/api/geo/communes.geojson"
     assert hideout["classes"] == {"30118": 0} and len(hideout["colours"]) == 5
     assert {m.id for m in markers} == {"st-1", "cam-30118"}
     assert "Camera trực tuyến theo xã" in text_of(title)
     assert "Số camera mất kết nối" in text_of(legend)
-    _h, markers, _l, title = wall.render_map(views, "worst_stations", "en")
+    _u, _h, markers, _l, title = wall.render_map(views, "worst_stations", "en")
     assert {m.id for m in markers} == {"st-1", "st-13"} and "by commune" in text_of(title)
 
 
