@@ -155,8 +155,8 @@ def main(
 
 @app.command()
 def run(
-    poll: float = typer.Option(0.5, help="Seconds between polls of the data version."),
-    quiet: float = typer.Option(1.0, help="Recompute after this many seconds without a new change."),
+    poll: float = typer.Option(0.2, help="Seconds between polls of the data version."),
+    quiet: float = typer.Option(0.3, help="Recompute after this many seconds without a new change."),
     max_delay: float = typer.Option(5.0, help="…but never later than this after the first change."),
     periodic: float = typer.Option(60.0, help="Full recompute at least this often (seconds)."),
     period_refresh: float = typer.Option(600.0, help="Recompute the closed windows of the day, week and month "

@@ -2,8 +2,8 @@
 
 Loop (``run(stop_event)``):
 
-* poll ``ioc:version`` every ``poll`` seconds (0.5 s); when it moves, recompute after
-  ``quiet`` seconds without further change (1 s), but never later than ``max_delay``
+* poll ``ioc:version`` every ``poll`` seconds (0.2 s); when it moves, recompute after
+  ``quiet`` seconds without further change (0.3 s), but never later than ``max_delay``
   after the first change (5 s) — a busy connector cannot starve the wall;
 * recompute everything at least every ``periodic`` seconds (60 s) so time-based states
   advance without new data (tickets fall overdue, cameras stay offline longer, sources
@@ -187,7 +187,7 @@ class _Once:
 
 
 class Orchestrator:
-    def __init__(self, engine, store, settings=None, *, poll: float = 0.5, quiet: float = 1.0, max_delay: float = 5.0,
+    def __init__(self, engine, store, settings=None, *, poll: float = 0.2, quiet: float = 0.3, max_delay: float = 5.0,
                  periodic: float = 60.0, period_refresh: float = 600.0, rollup_refresh: float = 60.0,
                  alert_interval: float = 15.0,
                  raise_after: int = 2, clear_after: int = 2, options: BuilderOptions | None = None,
