@@ -574,3 +574,21 @@ def follow_change(driver, stack, v0: int, t_inject: float, old_text: str, timeou
         seen["wall_text"] = shown
         time.sleep(0.05)
     return seen
+
+
+def restart_redis(stack, *, down_for: float, on_down: Callable[[], object] | None = None) -> object:
+    """Stop the stack's Redis, wait, and start an empty one on the same port (what a Redis
+    without persistence comes back as). Returns what ``on_down`` saw while Redis was away."""
+    import shutil
+    from urllib.parse import urlparse
+
+    from ioc.redis_server import start_own_redis
+
+    port = urlparse(stack.redis.url).port
+    directory = stack.redis.directory
+    stack.redis.stop()
+    time.sleep(down_for)
+    seen = on_down() if on_down else None
+    shutil.rmtree(directory, ignore_errors=True)
+    stack.redis = start_own_redis(directory, port=port)
+    return seen

@@ -2,6 +2,8 @@
 and after the web server is killed and started again the open page carries on — no reload by
 anyone, no error screen, the figures stay up while the server is away.
 
+A third test restarts Redis empty under the open wall.
+
 The change is real upstream data: the simulator's frozen clock is moved forward until enough of
 its cameras changed state (flapping cameras, outages) for the online share on the wall to change;
 the connectors poll it, the KPI scheduler republishes, the wall's poll picks it up. Latencies are
@@ -14,8 +16,8 @@ import time
 import httpx
 import pytest
 
-from .iocbrowser import (console_errors, follow_change, inject_camera_change, mark_page, open_wall, tile_values,
-                        vn_percent, wait_until, wall_state)
+from .iocbrowser import (console_errors, follow_change, inject_camera_change, mark_page, open_wall, restart_redis,
+                         tile_values, vn_percent, wait_until, wall_state)
 
 pytestmark = pytest.mark.browser
 
@@ -109,3 +111,29 @@ def test_wall_carries_on_after_web_server_restart(stack, kiosk):
     # and it says so plainly while the server is away, and stops saying it once it is back
     assert during["banner_visible"], f"no 'server unreachable' banner after 5 s without the server: {during}"
     assert not after["banner_visible"], f"the 'server unreachable' banner stays up after the restart: {after}"
+
+
+def test_wall_carries_on_after_a_redis_restart(stack, kiosk):
+    """Redis goes away and comes back empty: the wall keeps its figures and says the live store
+    is unreachable, then fills itself again from what the connectors and the scheduler rewrite."""
+    open_wall(kiosk, stack)
+    before = _steady_cameras(kiosk, stack)
+    mark_page(kiosk)
+
+    def look():
+        wait_until(lambda: "Redis" in kiosk.find_element("id", "wall-badges").text, 15, 0.2,
+                   "the header saying the live store is unreachable")
+        return wall_state(kiosk) | {"badges": kiosk.find_element("id", "wall-badges").text}
+
+    during = restart_redis(stack, down_for=2.0, on_down=look)
+    wait_until(lambda: "Redis" not in kiosk.find_element("id", "wall-badges").text
+               and tile_values(kiosk)["cameras"] not in (None, "—"), 60, 0.5,
+               "the wall filled again after Redis came back empty")
+    after = wall_state(kiosk)
+    print(f"\n[redis restart] during: tiles {during['tiles']}, header {during['badges']!r}; "
+          f"after: tiles {after['tiles']} (cameras before {before})")
+    assert all(t not in (None, "") for t in during["tiles"]), f"tiles went blank without Redis: {during['tiles']}"
+    assert "Không kết nối được kho dữ liệu trực tiếp (Redis)" in during["badges"]
+    assert not during["error_display"] and not after["error_display"]
+    assert all(t not in (None, "", "—") for t in after["tiles"]), f"the wall did not fill again: {after['tiles']}"
+    assert after["marked"], "the wall reloaded itself instead of recovering in place"
