@@ -34,6 +34,7 @@ def layout(**_kwargs):
             html.Div(id="m-banner"),
             html.Main(className="m-cards", children=[_shell(k) for k in CARD_KEYS]),
             html.Footer(id="m-updated", className="m-updated"),
+            html.Nav(dcc.Link(id="m-status-link", href="/", className="m-status-link"), className="m-nav"),
         ],
     )
 
@@ -99,7 +100,7 @@ def render(view: MobileView, lang: str) -> tuple:
     and detail."""
     banner = html.Div(f"✖ {view.error}", className="m-banner", role="alert") if view.error else None
     out: list = [t("language", lang), [{"label": t(f"m.period.{p}", lang), "value": p} for p in mv.PERIODS],
-                 view.period_label, banner, view.updated]
+                 view.period_label, banner, view.updated, t("m.status_link", lang)]
     for card in view.cards:
         stale = "" if card.freshness.current else " m-stale"
         out += [f"m-card status-{card.status}{stale}", summary(card, lang), detail(card)]
@@ -120,7 +121,7 @@ def register(app, settings, views) -> None:
 
     @app.callback(
         Output("m-lang", "children"), Output("m-period", "options"), Output("m-period-label", "children"),
-        Output("m-banner", "children"), Output("m-updated", "children"),
+        Output("m-banner", "children"), Output("m-updated", "children"), Output("m-status-link", "children"),
         *[Output(f"m-{part}-{k}", prop) for k in CARD_KEYS
           for part, prop in (("card", "className"), ("sum", "children"), ("detail", "children"))],
         Input("m-tick", "n_intervals"), Input("m-period", "value"), Input("lang", "data"),

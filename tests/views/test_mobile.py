@@ -245,7 +245,7 @@ def test_a_stale_source_is_said_on_its_card():
     stale = Freshness(state="stale", label="Cũ từ 09:40", since=NOW - timedelta(minutes=20))
     view = mv.cards(FakeViews({"cameras": stale}), "day", "vi", figures=fake(week_figures()))
     out = lm.render(view, "vi")
-    classes, summaries = out[5::3], out[6::3]  # per card: class, summary, detail
+    classes, summaries = out[6::3], out[7::3]  # after 6 header outputs, per card: class, summary, detail
     assert "m-stale" in classes[1] and "m-stale" not in classes[0]
     assert "◑ Cũ từ 09:40" in text_of(summaries[1]) and "Cũ từ" not in text_of(summaries[0])
 
