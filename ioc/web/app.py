@@ -1,6 +1,6 @@
 """Dash app factory. Pages live in layouts/ and read everything through the read model
-(``ioc/views``): the status page ``/``, the operators' wall ``/wall`` and the leaders' mobile
-view ``/m``. Besides Dash's own routes it serves a few small JSON/static endpoints:
+(``ioc/views``): the status page ``/``, the operators' wall ``/wall``, the leaders' mobile
+view ``/m`` and the sector staff's map ``/map`` (its data endpoints: ``ioc/web/map_api.py``). Besides Dash's own routes it serves a few small JSON/static endpoints:
 
 * ``GET /healthz`` — Redis and the database; ``GET /api/ping`` — nothing (a baseline for benchmarks);
 * ``GET /api/views/versions`` — the token per panel that walls and phones poll (tiny; the
@@ -17,13 +17,16 @@ import hashlib
 import json
 
 import dash
-from flask import Response, request
+from flask import Flask, Response, request
 
 from ioc.settings import PROJECT_ROOT, Settings, get_settings
 from ioc.views.read import ReadModel
-from ioc.web import health
+from ioc.web import health, map_api
 
 ASSETS = PROJECT_ROOT / "assets"
+# what the app serves compressed (gzip/brotli/zstd by the client's Accept-Encoding)
+COMPRESSED_TYPES = ["text/html", "text/css", "text/plain", "text/javascript", "application/javascript",
+                    "application/json", "application/manifest+json", "image/svg+xml"]
 
 
 def build_id() -> str:
@@ -41,8 +44,13 @@ def build_id() -> str:
 def create_app(settings: Settings | None = None, read_model: ReadModel | None = None) -> dash.Dash:
     settings = settings or get_settings()
     views = read_model or ReadModel.from_settings(settings)
+    server = Flask(__name__)
+    # geobuf map layers (protobuf) compress about 4× like JSON; Flask-Compress skips the type by
+    # default, and reads this setting once, when Dash enables it
+    server.config["COMPRESS_MIMETYPES"] = [*COMPRESSED_TYPES, map_api.GEOBUF_MIMETYPE]
     app = dash.Dash(
         __name__,
+        server=server,
         title="IOC Đồng Tháp",
         assets_folder=str(ASSETS),
         # the service worker is served from the root (/sw.js), never as a page script
@@ -94,12 +102,15 @@ def create_app(settings: Settings | None = None, read_model: ReadModel | None = 
     def manifest():
         return _asset("manifest.webmanifest", "application/manifest+json", {"Cache-Control": "public, max-age=3600"})
 
+    from layouts import map as sector_map
     from layouts import mobile, status, wall
 
+    map_api.register(app.server, views)
     dash.register_page("status", path="/", name="Trạng thái", layout=status.layout)
     dash.register_page("wall", path="/wall", name="Màn hình tường", layout=wall.layout)
     dash.register_page("mobile", path="/m", name="Lãnh đạo", layout=mobile.layout)
-    for page in (status, wall, mobile):
+    dash.register_page("map", path="/map", name="Bản đồ", layout=sector_map.layout)
+    for page in (status, wall, mobile, sector_map):
         page.register(app, settings, views)
     app.layout = dash.html.Div([
         # the UI language: IOC_LANGUAGE by default, the user's choice once made (kept in the browser)

@@ -531,10 +531,11 @@ def mark_page(driver) -> None:
     driver.execute_script("window.__iocTestMark = true;")
 
 
-def inject_camera_change(stack, step_minutes: float = 2.0, max_steps: int = 10) -> tuple[dict, float, int, float]:
+def inject_camera_change(stack, step_minutes: float = 2.0, max_steps: int = 90) -> tuple[dict, float, int, float]:
     """Move the simulator's frozen clock forward until more than 0.1 % of its cameras changed
     between online and not (flapping cameras and outages change state as time passes), so the
-    online share printed with one decimal must change. Returns (the simulator's camera stats,
+    online share printed with one decimal must change (cameras also come back, so the net change
+    can stay small for a while: up to 3 simulated hours). Returns (the simulator's camera stats,
     monotonic time of the change, data version before it, simulated minutes moved)."""
     sim = stack.sim()
     try:
@@ -592,3 +593,54 @@ def restart_redis(stack, *, down_for: float, on_down: Callable[[], object] | Non
     shutil.rmtree(directory, ignore_errors=True)
     stack.redis = start_own_redis(directory, port=port)
     return seen
+
+
+# --------------------------------------------------------------------------- the sector map /map
+def kpi_period_json(stack, start: str, end: str) -> dict:
+    """`python -m ioc kpi --json --period custom --start … --end …` against the stack."""
+    res = subprocess.run([sys.executable, "-m", "ioc", "kpi", "--json", "--period", "custom", "--start", start, "--end",
+                          end], env=stack.env, cwd=stack.root, capture_output=True, timeout=120)
+    if res.returncode != 0:
+        raise RuntimeError(f"ioc kpi --period custom exited {res.returncode}: {res.stderr.decode(errors='replace')[-2000:]}")
+    return orjson.loads(res.stdout)
+
+
+def map_state(driver) -> dict:
+    """What the map page shows: layers drawn, the layer control, filters, the panel, the list."""
+    return driver.execute_script("""
+      const q = s => document.querySelector(s), qa = s => [...document.querySelectorAll(s)];
+      const txt = s => { const e = q(s); return e ? e.innerText.trim() : null; };
+      const kpis = {};
+      qa('#map-commune-head tr[id^="map-kpi-"]').forEach(tr => {
+        kpis[tr.id.slice(8)] = [...tr.children].map(c => c.innerText.trim()); });
+      const table = qa('#map-table tbody tr').map(tr => [...tr.querySelectorAll('td')].map(td => td.innerText.trim()))
+                      .filter(r => r.length);
+      const heads = qa('#map-table th.dash-header').map(th => th.innerText.trim());
+      return {
+        url: location.href, search: location.search,
+        paths: qa('.sm-leaflet path.leaflet-interactive').length,
+        tickets: qa('.sm-leaflet .sm-mk-ticket, .sm-leaflet .sm-mk-tcluster').length,
+        cameras: qa('.sm-leaflet .sm-mk-camera, .sm-leaflet .sm-mk-camcluster').length,
+        stations: qa('.sm-leaflet .sm-mk-station').length,
+        overlays: qa('.leaflet-control-layers-overlays label').map(l => [l.innerText.trim().replace(/^[\\u200b-\\u200d\\u2060\\ufeff]/, ''),
+                                                                       l.querySelector('input').checked]),
+        legend: txt('#map-legend'), title: txt('#map-maptitle'),
+        dates: qa('#map-dates, .dash-datepicker-end-date').map(e => e.value),
+        status: txt('#map-status'), commune: txt('#map-commune'), sector: txt('#map-sector'), metric: txt('#map-metric'),
+        panel_name: txt('#map-commune-head .sm-commune-name'), kpis: kpis,
+        list_total: txt('#map-list-total'), list_heads: heads, rows: table,
+        csv: (q('#map-export-csv') || {}).href || null, xlsx: (q('#map-export-xlsx') || {}).href || null,
+        object: txt('#map-object:not(.sm-hidden)'), charts: qa('#map-object-body img.sm-chart').length,
+        notice: txt('#map-notice'),
+      };
+    """)
+
+
+def choose_option(driver, dropdown_id: str, value: str) -> None:
+    """Pick a value in a Dash 4 dropdown the way a person does: open it, click the option."""
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.ID, dropdown_id).click()
+    opt = wait_until(lambda: driver.find_elements(
+        By.CSS_SELECTOR, f'[role=option].dash-dropdown-option input[value="{value}"]'), 5, 0.1, f"option {value}")
+    opt[0].find_element(By.XPATH, "./ancestor::label").click()

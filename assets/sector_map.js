@@ -1,0 +1,229 @@
+/* Sector map (/map): the functions its layers reference from Python with
+   dash_extensions.javascript.Namespace("ioc", "sectorMap").
+
+   Dash loads every script in assets/ on every page, so this file only defines functions: no
+   listeners, no timers, nothing runs at load. Every colour drawn here also carries a word or a
+   symbol (a marker's letter, a tooltip, the legend beside the map). What a marker says comes
+   from the layer's hideout, written in Python (layouts/map.py), so the words follow the language. */
+window.ioc = Object.assign({}, window.ioc, {
+  sectorMap: (function () {
+    "use strict";
+
+    function hideoutOf(context) {
+      return (context && (context.hideout || (context.props && context.props.hideout))) || {};
+    }
+
+    function esc(text) {
+      return String(text === undefined || text === null ? "" : text)
+        .replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+    }
+
+    // black or white text, whichever reads better on the background colour
+    function ink(hex) {
+      const m = /^#?([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})/i.exec(hex || "");
+      if (!m) { return "#fff"; }
+      const [r, g, b] = [m[1], m[2], m[3]].map(function (x) { return parseInt(x, 16) / 255; });
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.55 ? "#0b111a" : "#fff";
+    }
+
+    function number(n, lang) {
+      return Number(n).toLocaleString(lang === "en" ? "en-US" : "vi-VN");
+    }
+
+    function badge(latlng, cls, colour, text, title, size) {
+      const html = '<span style="background:' + esc(colour) + ";color:" + ink(colour) + '">' + esc(text) + "</span>";
+      const marker = L.marker(latlng, {
+        icon: L.divIcon({className: "sm-mk " + cls, html: html, iconSize: size ? [size, size] : null}),
+        keyboard: false, riseOnHover: true,
+      });
+      if (title) { marker.bindTooltip(title, {direction: "top", offset: [0, -8]}); }
+      return marker;
+    }
+
+    return {
+      // communes coloured by class: hideout = {classes: {code: i}, colours: [...], none, selected}
+      communeStyle: function (feature, context) {
+        const h = hideoutOf(context);
+        const code = feature.properties.code;
+        const cls = (h.classes || {})[code];
+        const known = cls !== undefined && cls !== null && (h.colours || [])[cls] !== undefined;
+        const selected = h.selected && h.selected === code;
+        return {
+          fillColor: known ? h.colours[cls] : (h.none || "#3a4150"),
+          fillOpacity: known ? 0.78 : 0.35,
+          color: selected ? "#ffffff" : "#0b0f16",
+          weight: selected ? 3.5 : 1,
+          // communes without a figure are drawn with a dashed outline: "no data" without colour
+          dashArray: known ? null : "4 3",
+          opacity: 1,
+        };
+      },
+      communeHover: function () {
+        return {weight: 3, color: "#f1f5f9"};
+      },
+      // hover: the commune's name and its value (or the words for "no data")
+      communeEach: function (feature, layer, context) {
+        layer.bindTooltip(function () {
+          const h = hideoutOf(context);
+          const code = feature.properties.code;
+          const v = (h.values || {})[code];
+          const value = v === undefined || v === null ? (h.none_text || "—") : v;
+          return "<b>" + esc(feature.properties.name) + "</b><br>" + esc(h.title || "") + ": <b>" + esc(value) +
+            "</b>" + (h.unit && v !== undefined && v !== null ? " " + esc(h.unit) : "");
+        }, {sticky: true, className: "sm-tip"});
+      },
+
+      // density grid: hideout = {colours: [...], unit}; cells carry count and cls
+      densityStyle: function (feature, context) {
+        const h = hideoutOf(context);
+        const c = (h.colours || [])[feature.properties.cls];
+        return {fillColor: c || "#3a4150", fillOpacity: c ? 0.7 : 0.2, color: "#0b0f16", weight: 0.3, opacity: 0.6};
+      },
+      densityEach: function (feature, layer, context) {
+        const h = hideoutOf(context);
+        layer.bindTooltip(esc(number(feature.properties.count, h.lang)) + " " + esc(h.unit || ""),
+          {sticky: true, className: "sm-tip"});
+      },
+
+      // one 1022 request: hideout.marks = {status: [colour, symbol, words]}
+      ticketPoint: function (feature, latlng, context) {
+        const h = hideoutOf(context);
+        const p = feature.properties;
+        const mark = (h.marks || {})[p.st] || ["#9fb0c0", "?", p.st];
+        return badge(latlng, "sm-mk-ticket", mark[0], mark[1], esc((h.cats || {})[p.cat] || p.cat || "") + " — " + esc(mark[2]), null);
+      },
+      // a cluster of requests: its size in numbers, a click zooms in (zoomToBoundsOnClick)
+      ticketCluster: function (feature, latlng, index, context) {
+        const h = hideoutOf(context);
+        const n = feature.properties.point_count;
+        const size = n < 100 ? "s" : (n < 1000 ? "m" : "l");
+        return badge(latlng, "sm-mk-cluster sm-mk-tcluster sm-size-" + size, "#f1f5f9",
+          feature.properties.point_count_abbreviated, esc(number(n, h.lang)) + " " + esc(h.cluster_words || ""), null);
+      },
+
+      // one camera: colour and symbol by status; hideout.marks = {status: [colour, symbol, words]}
+      cameraPoint: function (feature, latlng, context) {
+        const h = hideoutOf(context);
+        const p = feature.properties;
+        const mark = (h.marks || {})[p.st] || ["#9fb0c0", "?", p.st];
+        return badge(latlng, "sm-mk-camera sm-st-" + esc(p.st), mark[0], mark[1], esc(mark[2]), null);
+      },
+      // a cluster of cameras: how many, and how many of them are offline (red, with ✖)
+      cameraCluster: function (feature, latlng, index, context) {
+        const h = hideoutOf(context);
+        const n = feature.properties.point_count;
+        let off = 0;
+        try {
+          const leaves = index.getLeaves(feature.properties.cluster_id, Infinity);
+          for (let i = 0; i < leaves.length; i++) { if (leaves[i].properties.st === "offline") { off++; } }
+        } catch (e) { off = 0; }
+        // the count on a camera colour; offline ones in a red corner badge with ✖
+        const off_html = off ? '<b class="sm-off">' + esc(number(off, h.lang)) + "✖</b>" : "";
+        const title = esc(number(n, h.lang)) + " " + esc(h.cluster_words || "") +
+          (off ? " — " + esc(number(off, h.lang)) + " " + esc(h.offline_words || "") : "");
+        const m = L.marker(latlng, {
+          icon: L.divIcon({className: "sm-mk sm-mk-cluster sm-mk-camcluster", iconSize: null,
+            html: "<span>" + esc(feature.properties.point_count_abbreviated) + off_html + "</span>"}),
+          keyboard: false,
+        });
+        m.bindTooltip(title, {direction: "top", offset: [0, -8]});
+        return m;
+      },
+
+      // one station: its figure (or "–") in its official category colour, a shape per kind
+      // the marker says the number (VN_AQI, VN_WQI, salinity ‰, water level m, insects);
+      // the tooltip the whole reading and its state in words
+      stationPoint: function (feature, latlng, context) {
+        const h = hideoutOf(context);
+        const p = feature.properties;
+        const colour = p.colour || "#6b7785";
+        let text = "–";
+        if (typeof p.value === "number" && isFinite(p.value)) {
+          const digits = (p.index === "aqi" || p.index === "wqi" || p.index === "insects") ? 0 : 2;
+          text = Number(p.value).toLocaleString(h.lang === "en" ? "en-US" : "vi-VN",
+            {maximumFractionDigits: digits, minimumFractionDigits: 0});
+        }
+        const title = "<b>" + esc(p.name) + "</b><br>" + esc(p.label || "") + (p.label ? " — " : "") +
+          esc(p.state_text || "") + (p.detail ? "<br>" + esc(p.detail) : "");
+        return badge(latlng, "sm-mk-station sm-kind-" + esc(p.kind), colour, text, title, null);
+      },
+    };
+  })(),
+});
+
+/* The sector map's clientside callbacks (layouts/map.py: ClientsideFunction("ioc_map", …)). */
+window.dash_clientside = Object.assign({}, window.dash_clientside, {
+  ioc_map: {
+    // the filters as a query string (the selected commune is not a filter of the map's layers)
+    _layerQuery: function (filters) {
+      const parts = [];
+      Object.keys(filters || {}).sort().forEach(function (k) {
+        const v = filters[k];
+        if (k !== "commune" && v !== null && v !== undefined && v !== "") {
+          parts.push(encodeURIComponent(k) + "=" + encodeURIComponent(v).replace(/%2C/g, ","));
+        }
+      });
+      return parts.join("&");
+    },
+
+    // the density grid, fetched only while its layer is on; its colours and legend come with it
+    density: function (overlaysAll, built, filters, lang, keys, previous, hideout, data) {
+      const nu = window.dash_clientside.no_update;
+      const names = (overlaysAll && overlaysAll[0]) || [];
+      const on = names.some(function (n) { return keys && keys[n] === "density"; });
+      if (!on || !built) { return [nu, nu, nu]; }
+      const q = window.dash_clientside.ioc_map._layerQuery(filters);
+      const url = "/api/map/density.json?" + (q ? q + "&" : "") + "lang=" + encodeURIComponent(lang || "vi");
+      // a re-drawn map (new filters, a selection) hands the layer over empty: fetch again then
+      const shown = data && data.features;
+      if (shown && previous && previous.url === url && previous.gen === built.gen) { return [nu, nu, nu]; }
+      return fetch(url, {credentials: "same-origin"})
+        .then(function (res) { return res.ok ? res.json() : Promise.reject(new Error("HTTP " + res.status)); })
+        .then(function (fc) {
+          return [
+            {type: "FeatureCollection", features: fc.features || []},
+            Object.assign({}, hideout, {colours: fc.colours || []}),
+            {url: url, gen: built.gen, meta: {legend: fc.legend || [], title: fc.title, period: fc.period,
+                                              count: (fc.features || []).length}},
+          ];
+        })
+        .catch(function () { return [nu, nu, {url: url, gen: built.gen, meta: {error: true}}]; });
+    },
+
+    // the view in the address bar, without a navigation: a copied link opens the same view
+    url: function (filters, metric, overlaysAll, zoom, center, sel, kind, q, range, keys) {
+      if (!/\/map\/?$/.test(window.location.pathname)) { return window.dash_clientside.no_update; }
+      const p = [];
+      const add = function (k, v) { p.push(encodeURIComponent(k) + "=" + encodeURIComponent(v).replace(/%2C/g, ",")); };
+      Object.keys(filters || {}).sort().forEach(function (k) {
+        if (filters[k] !== null && filters[k] !== undefined && filters[k] !== "") { add(k, filters[k]); }
+      });
+      if (metric) { add("metric", metric); }
+      if (overlaysAll && overlaysAll.length) {
+        const layers = (overlaysAll[0] || []).map(function (n) { return keys[n]; }).filter(Boolean);
+        add("layers", layers.join(","));
+      } else {
+        const before = new URLSearchParams(window.location.search).get("layers");
+        if (before !== null) { add("layers", before); }
+      }
+      if (kind) { add("list", kind); }
+      if (q) { add("q", q); }
+      if (sel && sel.kind && sel.id) { p.push("sel=" + sel.kind + ":" + encodeURIComponent(sel.id)); }
+      if (sel && sel.kind === "station" && range && range !== "24h") { add("range", range); }
+      let lat = null, lon = null;
+      if (Array.isArray(center)) { lat = center[0]; lon = center[1]; }
+      else if (center && typeof center === "object") { lat = center.lat; lon = center.lng !== undefined ? center.lng : center.lon; }
+      if (typeof zoom === "number" && typeof lat === "number" && typeof lon === "number") {
+        add("z", String(Math.round(zoom * 100) / 100));
+        add("lat", lat.toFixed(4));
+        add("lon", lon.toFixed(4));
+      }
+      const qs = p.join("&");
+      const next = window.location.pathname + (qs ? "?" + qs : "") + window.location.hash;
+      if (next !== window.location.pathname + window.location.search + window.location.hash) {
+        window.history.replaceState(window.history.state, "", next);
+      }
+      return qs;
+    },
+  },
+});

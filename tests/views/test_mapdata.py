@@ -1,0 +1,462 @@
+"""The sector map's read model and endpoints (ioc/views/mapdata.py, ioc/web/map_api.py):
+filters, layers (choropleth, geobuf points, density, stations), clicks (ticket, camera with
+its snapshot, station series), 400/404 answers, and that no personal data or stream address
+ever leaves. The commune panel, lists and exports: test_map_lists.py."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import geobuf
+import numpy as np
+import pytest
+from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_map_world import PII, RANGE, SECRETS, make_views, world  # noqa: F401
+
+from ioc.views import map_layers
+from ioc.views import mapdata as md
+from ioc.web import map_api
+
+TODAY = date(2026, 6, 10)
+
+
+def client_for(views):
+    app = Flask("map-test")
+    map_api.register(app, views)
+    return app.test_client()
+
+
+@pytest.fixture
+def client(world):
+    return client_for(world)
+
+
+# --- filters ----------------------------------------------------------------------------------
+
+
+def test_filters_default_to_the_30_days_ending_today_and_write_only_what_differs():
+    f = md.MapFilters.from_query({}, today=TODAY, tz=None or _tz())
+    assert (f.start, f.end) == (date(2026, 5, 12), TODAY) and f.days == 30
+    assert f.to_query() == {}
+    g = md.MapFilters.from_query({"start": "2026-06-01", "end": "2026-06-05", "service": "TTHC, ANTT,TTHC",
+                                  "sector": "security", "status": "overdue", "cam_status": "offline",
+                                  "commune": "10001", "lang": "en"}, today=TODAY, tz=_tz())
+    assert g.service == ("TTHC", "ANTT") and g.service_codes() == ("ANTT",)  # the sector's categories only
+    q = g.to_query()
+    assert q == {"start": "2026-06-01", "end": "2026-06-05", "service": "TTHC,ANTT", "sector": "security",
+                 "status": "overdue", "cam_status": "offline", "commune": "10001"}
+    assert md.MapFilters.from_query(q, today=TODAY, tz=_tz()) == g
+    only_start = md.MapFilters.from_query({"start": "2026-06-01"}, today=TODAY, tz=_tz())
+    assert only_start.end == TODAY
+
+
+@pytest.mark.parametrize("query, words", [
+    ({"start": "2026-02-30"}, "bad start"),
+    ({"end": "yesterday"}, "bad end"),
+    ({"start": "2026-06-05", "end": "2026-06-01"}, "before start"),
+    ({"start": "2025-01-01", "end": "2026-06-01"}, "at most 366"),
+    ({"end": "2026-06-11"}, "after today"),
+    ({"sector": "police"}, "bad sector"),
+    ({"status": "late"}, "bad status"),
+    ({"cam_status": "online"}, "bad cam_status"),
+    ({"commune": "1234"}, "5-digit"),
+    ({"commune": "1' OR '1'='1"}, "5-digit"),
+    ({"service": "TT HC"}, "bad category"),
+    ({"service": ",".join(f"S{i}" for i in range(60))}, "too many"),
+])
+def test_bad_filters_are_one_line(query, words):
+    with pytest.raises(ValueError) as err:
+        md.MapFilters.from_query(query, today=TODAY, tz=_tz())
+    assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def _tz():
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def test_services_and_sectors(world):
+    codes = {s["code"]: s["name"] for s in md.services(world, "vi")}
+    assert codes["TTHC"] == "Thủ tục hành chính" and "ANTT" in codes
+    assert [s["code"] for s in md.sector_options("en")] == list(md.SECTORS)
+
+
+# --- the choropleth ---------------------------------------------------------------------------
+
+
+def test_tickets_per_km2_is_the_filtered_count_over_the_boundary_area(world):
+    f = md.filters_for(world, RANGE)
+    layer = md.communes_layer(world, "tickets_per_km2", f, "vi")
+    # 10001: PA001–PA006, -2+3, PA010 = 8 tickets in range over 10 km²; 10002: 1 over 20 km²; 10003: none
+    assert layer["raw"] == {"10001": 0.8, "10002": 0.05, "10003": 0.0}
+    assert layer["values"]["10001"] == "0,80 phản ánh/km²" and layer["unit"] == "phản ánh/km²"
+    assert layer["classes"]["10003"] == 0 and layer["legend"][0]["label"] == "0"
+    assert layer["classes"]["10001"] > layer["classes"]["10002"] > 0
+    assert len(layer["colours"]) == len(layer["legend"]) - 1 and layer["none"] == layer["legend"][-1]["colour"]
+    assert "03/" not in layer["title"] and "12/04/2026 – 10/06/2026 (60 ngày)" in layer["title"]
+    closed = md.communes_layer(world, "tickets_per_km2", md.filters_for(world, RANGE | {"status": "closed"}), "en")
+    assert closed["raw"]["10001"] == 0.3 and closed["values"]["10001"] == "0.30 requests/km²"
+
+
+def test_open_and_overdue_counts_follow_the_hotline_rule(world):
+    f = md.filters_for(world, RANGE)
+    assert md.communes_layer(world, "tickets_open", f, "vi")["raw"] == {"10001": 5, "10002": 1, "10003": 0}
+    over = md.communes_layer(world, "tickets_overdue", f, "vi")
+    assert over["raw"] == {"10001": 2, "10002": 0, "10003": 0}  # PA002 (expected_at), PA004 (15 working days)
+    assert over["values"]["10001"] == "2 phản ánh"
+    security = md.communes_layer(world, "tickets_open", md.filters_for(world, RANGE | {"sector": "security"}), "vi")
+    assert security["raw"] == {"10001": 0, "10002": 1, "10003": 0}
+
+
+def test_percent_metrics_use_the_wall_classes_and_missing_is_not_zero(world):
+    f = md.filters_for(world, RANGE)
+    cams = md.communes_layer(world, "cameras_online", f, "vi")
+    assert cams["raw"] == {"10001": 20.0, "10002": 100.0} and "10003" not in cams["classes"]  # no camera there
+    assert cams["values"]["10001"] == "20,0 %" and cams["classes"] == {"10001": 0, "10002": 3}
+    assert [e["label"] for e in cams["legend"]][:2] == ["< 80 %", "80–90 %"]
+    q = md.communes_layer(world, "qd766_on_time", f, "vi")
+    assert set(q["raw"]) <= {"10001", "10002"} and "10003" not in q["values"]
+
+
+def test_worst_index_puts_aqi_and_wqi_on_one_scale_by_official_colour(world):
+    layer = md.communes_layer(world, "worst_index", md.filters_for(world, {}), "vi")
+    assert layer["classes"] == {"10001": 1, "10002": 2}  # AQI moderate (yellow), WQI bad (orange)
+    assert layer["values"]["10002"] == "VN_WQI 40 (Xấu) — Trạm nước Hai"
+    assert layer["colours"][2] == "#FF7E00" and "Kém" in layer["legend"][2]["label"]
+    none = md.communes_layer(make_views(world.engine(), facts=None), "worst_index", md.filters_for(world, {}), "vi")
+    assert none["classes"] == {} and none["values"] == {}
+
+
+def test_an_empty_database_has_no_values_not_zeros(sqlite_url):
+    from ioc.db.session import make_engine
+
+    views = make_views(make_engine(sqlite_url), facts=None)
+    for metric in md.METRICS:
+        layer = md.communes_layer(views, metric, md.filters_for(views, {}), "vi")
+        assert layer["classes"] == {} and layer["values"] == {}, metric
+
+
+def test_breaks_are_round_numbers_with_a_legend_entry_each():
+    bounds, colours, legend = map_layers.breaks_legend([0, 1, 2, 3, 5, 8, 13, 40, 100], ["a", "b", "c", "d"],
+                                                          "vi", integer=True)
+    assert bounds[0] == 1 and all(b == round(b) for b in bounds) and bounds == sorted(set(bounds))
+    assert len(colours) == len(bounds) + 1 == len(legend) - 1
+    assert legend[0]["label"] == "0" and legend[-2]["label"].startswith("≥ ")
+
+
+# --- points -----------------------------------------------------------------------------------
+
+
+def test_tickets_geobuf_decodes_to_the_filtered_points(world):
+    body, missing = md.tickets_geobuf(world, md.filters_for(world, RANGE))
+    fc = geobuf.decode(body)
+    got = {f["properties"]["id"]: f for f in fc["features"]}
+    assert missing == 1 and "PA006" not in got and "PA009" not in got  # no position; before the range
+    assert set(got) == {"PA001", "PA002", "PA003", "PA004", "PA005", "PA007", "-2+3", "PA010"}
+    assert got["PA002"]["properties"] == {"id": "PA002", "cat": "DATDAI", "st": "overdue"}
+    assert got["PA004"]["properties"]["st"] == "overdue" and got["PA003"]["properties"]["st"] == "closed"
+    assert got["PA010"]["properties"]["st"] == "closed" and got["PA001"]["properties"]["st"] == "open"
+    assert got["PA001"]["geometry"] == {"type": "Point", "coordinates": [105.61, 10.41]}
+    over = geobuf.decode(md.tickets_geobuf(world, md.filters_for(world, RANGE | {"status": "overdue"}))[0])
+    assert sorted(f["properties"]["id"] for f in over["features"]) == ["PA002", "PA004"]
+    one = md.filters_for(world, RANGE | {"commune": "10002", "service": "ANTT"})
+    assert [f["properties"]["id"] for f in geobuf.decode(md.tickets_geobuf(world, one)[0])["features"]] == ["PA007"]
+
+
+@given(st.lists(st.tuples(st.floats(-180, 180), st.floats(-90, 90), st.text(max_size=12),
+                          st.sampled_from(["open", "overdue", "closed"]),
+                          st.one_of(st.none(), st.sampled_from(["TTHC", "ĐẤT", ""]))), max_size=40))
+@settings(max_examples=60, deadline=None)
+def test_the_fast_geobuf_encoder_agrees_with_geobuf(rows):
+    lon = np.array([r[0] for r in rows], dtype=float)
+    lat = np.array([r[1] for r in rows], dtype=float)
+    props = {"id": [r[2] for r in rows], "cat": [r[4] for r in rows], "st": [r[3] for r in rows]}
+    mine = geobuf.decode(md.encode_points(lon, lat, props))
+    if not rows:  # geobuf.encode writes no collection at all for an empty one (decodes to None)
+        assert mine == {"type": "FeatureCollection", "features": []}
+        return
+    ref = geobuf.decode(geobuf.encode({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(x, 4), round(y, 4)]},
+         "properties": {k: v for k, v in (("id", r[2]), ("cat", r[4]), ("st", r[3])) if v is not None}}
+        for r, x, y in zip(rows, lon, lat)]}, 4))
+    assert json.loads(json.dumps(mine)) == json.loads(json.dumps(ref))
+
+
+def test_density_cells_count_every_located_ticket(world):
+    d = md.density(world, md.filters_for(world, RANGE), "vi")
+    assert sum(f["properties"]["count"] for f in d["features"]) == 8 and d["without_location"] == 1
+    for f in d["features"]:
+        ring = f["geometry"]["coordinates"][0]
+        assert len(ring) == 5 and abs(ring[1][0] - ring[0][0] - md.CELL_DEGREES) < 1e-9
+        assert 0 <= f["properties"]["cls"] < len(d["colours"])
+    assert d["legend"][-1]["label"] == "Chưa có dữ liệu"
+
+
+def test_cameras_geobuf_has_status_and_never_an_address(world):
+    body, missing = md.cameras_geobuf(world, md.filters_for(world, {}))
+    fc = geobuf.decode(body)
+    assert missing == 1  # C5 has no position
+    assert {f["properties"]["id"]: f["properties"]["st"] for f in fc["features"]} == {
+        "C1": "online", "C2": "offline", "C3": "offline", "C4": "degraded", "C6": "online"}
+    assert all(s.encode() not in body for s in SECRETS)
+    off = geobuf.decode(md.cameras_geobuf(world, md.filters_for(world, {"cam_status": "offline",
+                                                                         "commune": "10001"}))[0])
+    assert sorted(f["properties"]["id"] for f in off["features"]) == ["C2", "C3"]
+
+
+# --- stations ---------------------------------------------------------------------------------
+
+
+def test_stations_in_official_colours_and_against_alarm_levels(world):
+    fc = md.stations_layer(world, "vi")
+    p = {f["id"]: f["properties"] for f in fc["features"]}
+    assert p["S-AIR"].items() >= {"index": "aqi", "value": 75, "label": "VN_AQI 75", "colour": "#FFFF00",
+                                  "state_text": "Trung bình", "kind": "air"}.items()
+    assert p["S-WAT"]["colour"] == "#FF7E00" and p["S-WAT"]["state_text"] == "Xấu"
+    iot = p["S-IOT"]  # salinity 2.5 ‰ (warning) is worse than the water level 1.8 m (alarm level I)
+    assert iot["index"] == "salinity" and iot["category"] == "warning" and iot["label"] == "Độ mặn 2,50 ‰"
+    assert iot["state_text"] == "Mức cảnh báo (≥ 2,00 ‰)" and "Báo động I (≥ 1,50 m)" in iot["detail"]
+    assert p["S-INS"]["index"] == "insects" and p["S-INS"]["category"] == "warning"
+    assert p["S-OLD"]["category"] == "silent" and p["S-OLD"]["state_text"].startswith("Mất tín hiệu")
+    no_facts = {f["id"]: f["properties"] for f in md.stations_layer(make_views(world.engine(), facts=None),
+                                                                     "en")["features"]}
+    assert no_facts["S-AIR"]["label"] == "—" and no_facts["S-AIR"]["value"] is None
+
+
+def test_station_series_against_thresholds_with_category_history(world):
+    air = md.station_series(world, "S-AIR", "24h", "vi")
+    params = {s["parameter"]: s for s in air["series"]}
+    assert set(params) == {"aqi", "pm25", "pm10", "no2", "so2", "co", "o3"}
+    assert {"label": "QCVN 05:2023 (trung bình 24 giờ)", "value": 50.0, "kind": "max"} in params["pm25"]["thresholds"]
+    assert len(params["pm25"]["points"]) == 24 and params["pm25"]["points"][-1][0] == "2026-06-10T09:00:00+07:00"
+    assert air["categories"] and all(c[1] in ("good", "moderate") for c in air["categories"])
+    water = md.station_series(world, "S-WAT", "7d", "en")
+    ph = next(s for s in water["series"] if s["parameter"] == "ph")
+    assert [x["kind"] for x in ph["thresholds"]] == ["min", "max"]
+    assert water["categories"] and water["categories"][0][1] in {c.key for c in map_layers.wqi_mod.CATEGORIES}
+    iot = md.station_series(world, "S-IOT", "30d", "vi")
+    level = next(s for s in iot["series"] if s["parameter"] == "water_level")
+    assert level["unit"] == "m" and abs(level["points"][-1][1] - 1.8) < 0.1
+    assert [x["value"] for x in level["thresholds"]] == [1.5, 2.0, 2.5]
+    assert {c[1] for c in iot["categories"]} <= {"warning", "alert", "watch", "normal"}
+    with pytest.raises(ValueError):
+        md.station_series(world, "S-AIR", "1y", "vi")
+    with pytest.raises(md.NotFound):
+        md.station_series(world, "nope", "24h", "vi")
+
+
+# --- clicks: a ticket, a camera ---------------------------------------------------------------
+
+
+def test_a_ticket_shows_its_facts_and_nothing_personal(world):
+    d = md.ticket_detail(world, "PA002", "vi")
+    assert d == {"id": "PA002", "category": "Đất đai", "category_code": "DATDAI", "status": "overdue",
+                 "status_label": "Quá hạn", "received_text": "16/05/2026 10:00",
+                 "age_text": "Đã 25 ngày kể từ khi tiếp nhận",
+                 "deadline_text": "06/06/2026 10:00 — quá hạn 4 ngày", "commune": "Phường Một",
+                 "agency": "UBND Phường Một"}
+    assert md.ticket_detail(world, "PA004", "en")["status"] == "overdue"
+    assert md.ticket_detail(world, "PA003", "en")["age_text"] == "Answered after 1 d"
+    with pytest.raises(md.NotFound):
+        md.ticket_detail(world, "PA999", "vi")
+    for bad in ("PA\x00", "x" * 300):
+        with pytest.raises(md.NotFound):
+            md.ticket_detail(world, bad, "vi")
+        with pytest.raises(md.NotFound):
+            md.camera_detail(world, bad, "vi")
+        with pytest.raises(md.NotFound):
+            md.station_series(world, bad, "24h", "vi")
+        assert md.camera_snapshot(world, bad)[0] == 404
+
+
+def test_a_camera_shows_its_history_never_a_url(world):
+    d = md.camera_detail(world, "C2", "vi")
+    assert d["status"] == "offline" and d["status_label"] == "Mất kết nối" and d["commune"] == "Phường Một"
+    assert d["since_text"] == "từ 07/06/2026 10:00 (3 ngày)" and d["has_snapshot"] is True
+    assert [s for _at, s in d["history"]] == ["offline", "online", "offline"]
+    assert not any(s in json.dumps(d) for s in SECRETS + ("http",))
+
+
+class _Upstream(BaseHTTPRequestHandler):
+    seen: list = []
+
+    def do_GET(self):  # noqa: N802
+        _Upstream.seen.append((self.path, self.headers.get("Authorization")))
+        if self.path.startswith("/C1/"):
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.end_headers()
+            self.wfile.write(b"\x89PNG-fake")
+        elif self.path.startswith("/C6/"):
+            self.send_response(302)
+            self.send_header("Location", "http://elsewhere.example/x.png")
+            self.end_headers()
+        else:
+            self.send_response(503)
+            self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture
+def upstream():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    _Upstream.seen.clear()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+
+
+def test_the_snapshot_is_fetched_server_side_with_the_token(world, upstream):
+    from sqlalchemy import update
+
+    from ioc.db import models as m
+
+    with world.engine().begin() as c:
+        for cid in ("C1", "C2", "C6"):
+            c.execute(update(m.Camera).where(m.Camera.id == cid).values(snapshot_url=f"{upstream}/{cid}/snapshot.png"))
+    views = make_views(world.engine(), cameras_token="SECRET-TOKEN-123", cameras_url=upstream + "/api")
+    cl = client_for(views)
+    res = cl.get("/api/map/camera/C1/snapshot.jpg")
+    assert res.status_code == 200 and res.data == b"\x89PNG-fake" and res.mimetype == "image/png"
+    assert res.headers["Cache-Control"] == "no-store" and "Location" not in res.headers
+    assert _Upstream.seen[-1] == ("/C1/snapshot.png", "Bearer SECRET-TOKEN-123")
+    off = cl.get("/api/map/camera/C2/snapshot.jpg")
+    assert off.status_code == 502 and b"503" in off.data and upstream.encode() not in off.data
+    moved = cl.get("/api/map/camera/C6/snapshot.jpg")  # never follows or hands over a redirect
+    assert moved.status_code == 502 and "Location" not in moved.headers
+    assert cl.get("/api/map/camera/C9/snapshot.jpg").status_code == 404
+    # another host never gets the token
+    other = make_views(world.engine(), cameras_token="SECRET-TOKEN-123", cameras_url="http://cams.example/api")
+    client_for(other).get("/api/map/camera/C1/snapshot.jpg")
+    assert _Upstream.seen[-1] == ("/C1/snapshot.png", None)
+
+
+# --- endpoints --------------------------------------------------------------------------------
+
+
+def test_endpoints_answer_json_with_no_store(client):
+    q = "&".join(f"{k}={v}" for k, v in RANGE.items())
+    for url in (f"/api/map/communes.json?metric=tickets_open&{q}", f"/api/map/density.json?{q}",
+                "/api/map/stations.json?lang=en", "/api/map/ticket/PA001", "/api/map/camera/C2",
+                "/api/map/station/S-IOT?range=7d", f"/api/map/commune/10001?{q}",
+                f"/api/map/list.json?commune=10001&kind=tickets&{q}"):
+        res = client.get(url)
+        assert res.status_code == 200, (url, res.data[:200])
+        assert res.mimetype == "application/json" and res.headers["Cache-Control"] == "no-store", url
+    res = client.get(f"/api/map/tickets.geobuf?{q}")
+    assert res.mimetype == "application/x-protobuf" and res.headers["X-Without-Location"] == "1"
+    assert len(geobuf.decode(res.data)["features"]) == 8
+    assert client.get("/api/map/options.json").json["sectors"][0] == {"code": "all", "name": "Tất cả lĩnh vực"}
+
+
+def test_geobuf_is_compressed_when_the_browser_accepts_it(world):
+    import gzip
+
+    from ioc.web.app import create_app
+
+    client = create_app(world.settings, read_model=world).server.test_client()  # the app compresses, not map_api
+    client.application.config["COMPRESS_MIN_SIZE"] = 100  # this small world's layer is ~350 bytes
+    plain = client.get("/api/map/tickets.geobuf")
+    assert "Content-Encoding" not in plain.headers and len(plain.data) > 100
+    res = client.get("/api/map/tickets.geobuf", headers={"Accept-Encoding": "gzip"})
+    assert res.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(res.data) == plain.data
+    assert geobuf.decode(plain.data)["type"] == "FeatureCollection"
+
+
+@pytest.mark.parametrize("url, status", [
+    ("/api/map/communes.json?metric=nope", 400),
+    ("/api/map/communes.json?start=2026-13-01", 400),
+    ("/api/map/communes.json?lang=fr", 400),
+    ("/api/map/tickets.geobuf?status=late", 400),
+    ("/api/map/density.json?commune=abc", 400),
+    ("/api/map/cameras.geobuf?cam_status=maybe", 400),
+    ("/api/map/station/S-AIR?range=2d", 400),
+    ("/api/map/station/S-NONE", 404),
+    ("/api/map/ticket/PA404", 404),
+    ("/api/map/camera/C404", 404),
+    ("/api/map/commune/99999", 404),
+    ("/api/map/commune/10001?start=2020-01-01&end=2026-01-01", 400),
+    ("/api/map/list.json?kind=tickets", 400),
+    ("/api/map/list.json?commune=10001&kind=people", 400),
+    ("/api/map/list.json?commune=10001&sort=reporter_name", 400),
+    ("/api/map/list.json?commune=10001&page=-1", 400),
+    ("/api/map/list.json?commune=10001&page=x", 400),
+    ("/api/map/list.json?commune=10001&page_size=5000", 400),
+    ("/api/map/list.json?commune=10001&desc=maybe", 400),
+    ("/api/map/export.csv?commune=10001&kind=x", 400),
+    ("/api/map/export.xlsx?commune=99999", 404),
+    ("/api/map/list.json?commune=10001&query=a%00b", 400),  # PostgreSQL refuses NUL in text: never a 503
+    ("/api/map/ticket/a%00b", 400),
+    ("/api/map/communes.json?sector=all%00", 400),
+])
+def test_bad_parameters_are_400_or_404_with_one_line(client, url, status):
+    res = client.get(url)
+    assert res.status_code == status, res.data[:300]
+    assert res.mimetype == "application/json" and set(res.json) == {"error"} and "\n" not in res.json["error"]
+
+
+def test_no_personal_data_or_stream_address_in_any_answer(client):
+    q = "&".join(f"{k}={v}" for k, v in RANGE.items())
+    urls = [f"/api/map/communes.json?metric={m}&{q}" for m in md.METRICS]
+    urls += [f"/api/map/tickets.geobuf?{q}", f"/api/map/density.json?{q}", "/api/map/cameras.geobuf",
+             "/api/map/stations.json", "/api/map/options.json", f"/api/map/commune/10001?{q}"]
+    urls += [f"/api/map/ticket/{i}" for i in ("PA001", "PA002", "PA004", "PA006", "-2+3")]
+    urls += [f"/api/map/camera/{c}" for c in ("C1", "C2", "C3", "C5")]
+    urls += [f"/api/map/station/{s}?range=30d" for s in ("S-AIR", "S-WAT", "S-IOT", "S-INS", "S-OLD")]
+    for kind in md.LIST_KINDS:
+        for lang in ("vi", "en"):
+            urls += [f"/api/map/list.json?commune=10001&kind={kind}&lang={lang}&page_size=200&{q}",
+                     f"/api/map/export.csv?commune=10001&kind={kind}&lang={lang}&{q}"]
+    urls += [f"/api/map/list.json?commune=10001&kind=tickets&query={x}&{q}" for x in ("Bí Mật", "0909", "riêng tư")]
+    for url in urls:
+        res = client.get(url)
+        assert res.status_code == 200, (url, res.data[:200])
+        body = res.data.decode("utf-8", "replace")
+        for secret in PII + SECRETS:
+            assert secret not in body, (url, secret)
+    for x in ("Bí Mật", "0909", "riêng tư"):  # the search never looks at hidden text
+        assert client.get(f"/api/map/list.json?commune=10001&kind=tickets&query={x}&{q}").json["total"] == 0
+
+
+_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)
+
+
+@given(st.dictionaries(st.sampled_from(["start", "end", "service", "sector", "status", "cam_status", "commune",
+                                        "metric", "lang", "kind", "sort", "desc", "page", "page_size", "query",
+                                        "range"]), _text, max_size=8),
+       st.sampled_from(["communes.json", "tickets.geobuf", "density.json", "cameras.geobuf", "stations.json",
+                        "list.json", "export.csv", "commune/10001", "station/S-AIR", "ticket/PA001"]))
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_no_query_string_makes_a_500(client, params, endpoint):
+    res = client.get(f"/api/map/{endpoint}", query_string=params)
+    assert res.status_code in (200, 400, 404), (endpoint, params, res.data[:300])
+
+
+def test_the_product_app_serves_the_map_endpoints(world, monkeypatch, tmp_path):
+    """Through ``create_app`` as the product runs it (real clock; Redis unreachable: the
+    map facts and the period caches are skipped, the endpoints still answer)."""
+    from ioc.settings import load_settings
+    from ioc.web.app import create_app
+
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(database_url=world.engine().url.render_as_string(hide_password=False),
+                             redis_url="redis://127.0.0.1:1/0")
+    cl = create_app(settings).server.test_client()
+    q = "&".join(f"{k}={v}" for k, v in RANGE.items())
+    res = cl.get(f"/api/map/tickets.geobuf?{q}")
+    assert res.status_code == 200 and len(geobuf.decode(res.data)["features"]) == 8
+    for url in (f"/api/map/communes.json?metric=qd766_on_time&{q}", "/api/map/stations.json",
+                f"/api/map/commune/10001?{q}", f"/api/map/export.csv?commune=10001&kind=tickets&{q}"):
+        res = cl.get(url)
+        assert res.status_code == 200, (url, res.data[:300])
+        assert not any(s in res.data.decode() for s in PII + SECRETS)
+    assert cl.get("/api/map/communes.json?metric=x").status_code == 400
