@@ -169,7 +169,7 @@ def up(
     shown_host = "localhost" if host in ("0.0.0.0", "127.0.0.1") else host
     base = f"http://{shown_host}:{port}"
     out.print(f"[bold green]IOC Đồng Tháp is starting:[/] {base}/  (health: /healthz; Ctrl-C to stop)\n"
-              f"  wall display: {base}/wall   leaders' mobile view: {base}/m")
+              f"  wall display: {base}/wall   leaders' mobile view: {base}/m   map: {base}/map")
     try:
         Supervisor(children).run(on_tick=_redis_watchdog(own))
     finally:
