@@ -25,15 +25,12 @@ out = Console()
 err = Console(stderr=True)
 
 
-def _mount_optional(module: str, name: str, help_text: str) -> None:
-    """Sub-apps of other packages (geo, simulator, connectors, kpi) mount when present."""
+def _mount(module: str, name: str, help_text: str) -> None:
+    """Sub-apps of the other packages (geo, simulator, connectors, kpi, store). A broken import
+    fails loudly here: swallowing it would silently remove a whole subcommand."""
     import importlib
 
-    try:
-        sub = importlib.import_module(module).app
-    except ImportError:
-        return
-    app.add_typer(sub, name=name, help=help_text)
+    app.add_typer(importlib.import_module(module).app, name=name, help=help_text)
 
 
 def _settings():
@@ -204,11 +201,11 @@ def _redis_watchdog(own):
     return tick
 
 
-_mount_optional("geo.cli", "geo", "Administrative units and boundaries.")
-_mount_optional("simulator.cli", "sim", "Upstream simulator (demo and tests only).")
-_mount_optional("connectors.cli", "connectors", "Poll the upstream sources.")
-_mount_optional("ioc.kpi.cli", "kpi", "KPI snapshot and period figures.")
-_mount_optional("ioc.store_cli", "store", "Live store maintenance.")
+_mount("geo.cli", "geo", "Administrative units and boundaries.")
+_mount("simulator.cli", "sim", "Upstream simulator (demo and tests only).")
+_mount("connectors.cli", "connectors", "Poll the upstream sources.")
+_mount("ioc.kpi.cli", "kpi", "KPI snapshot and period figures.")
+_mount("ioc.store_cli", "store", "Live store maintenance.")
 
 
 def main() -> None:

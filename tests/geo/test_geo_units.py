@@ -158,7 +158,8 @@ def test_many_addresses_are_fast():
     df = fresh.match_many(addrs)
     elapsed = time.perf_counter() - start
     assert (df.method == "address_commune").mean() > 0.97
-    assert elapsed < 4.0, f"20,000 addresses took {elapsed:.2f}s"
+    # generous (≈ 0.5 s idle): catches a fall back to quadratic matching, not a loaded CI runner
+    assert elapsed < 30.0, f"20,000 addresses took {elapsed:.2f}s"
 
 
 _fragments = st.sampled_from([
