@@ -201,7 +201,9 @@ def layer_urls(filters: Mapping, lang: str) -> dict[str, str]:
     highlighted; the rest of the province stays in view) — only of its panel and lists."""
     q = query_string({k: v for k, v in filters.items() if k != "commune"})
     sep = "&" if q else ""
-    return {"tickets": f"/api/map/tickets.geobuf?{q}", "cameras": f"/api/map/cameras.geobuf?{q}",
+    # cameras depend on their own status filter only: a ticket filter must not re-download them
+    cams = query_string({k: v for k, v in filters.items() if k == "cam_status"})
+    return {"tickets": f"/api/map/tickets.geobuf?{q}", "cameras": f"/api/map/cameras.geobuf?{cams}",
             "density": f"/api/map/density.json?{q}{sep}lang={lang}", "stations": f"/api/map/stations.json?lang={lang}"}
 
 

@@ -412,3 +412,12 @@ def test_script_only_defines_functions_and_stylesheet_is_scoped():
     selectors = re.findall(r"(?:^|})\s*([^{}@]+?)\s*{", css)
     bad = [s for s in selectors for part in s.split(",") if not part.strip().startswith(".sector-map")]
     assert not bad, bad
+
+
+def test_a_ticket_filter_leaves_the_camera_layer_url_alone():
+    from layouts.map import layer_urls
+
+    base = layer_urls({"start": "2026-11-01", "end": "2026-11-30"}, "vi")
+    overdue = layer_urls({"start": "2026-11-01", "end": "2026-11-30", "status": "overdue", "service": ["ANTT"]}, "vi")
+    assert overdue["cameras"] == base["cameras"] and overdue["tickets"] != base["tickets"]
+    assert "cam_status=offline" in layer_urls({"cam_status": "offline"}, "vi")["cameras"]
