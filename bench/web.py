@@ -94,7 +94,7 @@ def pct(values, q: float) -> float:
     if not values:
         return float("nan")
     v = sorted(values)
-    return v[min(len(v) - 1, max(0, int(round(q / 100 * len(v) + 0.5)) - 1))]
+    return v[min(len(v), max(1, math.ceil(q / 100 * len(v)))) - 1]
 
 
 def dist(values, unit: str = "ms", scale: float = 1.0, digits: int = 0) -> str:
@@ -192,13 +192,11 @@ class Stack:
         self.history_days = history_days
         self.workers = workers
         self.procs: dict[str, subprocess.Popen] = {}
+        self.logs: list = []
         self.redis = None
         self.web_port = free_port()
         self.base = f"http://127.0.0.1:{self.web_port}"
         self.access_log = self.work / "access.log"
-
-    def env(self) -> dict:
-        return self._env
 
     def start(self) -> None:
         from ioc.db.migrate import upgrade
@@ -250,8 +248,9 @@ class Stack:
 
     def spawn(self, name: str, argv: list[str]) -> None:
         log = open(self.work / f"{name}.log", "wb")
+        self.logs.append(log)
         self.procs[name] = subprocess.Popen(argv, env=self._env, cwd=self.work, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+                                            start_new_session=True)  # its own process group: stopped as one
 
     def store(self):
         from ioc.live_store import LiveStore
@@ -274,11 +273,17 @@ class Stack:
             try:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                p.kill()
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)  # the group we started (gunicorn's workers with it)
+                except ProcessLookupError:
+                    pass
                 p.wait(timeout=10)
         if self.redis is not None:
             self.redis.stop()
             self.redis = None
+        for log in self.logs:
+            log.close()
+        self.logs = []
 
     def check_alive(self) -> list[str]:
         return [n for n, p in self.procs.items() if p.poll() is not None]
@@ -548,7 +553,7 @@ async def _timed(http: Http, samples: Samples, kind: str, method: str, path: str
             status, payload = await http.request(method, path, body, headers)
         else:
             status, payload = await asyncio.wait_for(http.request(method, path, body, headers), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         if record:
             samples.error(kind, f"no answer within {timeout or http.timeout:g} s")
         return None
@@ -640,7 +645,7 @@ def parse_access_log(path: Path, since: float, until: float) -> dict[str, list[f
     for line in path.read_text(errors="replace").splitlines():
         try:
             stamp, rest = line[1:].split("] ", 1)
-            method, url, status, size, micros = rest.split()
+            _method, url, _status, _size, micros = rest.split()
             at = datetime.strptime(stamp, "%d/%b/%Y:%H:%M:%S %z").timestamp()
         except ValueError:
             continue
@@ -878,7 +883,7 @@ def bench_viewers(stack: Stack, payloads: WallPayloads, flipper: CameraFlipper, 
 
     with ProcessPoolExecutor(clients, mp_context=get_context("spawn")) as pool:
         list(pool.map(time.sleep, [0.01] * clients))  # the processes exist (and import) before the clock starts
-        gens = [psutil.Process(p) for p in pool._processes]  # noqa: SLF001 — their CPU time is reported
+        gens = [psutil.Process(p) for p in pool._processes]  # the generators' CPU time is reported
         load = MachineLoad()
 
         def cpu_now():
@@ -1100,8 +1105,8 @@ def bench_change_to_screen(stack: Stack, flipper: CameraFlipper, changes: int) -
           + (f"  ({skipped} not counted: no visible change)" if skipped else ""))
     print(f"change → next frame: {dist([r['frame'] for r in done], 's', digits=2)}")
     d = scheduler_defaults()
-    for key, what in (("scheduler", f"Redis write → views published (scheduler: {d['poll']:g}-s poll of ioc:version, "
-                                    f"{d['quiet']:g} s quiet, recompute, publish)"),
+    for key, what in (("scheduler", (f"Redis write → views published (scheduler: {d['poll']:g}-s poll of "
+                                     f"ioc:version, {d['quiet']:g} s quiet, recompute, publish)")),
                       ("poll_wait", "published → the wall's next 1-s poll starts"),
                       ("versions", "versions GET"),
                       ("callbacks", "panel callbacks (POSTs, in parallel)"),
@@ -1246,7 +1251,7 @@ def bench_mobile(stack: Stack, runs: int = 3) -> dict:
             by_type[typ][2] += b
         navs = [r["nav"] for r in results]
 
-        def med(key):
+        def med(key, navs=navs):
             vals = [n[key] for n in navs if n.get(key) is not None]
             return statistics.median(vals) / 1000 if vals else float("nan")
 
