@@ -295,7 +295,7 @@ class EnvironmentConnector(Connector):
             commune, method = a.commune_code, a.method
         kind = STATION_KINDS.get(str(props.get("station_type") or "").lower(), "other")
         keep = {k: props[k] for k in ("station_code", "station_type", "station_type_name", "commune_name",
-                                      "old_district", "operator", "monitoring", "waterbody", "alarm_levels")
+                                      "old_district", "operator", "monitoring", "waterbody", "alarm_levels", "wqi_formula")
                 if k in props and _json_safe(props[k])}  # NaN or a 40-digit number would poison the JSON column
         return StationRecord(id=str(raw["@iot.id"]), name=raw.get("name"), kind=kind, lat=lat, lon=lon,
                              commune_code=commune, assign_method=method, properties=keep)
