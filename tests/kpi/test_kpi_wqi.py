@@ -301,12 +301,17 @@ def test_compute_defined_outcomes(sample, formula):
         assert 10 <= q <= 100
 
 
-# --- formula 5 chosen per station, end to end through the snapshot ----------------------
+# --- formula 5 chosen per station, end to end -----------------------------------------
 
 
-def test_snapshot_uses_the_station_formula(redis_server, tmp_path):
-    """Two stations with the worked example's values; Station.properties wqi_formula = 5 on
-    one of them: the snapshot shows 35 (formula 3) and 40 (formula 5)."""
+def test_the_station_formula_reaches_the_snapshot_and_the_station_history(redis_server, tmp_path):
+    """Two stations with the same samples; Station.properties wqi_formula = 5 on one of them.
+    Newest sample (the worked example): the snapshot shows 35 (formula 3) and 40 (formula 5).
+    A day earlier, Coliform 7,500: 48.9 → 49, Xấu (formula 3) against 50.9 → 51, Trung bình
+    (formula 5) in the station page's category history."""
+    from types import SimpleNamespace
+    from zoneinfo import ZoneInfo
+
     from sqlalchemy.orm import Session
 
     from ioc.db import models as m
@@ -314,25 +319,30 @@ def test_snapshot_uses_the_station_formula(redis_server, tmp_path):
     from ioc.db.session import make_engine
     from ioc.kpi.snapshot import build_snapshot
     from ioc.live_store import LiveStore
+    from ioc.views.map_details import station_series
 
     now = datetime(2026, 5, 20, 3, 0, tzinfo=timezone.utc)
     engine = make_engine(f"sqlite:///{tmp_path / 'ioc.db'}")
     upgrade(engine)
     units = {"ph": "pH", "temperature": "°C", "coliform": "MPN/100mL", "aldrin": "µg/L", "dieldrin": "µg/L"}
+    samples = ((now - timedelta(days=3), {**EXAMPLE, "coliform": 7500}), (now - timedelta(days=2), EXAMPLE))
     with Session(engine) as s, s.begin():
         for sid, props in (("W3", {}), ("W5", {"wqi_formula": 5})):
             s.add(m.Station(id=sid, name=f"Trạm {sid}", kind="water", commune_code="29251", updated_at=now,
                             properties=props))
             s.flush()
-            for p, v in EXAMPLE.items():
+            for p in EXAMPLE:
                 code = "do" if p == "do_mg_l" else p
                 s.add(m.Datastream(id=f"{sid}-{code}", station_id=sid, name=code, parameter=code,
                                    unit=units.get(code, "mg/L"), updated_at=now))
                 s.flush()
-                s.add(m.Observation(datastream_id=f"{sid}-{code}", phenomenon_time=now - timedelta(days=2), result=v))
+                for at, sample in samples:
+                    s.add(m.Observation(datastream_id=f"{sid}-{code}", phenomenon_time=at, result=sample[p]))
     store = LiveStore.from_url(redis_server.url, prefix="wqiformula")
     try:
         snap = build_snapshot(engine, store, None, now=now)
+        views = SimpleNamespace(tz=ZoneInfo("Asia/Ho_Chi_Minh"), clock=lambda: now, engine=lambda: engine)
+        history = {sid: [c[1] for c in station_series(views, sid, "7d", "vi")["categories"]] for sid in ("W3", "W5")}
     finally:
         for k in store.r.scan_iter("wqiformula*"):
             store.r.delete(k)
@@ -341,3 +351,4 @@ def test_snapshot_uses_the_station_formula(redis_server, tmp_path):
     water = {w["station_id"]: w for w in snap["environment"]["water"]}
     assert water["W3"]["wqi"] == 35 and water["W5"]["wqi"] == 40
     assert water["W5"]["groups_used"] == ["I", "II", "III", "IV", "V"]
+    assert history == {"W3": ["bad", "bad"], "W5": ["medium", "bad"]}
