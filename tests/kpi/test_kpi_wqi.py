@@ -304,6 +304,21 @@ def test_compute_defined_outcomes(sample, formula):
 # --- formula 5 chosen per station, end to end -----------------------------------------
 
 
+def test_the_connector_keeps_the_things_wqi_formula():
+    """Station.properties["wqi_formula"] comes from the SensorThings Thing's properties."""
+    from types import SimpleNamespace
+
+    from connectors.environment import EnvironmentConnector
+    from ioc.settings import load_settings
+
+    conn = EnvironmentConnector(load_settings(environment_url="http://x"), None, None, client=SimpleNamespace(),
+                                locator=None)
+    thing = {"@iot.id": 7, "name": "Điểm quan trắc nước mặt", "Locations": [],
+             "properties": {"station_type": "water_periodic", "wqi_formula": 5}}
+    rec = conn.parse_thing(thing)
+    assert rec.properties["wqi_formula"] == 5 and wqi.station_formula(rec.properties) == 5
+
+
 def test_the_station_formula_reaches_the_snapshot_and_the_station_history(redis_server, tmp_path):
     """Two stations with the same samples; Station.properties wqi_formula = 5 on one of them.
     Newest sample (the worked example): the snapshot shows 35 (formula 3) and 40 (formula 5).
