@@ -235,8 +235,8 @@ def test_database_error_is_said_once_in_words():
     view = mv.cards(FakeViews(), "day", "vi", figures=broken)
     assert view.error.startswith("Không đọc được số liệu lúc này")
     assert all(c.value == "—" and c.status_label == "Không đọc được số liệu" for c in view.cards)
-    out = lm.render(view, "vi")
-    assert "database is locked" not in text_of(list(out)) and "Traceback" not in text_of(list(out))
+    out = list(lm.render(view, "vi").values())
+    assert "database is locked" not in text_of(out) and "Traceback" not in text_of(out)
     trends = mv.trends(FakeViews(), "day", "vi", figures=broken)
     assert all(tr.svg == "" and tr.empty_text.startswith("Không đọc được xu hướng") for tr in trends.values())
 
@@ -245,9 +245,9 @@ def test_a_stale_source_is_said_on_its_card():
     stale = Freshness(state="stale", label="Cũ từ 09:40", since=NOW - timedelta(minutes=20))
     view = mv.cards(FakeViews({"cameras": stale}), "day", "vi", figures=fake(week_figures()))
     out = lm.render(view, "vi")
-    classes, summaries = out[6::3], out[7::3]  # after 6 header outputs, per card: class, summary, detail
-    assert "m-stale" in classes[1] and "m-stale" not in classes[0]
-    assert "◑ Cũ từ 09:40" in text_of(summaries[1]) and "Cũ từ" not in text_of(summaries[0])
+    assert "m-stale" in out[("m-card-cameras", "className")] and "m-stale" not in out[("m-card-hotline", "className")]
+    assert "◑ Cũ từ 09:40" in text_of(out[("m-sum-cameras", "children")])
+    assert "Cũ từ" not in text_of(out[("m-sum-hotline", "children")])
 
 
 def test_figures_are_cached_per_period_and_day():
@@ -317,29 +317,156 @@ def test_rendered_page_has_no_personal_data():
     fn = fake(week_figures(), daily_results())
     out = lm.render(mv.cards(views, "week", "vi", figures=fn), "vi")
     trends = [lm.trend(tr) for tr in mv.trends(views, "week", "vi", figures=fn).values()]
-    shown = text_of(list(out)) + text_of(trends)
+    shown = text_of(list(out.values())) + text_of(trends)
     assert "Phường Mỹ Tho" in shown and "1.234" in shown
     for value in PERSONAL:
         assert value not in shown
 
 
+def components(tree) -> list:
+    """Every component of a layout, depth first."""
+    if isinstance(tree, (list, tuple)):
+        return [c for x in tree for c in components(x)]
+    if not hasattr(tree, "_type"):
+        return []
+    return [tree, *components(getattr(tree, "children", None))]
+
+
+def by_id(tree) -> dict:
+    return {c.id: c for c in components(tree) if getattr(c, "id", None)}
+
+
 def test_layout_is_light_and_ids_are_prefixed():
-    ids = []
-
-    def walk(c):
-        if isinstance(c, (list, tuple)):
-            for x in c:
-                walk(x)
-            return
-        if getattr(c, "id", None):
-            ids.append(c.id)
-        walk(getattr(c, "children", None) or [])
-
-    page = lm.layout()
-    walk(page)
+    page = lm.layout()  # outside a request: the cards load through the callbacks
+    ids = list(by_id(page))
     assert ids and all(i.startswith("m-") for i in ids)
     assert "Graph" not in repr(page)  # no plotly.js on first paint
     assert "m-card-hotline" in ids and "m-trend-qd766" in ids
+    assert "Đang tải" in text_of(by_id(page)["m-sum-hotline"].children)
+
+
+def test_layout_uses_only_the_libraries_the_lean_page_loads():
+    """/m loads Dash's html and dcc bundles only (lean page): a component of another library
+    would not render, and a dcc.Link to another page would render it without its libraries."""
+    page = lm.layout()
+    kinds = {(type(c).__module__.split(".")[1], type(c).__name__) for c in components(page)}
+    assert {lib for lib, _ in kinds} <= {"html", "dcc"}, kinds
+    assert ("dcc", "Link") not in kinds
+    assert isinstance(by_id(page)["m-status-link"], lm.html.A)
+    assert lm.PAGE_FILES.suites == ("dash/deps/", "dash/dash-renderer/", "dash/dcc/", "dash/html/")
+
+
+# --- the first answer: the layout filled on the server -------------------------------------------
+
+
+class Settings:
+    language = "vi"
+
+
+@pytest.fixture
+def app_request(monkeypatch):
+    """A request of the app as Dash's page router makes it, with the phone's cookies."""
+    from flask import Flask
+
+    monkeypatch.setattr(mv, "period_figures", fake(week_figures(), daily_results()))
+    app = Flask(__name__)
+    app.config.update(IOC_READ_MODEL=FakeViews(), IOC_SETTINGS=Settings())
+
+    def open_page(cookies: str = ""):
+        with app.test_request_context("/_dash-update-component", method="POST", headers={"Cookie": cookies}):
+            return lm.layout()
+
+    return open_page
+
+
+def test_first_answer_holds_the_figures_in_the_phones_period_and_language(app_request):
+    page = by_id(app_request("ioc_lang=en; ioc_m_period=week"))
+    assert page["m-period"].value == "week"
+    assert [o["label"] for o in page["m-period"].options] == ["Day", "Week", "Month"]
+    assert page["m-lang"].children == "Tiếng Việt"
+    assert page["m-period-label"].children.startswith("7 days 14/05 – 20/05/2026")
+    hotline = text_of(page["m-sum-hotline"].children)
+    assert "1,234" in hotline and "Loading" not in hotline and "Answered on time 87.5 %" in hotline
+    assert page["m-card-cameras"].className == "m-card status-warn"
+    assert "Phường Mỹ Tho" in text_of(page["m-detail-hotline"].children)  # the worst list, one tap away
+    assert page["m-shown"].data == {"period": "week", "lang": "en", "trends": False}
+    # the trends were not cached: the first answer does not wait for them, their callback fills them
+    assert page["m-trend-hotline"].children == lm.LOADING
+
+
+def test_first_answer_includes_the_trends_once_cached(app_request):
+    mv.trends(FakeViews(), "day", "vi")  # another phone asked within the minute
+    page = by_id(app_request())
+    assert page["m-period"].value == "day" and page["m-shown"].data == {"period": "day", "lang": "vi", "trends": True}
+    assert page["m-trend-hotline"].children[1].src.startswith("data:image/svg+xml")
+    assert "Hôm nay 20/05/2026" in page["m-period-label"].children and page["m-lang"].children == "English"
+
+
+def test_cookies_that_are_not_ours_fall_back_to_the_defaults(app_request):
+    page = by_id(app_request("ioc_lang=fr; ioc_m_period=year"))
+    assert page["m-period"].value == "day" and page["m-shown"].data["lang"] == "vi"
+
+
+def test_callbacks_skip_only_what_the_page_shows_already():
+    shown = {"period": "week", "lang": "vi", "trends": True}
+    # the call Dash makes when the page is inserted: the first answer shows it all
+    assert lm.skip_cards(None, shown, "week", "vi") and lm.skip_trends(None, shown, "week", "vi")
+    # the minute's tick always refreshes; a new period or language always renders
+    assert not lm.skip_cards("m-tick", shown, "week", "vi") and not lm.skip_trends("m-tick", shown, "week", "vi")
+    assert not lm.skip_cards("m-period", shown, "day", "vi") and not lm.skip_trends("m-period", shown, "day", "vi")
+    assert not lm.skip_cards("lang", shown, "week", "en")
+    # trends not in the first answer, or nothing server-rendered: the callbacks fill the page
+    assert not lm.skip_trends(None, {**shown, "trends": False}, "week", "vi")
+    assert not lm.skip_cards(None, None, "day", "vi") and not lm.skip_trends(None, None, "day", "vi")
+
+
+def test_cards_callback_outputs_follow_render():
+    out = lm.render(mv.cards(FakeViews(), "week", "vi", figures=fake(week_figures())), "vi")
+    assert set(out) == set(lm.OUTPUTS) and len(lm.OUTPUTS) == len(set(lm.OUTPUTS))
+    assert out[("m-shown", "data")] == {"period": "week", "lang": "vi"}
+
+
+# --- what the app sends to a phone ---------------------------------------------------------------
+
+
+@pytest.fixture
+def client(sqlite_url, redis_url, tmp_path, monkeypatch):
+    from ioc.settings import load_settings
+    from ioc.web.app import create_app
+
+    monkeypatch.setenv("IOC_DATA_DIR", str(tmp_path))
+    return create_app(load_settings(redis_url=redis_url, database_url=sqlite_url)).server.test_client()
+
+
+OTHER_PAGES = ("dash_leaflet", "dash_extensions", "dash_table", "/assets/wall.", "/assets/sector_map.",
+               "/assets/map.js", "_favicon.ico")
+
+
+def test_m_loads_no_other_page_code(client):
+    page = client.get("/m").get_data(as_text=True)
+    loaded = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert not [u for u in loaded if any(o in u for o in OTHER_PAGES)], loaded
+    for needed in ("dash_renderer", "dash_core_components.v", "dash_html_components", "/assets/mobile.css",
+                   "/assets/base.css", "/assets/pwa.js", "/assets/favicon.ico", "/manifest.webmanifest"):
+        assert any(needed in u for u in loaded), (needed, loaded)
+    # the other pages keep their libraries
+    wall = client.get("/wall").get_data(as_text=True)
+    assert "dash_leaflet" in wall and "/assets/wall.js" in wall and "dash_extensions" in wall
+
+
+def test_bundles_are_served_in_brotli_and_cacheable(client):
+    import brotli
+
+    page = client.get("/m").get_data(as_text=True)
+    url = re.search(r'src="(/_dash-component-suites/dash/dcc/dash_core_components\.v[^"]+)"', page).group(1)
+    plain = client.get(url, headers={"Accept-Encoding": "identity"})
+    packed = client.get(url, headers={"Accept-Encoding": "gzip, deflate, br, zstd"})
+    assert plain.headers.get("Content-Encoding") is None and packed.headers["Content-Encoding"] == "br"
+    assert brotli.decompress(packed.data) == plain.data
+    assert len(packed.data) < len(plain.data) / 4
+    assert "max-age=31536000" in packed.headers["Cache-Control"] and "Accept-Encoding" in packed.headers["Vary"]
+    assert client.get(url, headers={"Accept-Encoding": "gzip"}).headers["Content-Encoding"] == "gzip"
+    assert client.get("/m", headers={"Accept-Encoding": "br"}).headers["Content-Encoding"] == "br"
 
 
 def test_trend_is_an_inline_svg_image():
@@ -374,6 +501,12 @@ def test_empty_database_through_the_real_read_model(sqlite_url, redis_url):
 
 
 # --- the PWA files ------------------------------------------------------------------------------
+
+
+def test_favicon_is_small_and_a_real_icon():
+    ico = (ASSETS / "favicon.ico").read_bytes()
+    assert struct.unpack("<HHH", ico[:6]) == (0, 1, 1) and ico[22:30] == b"\x89PNG\r\n\x1a\n"
+    assert len(ico) < 2048  # Dash's own favicon: 15 KiB
 
 
 def test_manifest_and_icons():
