@@ -22,7 +22,6 @@ from flask import Flask, Response, request
 from ioc.settings import PROJECT_ROOT, Settings, get_settings
 from ioc.views.read import ReadModel
 from ioc.web import health, map_api
-from ioc.web.page_assets import PageAssetsDash
 
 ASSETS = PROJECT_ROOT / "assets"
 # what the app serves compressed (gzip/brotli/zstd by the client's Accept-Encoding)
@@ -49,7 +48,7 @@ def create_app(settings: Settings | None = None, read_model: ReadModel | None = 
     # geobuf map layers (protobuf) compress about 4× like JSON; Flask-Compress skips the type by
     # default, and reads this setting once, when Dash enables it
     server.config["COMPRESS_MIMETYPES"] = [*COMPRESSED_TYPES, map_api.GEOBUF_MIMETYPE]
-    app = PageAssetsDash(  # dash.Dash with per-page scripts (the lean /m) and brotli-10 bundles
+    app = dash.Dash(
         __name__,
         server=server,
         title="IOC Đồng Tháp",
