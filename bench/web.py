@@ -32,9 +32,10 @@ the Redis pipeline that bumps ``ioc:version``); the scheduler republishes, panel
    MutationObserver stamps ``Date.now()``), split into scheduler, wait for the wall's poll,
    versions GET, callbacks and rendering. Target: p95 ≤ 2 s.
 3. /m first load with an empty cache: wire bytes of the page and everything it loads (CDP
-   Network events), first/largest contentful paint and the time the first card shows its
-   figure, on localhost and under Lighthouse's mobile throttling (150 ms RTT, 1.6 Mbit/s down,
-   4× CPU). Target: ≤ 1 MB compressed, usable ≤ 3 s.
+   Network events), first/largest contentful paint and the time the first card's figure is
+   painted, on localhost and under Lighthouse's mobile throttling (150 ms RTT, 1.6 Mbit/s down,
+   4× CPU), and whether a tap on the first card then opens its detail. Target: ≤ 1 MB
+   compressed, usable ≤ 3 s.
 4. Wall heap: ``JSHeapUsedSize`` (CDP Performance.getMetrics after HeapProfiler.collectGarbage)
    of an open /wall after 1 minute and after ``--minutes`` of live updates, sampled at every
    focus rotation step and compared for the same focus panel, with DOM nodes and listeners.
