@@ -23,7 +23,9 @@ from simulator.testing import running_simulator
 
 @pytest.fixture(scope="module")
 def sim():
-    with running_simulator(history_days=3, frozen=True, seed=5, scale=0.2) as s:
+    # a week at full scale: dozens of open tickets whatever the date (the connector reads
+    # relative to the real clock, so the simulator's clock cannot be pinned to a fixed date)
+    with running_simulator(history_days=7, frozen=True, seed=5, scale=1) as s:
         yield s
 
 
@@ -37,6 +39,7 @@ def test_a_record_that_stays_broken_keeps_one_row(sim, db, store, locator, tmp_p
     # open tickets: every poll reads them again (the list of open tickets), the first poll twice
     # (its 90-day window, then the open list)
     broken = sorted(i for i, t in tickets.items() if t["status"] == "open")[:2]
+    assert len(broken) == 2
     sim.set_faults("hotline", kind="bad_records", ids=broken, variants=["outside_province", "missing_id"])
     try:
         conn = connector("hotline", settings_for(sim, tmp_path), db, store, locator)
