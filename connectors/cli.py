@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import signal
 import sys
 import threading
@@ -25,15 +24,12 @@ err = Console(stderr=True)
 
 def _runtime():
     from connectors.registry import Runtime
-    from ioc.settings import load_settings
+    from ioc.settings import configure_logging, load_settings
 
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    # one line per request would drown the state-change lines (and URLs are no business of logs)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    # alembic narrates every migration step at INFO; a failing command must print one line
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx's line per request would drown the state-change lines, and alembic narrates every
+    # migration step at INFO: libraries say warnings only (ioc.settings.configure_logging)
+    configure_logging(settings)
     return Runtime(settings)
 
 
