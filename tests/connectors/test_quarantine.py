@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import column, func, insert, select, table
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connector_harness import connector, settings_for, upstream_tickets
@@ -18,6 +19,8 @@ from connectors.quarantine import Quarantined, record_key
 from ioc.db import models as m
 from ioc.db.migrate import upgrade
 from ioc.db.session import make_engine
+from ioc.db.types import UTCDateTime
+from pgtools import PG_URL, create_pg_database, drop_pg_database
 from simulator.testing import running_simulator
 
 
@@ -98,10 +101,28 @@ def test_identity_is_kind_and_id_else_a_digest_of_the_payload():
     assert record_key(e) != record_key(c)
 
 
-def test_migration_merges_the_sightings_of_one_record(tmp_path):
-    """Rows written one per sighting before revision 0004 become one row per record."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def old_db(request, tmp_path):
+    """An empty database at revision 0003 (before the quarantine kept one row per record)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+    else:
+        if not PG_URL:
+            pytest.skip("IOC_TEST_DATABASE_URL not set: no PostgreSQL for this run")
+        url = create_pg_database("ioc_q0004", fast=True)
+    engine = make_engine(url)
     upgrade(engine, "0003")
+    yield engine
+    engine.dispose()
+    if request.param == "postgresql":
+        drop_pg_database(url)
+
+
+def test_migration_merges_the_sightings_of_one_record(old_db):
+    """Rows written one per sighting before revision 0004 become one row per record."""
+    engine = old_db
+    old = table("quarantine", column("source"), column("record_id"), column("reason_code"), column("reason"),
+                column("payload"), column("received_at", UTCDateTime()))
     t0 = datetime(2026, 11, 30, 1, 0, tzinfo=timezone.utc)
     legacy = [  # (source, record_id, reason_code, payload, minutes after t0)
         ("hotline", "PA1", "outside_province", '{"service_request_id":"PA1","lat":0}', 0),
@@ -114,10 +135,8 @@ def test_migration_merges_the_sightings_of_one_record(tmp_path):
     ]
     with engine.begin() as c:
         for source, rid, code, payload, minutes in legacy:
-            c.execute(text("INSERT INTO quarantine (source, record_id, reason_code, reason, payload, received_at) "
-                           "VALUES (:s, :r, :c, 'why', :p, :at)"),
-                      {"s": source, "r": rid, "c": code, "p": payload,
-                       "at": (t0 + timedelta(minutes=minutes)).replace(tzinfo=None)})
+            c.execute(insert(old).values(source=source, record_id=rid, reason_code=code, reason="why", payload=payload,
+                                         received_at=t0 + timedelta(minutes=minutes)))
     upgrade(engine)
     rows = {(r.source, r.record_key): r for r in _rows(engine)}
     assert set(rows) == {("hotline", "ticket:PA1"), ("environment", "thing:5"), ("environment", "observation:5"),
@@ -127,10 +146,9 @@ def test_migration_merges_the_sightings_of_one_record(tmp_path):
     assert (pa1.first_seen_at, pa1.last_seen_at) == (t0, t0 + timedelta(minutes=2))
     assert [r.times_seen for k, r in sorted(rows.items()) if k[0] == "environment"] == [1, 1]
     # the unique key holds from now on
-    with pytest.raises(Exception, match="UNIQUE"), engine.begin() as c:
+    with pytest.raises(IntegrityError), engine.begin() as c:
         c.execute(insert(m.QuarantineRecord.__table__).values(
             source="hotline", record_key="ticket:PA1", reason_code="x", reason="x", payload="{}",
             first_seen_at=t0, last_seen_at=t0, times_seen=1))
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(m.QuarantineRecord)) == 4
-    engine.dispose()
