@@ -11,7 +11,6 @@ import logging
 import random
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -160,14 +159,13 @@ class Connector:
         result = RunResult(self.source)
         started = datetime.now(timezone.utc)
         newest: datetime | None = None
-        counts: Counter = Counter()  # change of the quarantine's records per reason code
         quarantined: set[str] = set()  # keys of the records this poll quarantined
         try:
             with Session(self.engine) as s:
                 cursor = load_cursor(s, self.source)
             for batch in self.fetch(cursor, since=since):
                 batch.authoritative = since is not None
-                written = self._commit(batch, counts, quarantined)
+                written = self._commit(batch, quarantined)
                 main = written.get(self.main_kind, Written()).counts
                 result.fetched += batch.fetched
                 result.new += main.new
@@ -186,7 +184,7 @@ class Connector:
         except Exception as err:  # a bug or a database failure: report, never crash the process
             log.exception("%s: poll failed", self.source)
             result.ok, result.error = False, f"{type(err).__name__}: {err}"[:500]
-        self._record_run(result, started, counts, newest)
+        self._record_run(result, started, newest)
         return result
 
     def reconcile_since(self, now: datetime | None = None) -> datetime:
@@ -201,11 +199,11 @@ class Connector:
         renewed every third of it while held (during polls and between them)."""
         return int(max(0.3, 1.5 * self.interval) * 1000)
 
-    def _commit(self, batch: Batch, counts: Counter, quarantined: set[str]) -> dict[str, Written]:
+    def _commit(self, batch: Batch, quarantined: set[str]) -> dict[str, Written]:
         now = datetime.now(timezone.utc)
         with Session(self.engine) as s, s.begin():
             written = self.write(s, batch)
-            counts.update(quarantine.store(s, self.source, batch.quarantined, now, quarantined))
+            quarantine.store(s, self.source, batch.quarantined, now, quarantined)
             if batch.cursor is not None:
                 save_cursor(s, self.source, batch.cursor)  # same transaction: never ahead of the data
         return written
@@ -235,7 +233,7 @@ class Connector:
         self._redis_down = False
         return True
 
-    def _record_run(self, result: RunResult, started: datetime, counts: Counter, newest: datetime | None) -> None:
+    def _record_run(self, result: RunResult, started: datetime, newest: datetime | None) -> None:
         now = datetime.now(timezone.utc)
         if result.ok:
             self._failures = 0
@@ -248,8 +246,10 @@ class Connector:
             if not self._was_failing:
                 log.warning("%s: failing: %s", self.source, result.error)
             self._was_failing = True
+        held: dict[str, int] | None = None
         try:
             with Session(self.engine) as s, s.begin():
+                held = quarantine.counts(s, self.source)
                 s.add(m.SourceRun(source=self.source, started_at=started, finished_at=now, ok=result.ok,
                                   fetched=result.fetched, new=result.new, updated=result.updated,
                                   unchanged=result.unchanged, quarantined=result.quarantined, error=result.error))
@@ -275,7 +275,11 @@ class Connector:
             current = self.store.health(self.source) | {k: str(v) for k, v in health.items()}
             current["state"] = derive_state(current, now)
             self.store.set_health(self.source, current)
-            self.store.count_quarantined({(self.source, r): n for r, n in counts.items() if n})
+            if held is not None:  # Redis counts what SQL holds (it heals after a Redis restart)
+                shown = {k.split(":", 1)[1]: n for k, n in self.store.quarantine_counts().items()
+                         if k.startswith(f"{self.source}:")}
+                self.store.count_quarantined({(self.source, r): held.get(r, 0) - shown.get(r, 0)
+                                              for r in set(held) | set(shown) if held.get(r, 0) != shown.get(r, 0)})
 
         self._safe_redis(do)
 

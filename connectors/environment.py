@@ -452,8 +452,8 @@ class EnvironmentConnector(Connector):
                     out.append(Change(ds_id, {}, "removed", datetime.now(timezone.utc).isoformat()))
         return out
 
-    def _commit(self, batch, counts, quarantined):
-        written = super()._commit(batch, counts, quarantined)
+    def _commit(self, batch, quarantined):
+        written = super()._commit(batch, quarantined)
         if self.store is None:  # keep the per-stream marks current even without Redis
             newest = self._load_newest()
             for rec, _ in written.get("observations", Written()).changed:

@@ -12,20 +12,18 @@ adding another.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ioc.db import models as m
 
 MAX_PAYLOAD = 2_000  # characters of a quarantined record kept for admins
-KEY_CHUNK = 500  # keys per IN (...) lookup
 
 
 @dataclass
@@ -69,47 +67,39 @@ def record_key(q: Quarantined) -> str:
     return f"{q.kind}:{rid}" if rid is not None else f"{q.kind}:sha256:{payload_digest(q.payload)}"
 
 
-def store(session: Session, source: str, items: list[Quarantined], now: datetime, counted: set[str]) -> Counter:
+def store(session: Session, source: str, items: list[Quarantined], now: datetime, counted: set[str]) -> None:
     """Upsert a batch's quarantined records in the caller's transaction.
 
-    ``counted`` holds the keys this poll has already counted (updated here): a record read
+    ``counted`` holds the keys this poll has already stored (updated here): a record read
     twice in one poll (a window page and the open-ticket list) is one more poll that saw it,
-    not two. Returns the change of the per-(reason_code) record counts (+1 for a new record,
-    −1/+1 when a known record's reason changed), for Redis's ``quarantine:counts``."""
+    not two, so only its first sighting in a poll adds to ``times_seen``."""
     latest: dict[str, Quarantined] = {}
     for q in items:
         latest[record_key(q)] = q  # the same record twice in a batch: its last copy
-    if not latest:
-        return Counter()
-    table = m.QuarantineRecord.__table__
-    keys = list(latest)
-    known: dict[str, str] = {}
-    for i in range(0, len(keys), KEY_CHUNK):
-        rows = session.execute(select(table.c.record_key, table.c.reason_code).where(
-            table.c.source == source, table.c.record_key.in_(keys[i:i + KEY_CHUNK])))
-        known.update({k: r for k, r in rows})
-    delta: Counter = Counter()
-    values = []
+    first, again = [], []
     for key, q in latest.items():
-        code = q.reason_code[:64]
-        if key not in known:
-            delta[code] += 1
-        elif known[key] != code:
-            delta[known[key]] -= 1
-            delta[code] += 1
-        values.append({"source": source, "record_key": key, "record_id": usable_id(q.record_id),
-                       "reason_code": code, "reason": q.reason[:1000], "payload": truncate_payload(q.payload),
-                       "first_seen_at": now, "last_seen_at": now,
-                       "times_seen": 0 if key in counted and key in known else 1})
+        (again if key in counted else first).append(
+            {"source": source, "record_key": key, "record_id": usable_id(q.record_id),
+             "reason_code": q.reason_code[:64], "reason": q.reason[:1000], "payload": truncate_payload(q.payload),
+             "first_seen_at": now, "last_seen_at": now, "times_seen": 1})
         counted.add(key)
+    table = m.QuarantineRecord.__table__
     insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
-    session.execute(insert.on_conflict_do_update(
-        index_elements=[table.c.source, table.c.record_key],
-        set_={"record_id": insert.excluded.record_id, "reason_code": insert.excluded.reason_code,
-              "reason": insert.excluded.reason, "payload": insert.excluded.payload,
-              "last_seen_at": insert.excluded.last_seen_at,
-              "times_seen": table.c.times_seen + insert.excluded.times_seen}), values)
-    return Counter({k: v for k, v in delta.items() if v})
+    for rows, seen in ((first, table.c.times_seen + 1), (again, table.c.times_seen)):
+        if rows:
+            session.execute(insert.on_conflict_do_update(
+                index_elements=[table.c.source, table.c.record_key],
+                set_={"record_id": insert.excluded.record_id, "reason_code": insert.excluded.reason_code,
+                      "reason": insert.excluded.reason, "payload": insert.excluded.payload,
+                      "last_seen_at": insert.excluded.last_seen_at, "times_seen": seen}), rows)
 
 
-__all__ = ["MAX_PAYLOAD", "Quarantined", "payload_digest", "record_key", "store", "truncate_payload", "usable_id"]
+def counts(session: Session, source: str) -> dict[str, int]:
+    """Quarantined records of a source by reason code, as SQL holds them."""
+    t = m.QuarantineRecord.__table__
+    return dict(session.execute(select(t.c.reason_code, func.count()).where(t.c.source == source)
+                                .group_by(t.c.reason_code)).all())
+
+
+__all__ = ["MAX_PAYLOAD", "Quarantined", "counts", "payload_digest", "record_key", "store", "truncate_payload",
+           "usable_id"]

@@ -74,7 +74,7 @@ def test_a_record_that_stays_broken_keeps_one_row(sim, db, store, locator, tmp_p
         assert s.scalars(select(m.SourceRun.quarantined).order_by(m.SourceRun.id)).all() == [2, 2]
 
 
-def test_a_record_whose_reason_changes_moves_between_counts(sim, db, store, locator, tmp_path):
+def test_redis_counts_follow_sql_when_a_reason_changes_or_redis_forgets(sim, db, store, locator, tmp_path):
     ticket = sorted(i for i, t in upstream_tickets(sim).items() if t["status"] == "open")[0]  # read at every poll
     conn = connector("hotline", settings_for(sim, tmp_path), db, store, locator)
     for variant in ("outside_province", "future_timestamp"):
@@ -87,6 +87,10 @@ def test_a_record_whose_reason_changes_moves_between_counts(sim, db, store, loca
     (row,) = _rows(db)
     assert (row.reason_code, row.times_seen) == ("future_timestamp", 2)
     assert store.quarantine_counts() == {"hotline:outside_province": 0, "hotline:future_timestamp": 1}
+    # Redis loses its counts (a restart without AOF): the next poll sets them from SQL again
+    store.r.delete(store.key("quarantine"))
+    assert conn.poll_once().ok
+    assert store.quarantine_counts() == {"hotline:future_timestamp": 1}
 
 
 def test_identity_is_kind_and_id_else_a_digest_of_the_payload():
