@@ -258,7 +258,7 @@ class EnvironmentConnector(Connector):
                     st = self.parse_thing(raw)
                 except Exception as err:
                     code, reason = reason_of(err)
-                    batch.quarantined.append(Quarantined(_id(raw), f"thing_{code}"[:64], reason, raw))
+                    batch.quarantined.append(Quarantined(_id(raw), f"thing_{code}"[:64], reason, raw, "thing"))
                     continue
                 self._stations[st.id] = st
                 batch.records["stations"].append(st)
@@ -270,7 +270,8 @@ class EnvironmentConnector(Connector):
                     ds, end = self.parse_datastream(raw)
                 except Exception as err:
                     code, reason = reason_of(err)
-                    batch.quarantined.append(Quarantined(_id(raw), f"datastream_{code}"[:64], reason, raw))
+                    batch.quarantined.append(Quarantined(_id(raw), f"datastream_{code}"[:64], reason, raw,
+                                                         "datastream"))
                     continue
                 ends[ds.id] = end
                 batch.records["datastreams"].append(ds)
@@ -337,7 +338,7 @@ class EnvironmentConnector(Connector):
                 batch.records["observations"].append(self.parse_observation(raw, ds_id))
             except Exception as err:
                 code, reason = reason_of(err)
-                batch.quarantined.append(Quarantined(_id(raw), code, reason, raw))
+                batch.quarantined.append(Quarantined(_id(raw), code, reason, raw, "observation"))
         return batch
 
     @parser
@@ -451,8 +452,8 @@ class EnvironmentConnector(Connector):
                     out.append(Change(ds_id, {}, "removed", datetime.now(timezone.utc).isoformat()))
         return out
 
-    def _commit(self, batch, reasons):
-        written = super()._commit(batch, reasons)
+    def _commit(self, batch, quarantined):
+        written = super()._commit(batch, quarantined)
         if self.store is None:  # keep the per-stream marks current even without Redis
             newest = self._load_newest()
             for rec, _ in written.get("observations", Written()).changed:
