@@ -26,8 +26,13 @@ window.ioc = Object.assign({}, window.ioc, {
       return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.55 ? "#0b111a" : "#fff";
     }
 
+    // one formatter per language: toLocaleString builds a new one on every call (a redraw
+    // formats hundreds of cluster counts)
+    const formats = {};
     function number(n, lang) {
-      return Number(n).toLocaleString(lang === "en" ? "en-US" : "vi-VN");
+      const locale = lang === "en" ? "en-US" : "vi-VN";
+      formats[locale] = formats[locale] || new Intl.NumberFormat(locale);
+      return formats[locale].format(Number(n));
     }
 
     function badge(latlng, cls, colour, text, title, size) {
@@ -151,9 +156,84 @@ window.ioc = Object.assign({}, window.ioc, {
   })(),
 });
 
+/* The ticket points as the server writes them (ioc/views/map_layers.py, encode_ticket_points),
+   little-endian: uint32 H | H bytes of JSON {n, scale, cats, states} | zeros to a multiple of 4 |
+   int32 lon×scale [n] | int32 lat×scale [n] | uint32 row-id steps [n] | uint16 category [n] |
+   uint8 state [n]. Typed arrays read the platform's byte order: little-endian in every browser
+   this page runs in (x86, ARM). Returns every point as a GeoJSON Feature, properties {id, cat, st}. */
+window.ioc = Object.assign({}, window.ioc, {
+  ticketPoints: function (buffer) {
+    "use strict";
+    const h = new DataView(buffer).getUint32(0, true);
+    const head = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, h)));
+    const n = head.n;
+    let at = 4 + h + ((4 - (4 + h) % 4) % 4);
+    const x = new Int32Array(buffer, at, n); at += 4 * n;
+    const y = new Int32Array(buffer, at, n); at += 4 * n;
+    const step = new Uint32Array(buffer, at, n); at += 4 * n;
+    const cat = new Uint16Array(buffer, at, n); at += 2 * n;
+    const st = new Uint8Array(buffer, at, n);
+    const features = new Array(n);
+    let id = 0;
+    for (let i = 0; i < n; i++) {
+      id += step[i];
+      // properties.id: dash-leaflet keys its markers by it (and numbers features without one)
+      features[i] = {type: "Feature", geometry: {type: "Point", coordinates: [x[i] / head.scale, y[i] / head.scale]},
+                     properties: {id: id, cat: head.cats[cat[i]], st: head.states[st[i]]}};
+    }
+    return features;
+  },
+});
+
 /* The sector map's clientside callbacks (layouts/map.py: ClientsideFunction("ioc_map", …)). */
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
   ioc_map: {
+    // the points of the last time range asked for ({key: url and page, features: a promise}); what the layer shows
+    _points: null,
+    _shows: null,
+
+    // The ticket layer's data: the points of src.url (downloaded once per time range), those of
+    // src.cats and src.states (null: all; layouts/map.py ticket_source) — a status, category or
+    // sector change only filters and re-clusters. Nothing is asked while the layer is off, or
+    // while the database did not answer for the choropleth (the legend says so).
+    tickets: function (src, overlaysAll, built, _tick, choro, layerSet, keys) {
+      const nu = window.dash_clientside.no_update;
+      const self = window.dash_clientside.ioc_map;
+      const names = overlaysAll && overlaysAll[0];
+      const on = names ? names.some(function (n) { return keys && keys[n] === "tickets"; })
+        : ((layerSet && layerSet.layers) || []).indexOf("tickets") >= 0;
+      if (!src || !on) { return nu; }
+      const down = !!(choro && choro.layers_down);
+      // the minute's tick or a layer control reporting what it shows: nothing new to draw (a
+      // re-drawn layer closes its tooltips); a re-mounted map (built: gen, page) starts empty
+      const shows = JSON.stringify([src, down, built]);
+      if (shows === self._shows) { return nu; }
+      self._shows = shows;
+      if (down) { return {type: "FeatureCollection", features: []}; }
+      const keep = function (features) {
+        const cats = src.cats ? new Set(src.cats) : null;
+        const states = src.states ? new Set(src.states) : null;
+        const shown = (cats || states) ? features.filter(function (f) {
+          return (!cats || cats.has(f.properties.cat)) && (!states || states.has(f.properties.st));
+        }) : features.slice();
+        return {type: "FeatureCollection", features: shown};
+      };
+      // a page opened again (built.page) downloads again: the points may have changed since
+      const key = src.url + " " + (built && built.page);
+      if (!self._points || self._points.key !== key) {
+        const points = fetch(src.url, {credentials: "same-origin"})
+          .then(function (res) { return res.ok ? res.arrayBuffer() : Promise.reject(new Error("HTTP " + res.status)); })
+          .then(window.ioc.ticketPoints);
+        self._points = {key: key, features: points};  // a change while it downloads waits for the same download
+        points.catch(function () { if (self._points && self._points.key === key) { self._points = null; } });
+      }
+      return self._points.features.then(keep)
+        .catch(function () {
+          self._shows = null;  // asked again at the next change or tick
+          return {type: "FeatureCollection", features: []};
+        });
+    },
+
     // the filters as a query string (the selected commune is not a filter of the map's layers)
     _layerQuery: function (filters) {
       const parts = [];

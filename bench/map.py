@@ -433,6 +433,11 @@ def features_of(blob: bytes, kind: str) -> str:
             import geobuf
 
             fc = geobuf.decode(blob)
+        elif kind == "points":
+            from ioc.views.map_layers import decode_ticket_points
+
+            p = decode_ticket_points(blob)
+            return f"{p['n']:,} points ({len(p['cats'])} categories)"
         else:
             fc = json.loads(blob)
     except Exception as err:  # noqa: BLE001
@@ -453,8 +458,8 @@ def bench_endpoints(stack: MapStack, query: str, repeat: int) -> dict:
 
     print("\n== 1. data endpoints (fresh gunicorn: the first request per worker is cold) ==", flush=True)
     endpoints = [
-        ("tickets.geobuf", f"/api/map/tickets.geobuf?{query}", "geobuf"),
-        ("tickets.geobuf status=overdue", f"/api/map/tickets.geobuf?{query}&status=overdue", "geobuf"),
+        ("tickets.bin", f"/api/map/tickets.bin?{query}", "points"),
+        ("tickets.bin status=overdue", f"/api/map/tickets.bin?{query}&status=overdue", "points"),
         ("cameras.geobuf", "/api/map/cameras.geobuf", "geobuf"),
         ("communes.geojson (outlines)", "/api/geo/communes.geojson", "json"),
         ("communes.json?metric=tickets_overdue", f"/api/map/communes.json?metric=tickets_overdue&{query}", "json"),
@@ -620,7 +625,7 @@ def page_state(driver) -> dict:
       return {first: b.first || {}, counts: b.counts || {}, longtasks: b.longtasks || [],
               dcl: nav.domContentLoadedEventEnd, load: nav.loadEventEnd, fcp: paint['first-contentful-paint'],
               now: performance.now(),
-              res: performance.getEntriesByType('resource').filter(e => /geobuf|communes\\.(geo)?json|_dash-update/
+              res: performance.getEntriesByType('resource').filter(e => /geobuf|tickets\\.bin|communes\\.(geo)?json|_dash-update/
                      .test(e.name)).map(e => [e.name.split('/').pop().split('?')[0], e.startTime, e.responseEnd]),
               dashLoading: !!document.querySelector('[data-dash-is-loading="true"], ._dash-loading'),
               error: !!document.querySelector('.dash-fe-error-top, .dash-error-card, .dash-fe-error__title'),
@@ -823,14 +828,16 @@ def choose_status(driver, value: str) -> float:
 
 
 def wait_rerender(driver, t0: float, quiet_ms: float = 700, timeout: float = 20) -> dict:
-    """After the click at ``t0``: the new tickets.geobuf response and the last marker-pane mutation
-    of the burst that follows it (the markers stopped changing for ``quiet_ms``)."""
+    """After the click at ``t0``: the last marker-pane mutation of the burst that follows it (the
+    markers stopped changing for ``quiet_ms``) — after the new tickets.bin response when the
+    change downloaded points (a new time range); a status or category change filters the points
+    the page has (layouts/map.py ``ticket_source``) and asks for none."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         got = driver.execute_script("""
           const t0 = arguments[0], quiet = arguments[1], now = performance.now();
           const res = performance.getEntriesByType('resource').filter(e => e.startTime >= t0);
-          const geo = res.filter(e => e.name.includes('tickets.geobuf'));
+          const geo = res.filter(e => e.name.includes('tickets.bin'));
           const dash = res.filter(e => e.name.includes('_dash-update-component'));
           const muts = window.__mb.markerMutations.filter(x => x >= t0);
           const done = geo.length && geo.every(e => e.responseEnd > 0);
@@ -840,7 +847,7 @@ def wait_rerender(driver, t0: float, quiet_ms: float = 700, timeout: float = 20)
                   geo: geo.map(e => [e.startTime - t0, e.responseEnd - t0, e.transferSize, e.decodedBodySize,
                                      e.name.split('?')[1] || '']),
                   dash: dash.map(e => [e.startTime - t0, e.responseEnd - t0]), n_mut: muts.length,
-                  other: res.filter(e => !e.name.includes('tickets.geobuf') && !e.name.includes('_dash-update'))
+                  other: res.filter(e => !e.name.includes('tickets.bin') && !e.name.includes('_dash-update'))
                             .map(e => e.name.split('/').pop().split('?')[0] + ' ' + Math.round(e.transferSize / 1024)
                                  + ' KiB'),
                   counts: window.__mb.counts};""", t0, quiet_ms)
@@ -848,9 +855,9 @@ def wait_rerender(driver, t0: float, quiet_ms: float = 700, timeout: float = 20)
                 and got["quietFor"] >= quiet_ms:
             got["ms"] = got["last"] - t0
             return got
-        if got["n_geo"] == 0 and got["last"] is not None and got["quietFor"] >= 3000:
+        if got["n_geo"] == 0 and got["last"] is not None and got["quietFor"] >= quiet_ms:
             got["ms"] = got["last"] - t0  # no new request: re-rendered from what the browser had
-            got["note"] = "no tickets.geobuf request"
+            got["note"] = "no tickets.bin request"
             return got
         time.sleep(0.05)
     got["ms"] = None
@@ -861,7 +868,8 @@ def bench_filters(driver, runs: int) -> dict | None:
     print(f"\n== 3. filter change: status all ↔ overdue through the page's dropdown (#map-status), {runs} runs ==",
           flush=True)
     print("  round trip = from the click on the option (the page's own click listener) until the ticket markers "
-          "stopped changing\n  (last marker-pane mutation after the new tickets.geobuf response, then 700 ms quiet); "
+          "stopped changing\n  (last marker-pane mutation, after the tickets.bin response if one was asked for, then 700 ms "
+          "quiet); "
           "the page is not reloaded", flush=True)
     times, per = [], defaultdict(list)
     value = "overdue"
@@ -873,7 +881,7 @@ def bench_filters(driver, runs: int) -> dict | None:
             return None
         r = wait_rerender(driver, t0)
         if r["ms"] is None:
-            print(f"  run {i + 1} (→ {value}): no re-render seen within 20 s: geobuf {r['geo']}, dash "
+            print(f"  run {i + 1} (→ {value}): no re-render seen within 20 s: tickets.bin {r['geo']}, dash "
                   f"{len(r['dash'])} callbacks, {r['n_mut']} marker mutations, url {driver.current_url[-80:]}")
         else:
             times.append(r["ms"])
@@ -882,7 +890,7 @@ def bench_filters(driver, runs: int) -> dict | None:
             cb = r["dash"]
             print(f"  run {i + 1} (→ {value}): {r['ms']:.0f} ms  [Dash callbacks {len(cb)}"
                   + (f" ({cb[0][0]:.0f}–{max(e[1] for e in cb):.0f} ms)" if cb else "")
-                  + (f"; tickets.geobuf {geo[0]:.0f}–{geo[1]:.0f} ms, {kib(geo[2])} wire / {kib(geo[3])}"
+                  + (f"; tickets.bin {geo[0]:.0f}–{geo[1]:.0f} ms, {kib(geo[2])} wire / {kib(geo[3])}"
                      if geo else "")
                   + f"; markers now {r['counts'].get('tickets')} ticket, {r['counts'].get('cameras')} camera"
                   + (f"; {r['note']}" if r.get("note") else "")

@@ -22,12 +22,11 @@ for the page, ``sm.*`` for the read model's); Vietnamese by default, the app-wid
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import threading
 import time
+import uuid
 from collections.abc import Mapping
 from urllib.parse import quote, urlencode
 
@@ -194,13 +193,26 @@ def query_string(pairs: Mapping) -> str:
 
 def layer_urls(filters: Mapping, lang: str) -> dict[str, str]:
     """The layers' data URLs. The selected commune is not a filter of the map's layers (it is
-    highlighted; the rest of the province stays in view) — only of its panel and lists."""
+    highlighted; the rest of the province stays in view) — only of its panel and lists. The
+    tickets' URL is ``ticket_source``'s."""
     q = query_string({k: v for k, v in filters.items() if k != "commune"})
     sep = "&" if q else ""
     # cameras depend on their own status filter only: a ticket filter must not re-download them
     cams = query_string({k: v for k, v in filters.items() if k == "cam_status"})
-    return {"tickets": f"/api/map/tickets.geobuf?{q}", "cameras": f"/api/map/cameras.geobuf?{cams}",
-            "density": f"/api/map/density.json?{q}{sep}lang={lang}", "stations": f"/api/map/stations.json?lang={lang}"}
+    return {"cameras": f"/api/map/cameras.geobuf?{cams}", "density": f"/api/map/density.json?{q}{sep}lang={lang}",
+            "stations": f"/api/map/stations.json?lang={lang}"}
+
+
+def ticket_source(f: md.MapFilters) -> dict:
+    """What the ticket layer shows: the points of the time range (``url``: one download per range,
+    every category and state) and which of them to keep — ``cats`` (the categories of the
+    category and sector filters) and ``states`` (``STATUS_STATES`` of the status filter), None
+    meaning all. assets/sector_map.js (``ioc_map.tickets``) applies them in the browser, so a
+    status, category or sector change re-clusters the points it already has and downloads nothing."""
+    codes = f.service_codes()
+    states = md.STATUS_STATES[f.status]
+    return {"url": "/api/map/tickets.bin?" + query_string({"start": f.start.isoformat(), "end": f.end.isoformat()}),
+            "cats": None if codes is None else list(codes), "states": None if states is None else list(states)}
 
 
 def export_urls(filters: Mapping, kind: str, sort_by: list | None, query: str, lang: str) -> dict[str, str]:
@@ -238,12 +250,19 @@ def layout(**query):
                  "viewport": {"bounds": PROVINCE_BOUNDS, "transition": "fitBounds"}})
     basemap = getattr(settings, "basemap_url", None)
     stored = {k: state[k] for k in ("filters", "metric", "layers", "sel", "list", "commune", "sector", "range")}
+    # the layers are in the page from the start (their data loads while Dash boots); later a
+    # filter changes only the props it concerns (callback ``layers``), a new language or sector
+    # mounts them again (callback ``structure``)
+    gen = f"{lang}-0"
+    map_children, choro = map_layers(views, lang, state["filters"], state["metric"], state["layers"],
+                                     state["commune"], gen, basemap)
     return html.Div(className="sector-map", children=[
         dcc.Store(id="map-init", data=stored),
         dcc.Store(id="map-filters", data=state["filters"]),
+        dcc.Store(id="map-ticket-src", data=ticket_source(md.filters_for(views, state["filters"]))),
         dcc.Store(id="map-layer-set", data={"layers": state["layers"], "gen": 0}),
-        dcc.Store(id="map-built"),
-        dcc.Store(id="map-choro"),
+        dcc.Store(id="map-built", data={"gen": gen, "page": uuid.uuid4().hex[:12]}),
+        dcc.Store(id="map-choro", data=choro),
         dcc.Store(id="map-density"),
         dcc.Store(id="map-sel", data=state["sel"]),
         dcc.Store(id="map-sector-seen", data=state["sector"]),
@@ -285,7 +304,7 @@ def layout(**query):
         html.Main(className="sm-body", children=[
             html.Section(className="sm-mapwrap", children=[
                 dl.Map(id="map-map", className="sm-leaflet", zoomSnap=0.25, zoomDelta=0.5, minZoom=7, maxZoom=18,
-                       attributionControl=False, children=[], **map_view),
+                       attributionControl=False, children=map_children, **map_view),
                 html.Div(id="map-maptitle", className="sm-maptitle"),
                 html.Details(open=True, className="sm-legend", children=[
                     html.Summary(LOADING, id="map-legend-summary"),
@@ -393,12 +412,11 @@ def choropleth(views, metric: str, filters: Mapping, lang: str) -> dict:
     return res
 
 
-def map_layers(views, lang: str, filters: Mapping, metric: str, checked: list[str], selected: str | None,
-               gen: str, basemap: str | None) -> tuple[list, dict]:
-    """The map's children (a tile layer only when ``IOC_BASEMAP_URL`` is set, the layer
-    control and its overlays) and what the legend needs. The layer control's id carries the
-    language and the layer-set generation: a new one is mounted (names in the new language,
-    the sector's layers) only when either changes; otherwise React updates it in place."""
+def layer_props(views, lang: str, filters: Mapping, metric: str, checked: list[str], selected: str | None
+                ) -> tuple[dict, dict, dict]:
+    """What a filter, the indicator, a selection or a layer switch changes on the map: (the
+    communes' hideout, the URLs of the camera and station layers — None while a layer is off —,
+    what the legend needs)."""
     try:
         choro = choropleth(views, metric, filters, lang)
     except Exception:  # noqa: BLE001 - the outlines still show; the legend says why there is no colour
@@ -408,7 +426,28 @@ def map_layers(views, lang: str, filters: Mapping, metric: str, checked: list[st
     # and not at all when the database did not answer for the choropleth just now: the legend
     # says so instead of the browser failing on an error response.
     db_ok = not choro.get("error")
-    urls = {k: (u if k in checked and db_ok else None) for k, u in layer_urls(filters, lang).items()}
+    urls = {k: (u if k in checked and db_ok else None) for k, u in layer_urls(filters, lang).items()
+            if k in ("cameras", "stations")}
+    hide_communes = {"classes": choro.get("classes") or {}, "values": choro.get("values") or {},
+                     "colours": choro.get("colours") or [], "none": choro.get("none") or text.NO_DATA_COLOUR,
+                     "title": t(f"sm.metric.{metric}", lang), "none_text": t("mp.no_data_commune", lang),
+                     "selected": selected}
+    legend_data = {k: choro.get(k) for k in ("title", "unit", "legend", "period", "error")}
+    legend_data["metric"] = metric
+    legend_data["layers_down"] = not db_ok
+    legend_data["raw"], legend_data["values"] = choro.get("raw") or {}, choro.get("values") or {}
+    legend_data["name"] = t(f"sm.metric.{metric}", lang)
+    return hide_communes, urls, legend_data
+
+
+def map_layers(views, lang: str, filters: Mapping, metric: str, checked: list[str], selected: str | None,
+               gen: str, basemap: str | None) -> tuple[list, dict]:
+    """The map's children (a tile layer only when ``IOC_BASEMAP_URL`` is set, the layer
+    control and its overlays) and what the legend needs. The layer control's id carries the
+    language and the layer-set generation: a new one is mounted (names in the new language,
+    the sector's layers) only when either changes. The ticket layer starts empty: its points
+    come from ``ticket_source`` through assets/sector_map.js."""
+    hide_communes, urls, legend_data = layer_props(views, lang, filters, metric, checked, selected)
     legends = md.point_legends(lang)
     try:
         cats = {s["code"]: s["name"] for s in md.services(views, lang)}
@@ -416,10 +455,6 @@ def map_layers(views, lang: str, filters: Mapping, metric: str, checked: list[st
         cats = {}
     ticket_marks = {e["key"]: [e["colour"], TICKET_SYMBOLS.get(e["key"], "?"), e["label"]] for e in legends["tickets"]}
     camera_marks = {e["key"]: [e["colour"], CAMERA_SYMBOLS.get(e["key"], "?"), e["label"]] for e in legends["cameras"]}
-    hide_communes = {"classes": choro.get("classes") or {}, "values": choro.get("values") or {},
-                     "colours": choro.get("colours") or [], "none": choro.get("none") or text.NO_DATA_COLOUR,
-                     "title": t(f"sm.metric.{metric}", lang), "none_text": t("mp.no_data_commune", lang),
-                     "selected": selected}
     overlays = {
         "communes": dl.GeoJSON(id="map-communes", url=COMMUNES_URL, hideout=hide_communes,
                                style=_ns("communeStyle"), hoverStyle=_ns("communeHover"),
@@ -427,8 +462,7 @@ def map_layers(views, lang: str, filters: Mapping, metric: str, checked: list[st
         "density": dl.GeoJSON(id="map-density-layer", hideout={"colours": [], "unit": t("sm.unit.density", lang),
                                                                "lang": lang},
                               style=_ns("densityStyle"), onEachFeature=_ns("densityEach")),
-        "tickets": dl.GeoJSON(id="map-tickets", url=urls["tickets"], format="geobuf", cluster=True,
-                              zoomToBoundsOnClick=True, superClusterOptions=CLUSTER,
+        "tickets": dl.GeoJSON(id="map-tickets", cluster=True, zoomToBoundsOnClick=True, superClusterOptions=CLUSTER,
                               pointToLayer=_ns("ticketPoint"), clusterToLayer=_ns("ticketCluster"),
                               hideout={"marks": ticket_marks, "lang": lang, "cats": cats,
                                        "cluster_words": t("mp.cluster.tickets", lang)}),
@@ -444,12 +478,15 @@ def map_layers(views, lang: str, filters: Mapping, metric: str, checked: list[st
                                sortLayers=True, children=[
         dl.Overlay(overlays[k], name=layer_name(k, lang), checked=k in checked) for k in LAYERS])
     children = ([dl.TileLayer(url=basemap, attribution="")] if basemap else []) + [control]
-    legend_data = {k: choro.get(k) for k in ("title", "unit", "legend", "period", "error")}
-    legend_data["metric"] = metric
-    legend_data["layers_down"] = not db_ok
-    legend_data["raw"], legend_data["values"] = choro.get("raw") or {}, choro.get("values") or {}
-    legend_data["name"] = t(f"sm.metric.{metric}", lang)
     return children, legend_data
+
+
+def checked_layers(overlays, keys: Mapping | None, layer_set: Mapping | None) -> list[str]:
+    """The layers switched on: what the layer control reports, else (before it has reported)
+    the layer set it was mounted with."""
+    if overlays and overlays[0] is not None:
+        return [k for k in ((keys or {}).get(n) for n in overlays[0]) if k]
+    return list((layer_set or {}).get("layers") or [])
 
 
 def legend(choro: Mapping | None, density: Mapping | None, layers: list[str], lang: str) -> list:
@@ -664,13 +701,13 @@ def register(app, settings, views) -> None:
         return badges(views, _lang(lang))
 
     @app.callback(
-        Output("map-filters", "data"), Output("map-notice", "children"),
+        Output("map-filters", "data"), Output("map-notice", "children"), Output("map-ticket-src", "data"),
         Input("map-dates", "start_date"), Input("map-dates", "end_date"), Input("map-service", "value"),
         Input("map-sector", "value"), Input("map-status", "value"), Input("map-commune", "value"),
-        State("lang", "data"), State("map-filters", "data"), prevent_initial_call=True)
-    def filters(start, end, service, sector, status, commune, lang, current):
+        State("lang", "data"), State("map-filters", "data"), State("map-ticket-src", "data"), prevent_initial_call=True)
+    def filters(start, end, service, sector, status, commune, lang, current, source):
         return filters_update(views, {"start": start, "end": end, "service": service or [], "sector": sector,
-                                      "status": status, "commune": commune}, current, _lang(lang))
+                                      "status": status, "commune": commune}, current, _lang(lang), source)
 
     @app.callback(
         Output("map-layer-set", "data"), Output("map-metric", "value"), Output("map-list-kind", "value"),
@@ -681,36 +718,56 @@ def register(app, settings, views) -> None:
         return sector_switch(value, seen, layer_set)
 
     @app.callback(
-        Output("map-map", "children"), Output("map-choro", "data"), Output("map-built", "data"),
-        Input("lang", "data"), Input("map-filters", "data"), Input("map-metric", "value"),
-        Input("map-layer-set", "data"), Input({"type": "map-layers", "gen": ALL}, "overlays"),
-        Input("map-tick", "n_intervals"), State("map-built", "data"), State("map-layer-keys", "data"))
-    def build(lang, filters_, metric, layer_set, overlays, _tick, built, keys):
+        Output("map-map", "children"), Output("map-built", "data"),
+        Input("lang", "data"), Input("map-layer-set", "data"),
+        State("map-built", "data"), State("map-filters", "data"), State("map-metric", "value"))
+    def structure(lang, layer_set, built, filters_, metric):
+        """A new language or a sector's layer set mounts the layer control again (Leaflet reads
+        a layer's name only when it is added); nothing else does."""
         lang = _lang(lang)
         layer_set = layer_set or {"layers": ["communes"], "gen": 0}
         gen = f"{lang}-{layer_set.get('gen', 0)}"
-        same_set = bool(built) and str(built.get("gen", "")).endswith(f"-{layer_set.get('gen', 0)}")
-        if same_set and overlays:
-            checked = [keys.get(n) for n in overlays[0] or []]
-        else:
-            checked = layer_set.get("layers") or []
+        if built and built.get("gen") == gen:  # the page's own first render: the layout has them
+            return no_update, no_update
+        filters_ = filters_ or {}
+        children, _legend_data = map_layers(views, lang, filters_, metric if metric in METRICS else METRICS[0],
+                                            layer_set.get("layers") or [], filters_.get("commune"), gen, basemap)
+        return children, {**(built or {}), "gen": gen}
+
+    @app.callback(
+        Output("map-communes", "hideout"), Output("map-cameras", "url"), Output("map-stations", "url"),
+        Output("map-choro", "data"),
+        Input("map-filters", "data"), Input("map-metric", "value"), Input({"type": "map-layers", "gen": ALL}, "overlays"),
+        Input("map-tick", "n_intervals"), Input("map-built", "data"),
+        State("lang", "data"), State("map-layer-set", "data"), State("map-layer-keys", "data"),
+        State("map-communes", "hideout"), State("map-cameras", "url"), State("map-stations", "url"),
+        State("map-choro", "data"))
+    def layers(filters_, metric, overlays, _tick, _built, lang, layer_set, keys, *shown):
+        """A filter, the indicator, a selection, a layer switch or the minute's tick: only the
+        props that changed (a re-drawn layer closes its tooltips; the ticket points are
+        ``ioc_map.tickets``')."""
+        lang = _lang(lang)
         metric = metric if metric in METRICS else METRICS[0]
         filters_ = filters_ or {}
-        children, choro = map_layers(views, lang, filters_, metric, checked, filters_.get("commune"), gen, basemap)
-        # the minute's tick, or a layer control that reports what it already shows: nothing changed,
-        # nothing is re-drawn (a re-drawn layer closes its tooltips)
-        digest = hashlib.blake2b(json.dumps([gen, checked, filters_, metric, choro], sort_keys=True, default=str)
-                                 .encode(), digest_size=8).hexdigest()
-        if built and built.get("digest") == digest:
-            return no_update, no_update, no_update
-        return children, choro, {"gen": gen, "digest": digest}
+        hide, urls, legend_data = layer_props(views, lang, filters_, metric, checked_layers(overlays, keys, layer_set),
+                                              filters_.get("commune"))
+        new = (hide, urls["cameras"], urls["stations"], legend_data)
+        return tuple(no_update if n == old else n for n, old in zip(new, shown))
+
+    # the ticket points: downloaded once per time range, filtered by category and state in the browser
+    app.clientside_callback(
+        ClientsideFunction(namespace="ioc_map", function_name="tickets"),
+        Output("map-tickets", "data"),
+        Input("map-ticket-src", "data"), Input({"type": "map-layers", "gen": ALL}, "overlays"),
+        Input("map-built", "data"), Input("map-tick", "n_intervals"),
+        State("map-choro", "data"), State("map-layer-set", "data"), State("map-layer-keys", "data"))
 
     # the density grid: fetched by the browser (its colours come with it), only while it is on
     app.clientside_callback(
         ClientsideFunction(namespace="ioc_map", function_name="density"),
         Output("map-density-layer", "data"), Output("map-density-layer", "hideout"), Output("map-density", "data"),
         Input({"type": "map-layers", "gen": ALL}, "overlays"), Input("map-built", "data"),
-        State("map-filters", "data"), State("lang", "data"), State("map-layer-keys", "data"),
+        Input("map-filters", "data"), State("lang", "data"), State("map-layer-keys", "data"),
         State("map-density", "data"), State("map-density-layer", "hideout"), State("map-density-layer", "data"),
         prevent_initial_call=True)
 
@@ -739,7 +796,8 @@ def register(app, settings, views) -> None:
             clicked = ctx.triggered[0]["value"] if ctx.triggered else None
             return (trigger.get("code"), no_update) if clicked else (no_update, no_update)
         return click_target(trigger, {"map-communes": commune_click, "map-tickets": ticket_click,
-                                      "map-cameras": camera_click, "map-stations": station_click}, close)
+                                      "map-cameras": camera_click, "map-stations": station_click}, close,
+                            ticket_ref=lambda row: md.ticket_ref(views, row))
 
     @app.callback(Output("map-ranking", "children"), Input("map-choro", "data"), Input("map-filters", "data"),
                   Input("lang", "data"))
@@ -790,16 +848,20 @@ def register(app, settings, views) -> None:
 # --- what the callbacks return, as plain functions (tested without a browser) ----------------------------
 
 
-def filters_update(views, values: Mapping, current: Mapping | None, lang: str) -> tuple:
-    """(the filters' query, the notice). A refused value leaves the filters as they were and
-    says why (the end before the start, a range longer than a year …)."""
+def filters_update(views, values: Mapping, current: Mapping | None, lang: str, source: Mapping | None = None
+                   ) -> tuple:
+    """(the filters' query, the notice, the ticket layer's ``ticket_source``). A refused value
+    leaves the filters as they were and says why (the end before the start, a range longer than
+    a year …)."""
     f, refused, reason = check_filters(views, {k: v for k, v in values.items() if v not in (None, "", [])})
     if refused:
-        return no_update, html.Div(f"▲ {t('mp.bad_filters', lang)} ({reason})", className="sm-warn", role="status")
+        return (no_update, html.Div(f"▲ {t('mp.bad_filters', lang)} ({reason})", className="sm-warn", role="status"),
+                no_update)
     q = filters_query(f)
     if q == current:  # the page's own first render: keep what the layout says (a refused link value)
-        return no_update, no_update
-    return q, None
+        return no_update, no_update, no_update
+    src = ticket_source(f)
+    return q, None, no_update if src == source else src
 
 
 def sector_switch(value: str, seen: str | None, layer_set: Mapping | None) -> tuple:
@@ -811,9 +873,10 @@ def sector_switch(value: str, seen: str | None, layer_set: Mapping | None) -> tu
             SECTOR_LIST.get(value, no_update), value)
 
 
-def click_target(trigger, clicks: Mapping, close=None) -> tuple:
+def click_target(trigger, clicks: Mapping, close=None, ticket_ref=None) -> tuple:
     """(selected commune, selected object) after a click; clusters are not selections (a click
-    on one zooms in)."""
+    on one zooms in). A ticket point carries its row id: ``ticket_ref`` turns it into the
+    ticket's own id (the one the panel and the link show)."""
     if trigger == "map-object-close":
         return no_update, None if close else no_update
     data = clicks.get(trigger)
@@ -825,6 +888,15 @@ def click_target(trigger, clicks: Mapping, close=None) -> tuple:
         return (code, None) if code else (no_update, no_update)
     kind = {"map-tickets": "ticket", "map-cameras": "camera", "map-stations": "station"}.get(trigger)
     ident = props.get("id")
+    if kind == "ticket" and ticket_ref is not None and ident is not None:
+        try:
+            ident = ticket_ref(ident)
+        except md.NotFound:  # gone since the points were loaded: the panel says so
+            log.info("map page: ticket row %s gone", ident)
+            return no_update, {"kind": "ticket", "id": f"row {ident}"}
+        except Exception:  # noqa: BLE001 - the database is not answering: the click does nothing
+            log.exception("map page: ticket row %s", ident)
+            return no_update, no_update
     if kind and ident is not None:
         return no_update, {"kind": kind, "id": str(ident)}
     return no_update, no_update
