@@ -192,36 +192,43 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     _points: null,
     _shows: null,
 
-    // The ticket layer's data: the points of src.url (downloaded once per time range), those of
-    // src.cats and src.states (null: all; layouts/map.py ticket_source) — a status, category or
-    // sector change only filters and re-clusters. Nothing is asked while the layer is off, or
-    // while the database did not answer for the choropleth (the legend says so).
-    tickets: function (src, overlaysAll, built, _tick, choro, layerSet, keys) {
+    // The ticket layer's data: the points of the time range at url (downloaded once per range),
+    // those of the status and categories chosen — layouts/map.py TICKET_RULES: the sector's
+    // categories (null: every one) narrowed to the chosen ones, as MapFilters.service_codes does,
+    // and the status filter's states. A status, category or sector change only filters and
+    // re-clusters. Nothing is asked while the layer is off, or while the database did not answer
+    // for the choropleth (the legend says so).
+    tickets: function (url, status, services, sector, overlaysAll, built, _tick, rules, choro, layerSet, keys) {
       const nu = window.dash_clientside.no_update;
       const self = window.dash_clientside.ioc_map;
       const names = overlaysAll && overlaysAll[0];
       const on = names ? names.some(function (n) { return keys && keys[n] === "tickets"; })
         : ((layerSet && layerSet.layers) || []).indexOf("tickets") >= 0;
-      if (!src || !on) { return nu; }
+      if (!url || !rules || !on) { return nu; }
+      const sectorCats = rules.sectors[sector || "all"];
+      const chosen = services && services.length ? services : null;
+      const cats = chosen === null ? (sectorCats || null)
+        : (sectorCats ? chosen.filter(function (c) { return sectorCats.indexOf(c) >= 0; }) : chosen);
+      const states = rules.states[status || "all"] || null;
       const down = !!(choro && choro.layers_down);
       // the minute's tick or a layer control reporting what it shows: nothing new to draw (a
       // re-drawn layer closes its tooltips); a re-mounted map (built: gen, page) starts empty
-      const shows = JSON.stringify([src, down, built]);
+      const shows = JSON.stringify([url, cats, states, down, built]);
       if (shows === self._shows) { return nu; }
       self._shows = shows;
       if (down) { return {type: "FeatureCollection", features: []}; }
       const keep = function (features) {
-        const cats = src.cats ? new Set(src.cats) : null;
-        const states = src.states ? new Set(src.states) : null;
-        const shown = (cats || states) ? features.filter(function (f) {
-          return (!cats || cats.has(f.properties.cat)) && (!states || states.has(f.properties.st));
+        const catSet = cats ? new Set(cats) : null;
+        const stateSet = states ? new Set(states) : null;
+        const shown = (catSet || stateSet) ? features.filter(function (f) {
+          return (!catSet || catSet.has(f.properties.cat)) && (!stateSet || stateSet.has(f.properties.st));
         }) : features.slice();
         return {type: "FeatureCollection", features: shown};
       };
       // a page opened again (built.page) downloads again: the points may have changed since
-      const key = src.url + " " + (built && built.page);
+      const key = url + " " + (built && built.page);
       if (!self._points || self._points.key !== key) {
-        const points = fetch(src.url, {credentials: "same-origin"})
+        const points = fetch(url, {credentials: "same-origin"})
           .then(function (res) { return res.ok ? res.arrayBuffer() : Promise.reject(new Error("HTTP " + res.status)); })
           .then(window.ioc.ticketPoints);
         self._points = {key: key, features: points};  // a change while it downloads waits for the same download

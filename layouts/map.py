@@ -194,7 +194,7 @@ def query_string(pairs: Mapping) -> str:
 def layer_urls(filters: Mapping, lang: str) -> dict[str, str]:
     """The layers' data URLs. The selected commune is not a filter of the map's layers (it is
     highlighted; the rest of the province stays in view) — only of its panel and lists. The
-    tickets' URL is ``ticket_source``'s."""
+    tickets' URL is ``ticket_url``'s."""
     q = query_string({k: v for k, v in filters.items() if k != "commune"})
     sep = "&" if q else ""
     # cameras depend on their own status filter only: a ticket filter must not re-download them
@@ -203,16 +203,28 @@ def layer_urls(filters: Mapping, lang: str) -> dict[str, str]:
             "stations": f"/api/map/stations.json?lang={lang}"}
 
 
-def ticket_source(f: md.MapFilters) -> dict:
-    """What the ticket layer shows: the points of the time range (``url``: one download per range,
-    every category and state) and which of them to keep — ``cats`` (the categories of the
-    category and sector filters) and ``states`` (``STATUS_STATES`` of the status filter), None
-    meaning all. assets/sector_map.js (``ioc_map.tickets``) applies them in the browser, so a
-    status, category or sector change re-clusters the points it already has and downloads nothing."""
-    codes = f.service_codes()
-    states = md.STATUS_STATES[f.status]
-    return {"url": "/api/map/tickets.bin?" + query_string({"start": f.start.isoformat(), "end": f.end.isoformat()}),
-            "cats": None if codes is None else list(codes), "states": None if states is None else list(states)}
+def ticket_url(f: md.MapFilters) -> str:
+    """The ticket points of the time range: every category and state, downloaded once per range
+    (assets/sector_map.js ``ioc_map.tickets`` keeps those of the status and category filters)."""
+    return "/api/map/tickets.bin?" + query_string({"start": f.start.isoformat(), "end": f.end.isoformat()})
+
+
+# What the ticket layer keeps of a range's points, for assets/sector_map.js: the categories of each
+# sector (None: every one; MapFilters.service_codes combines them with the chosen categories) and
+# the states of each status filter (STATUS_STATES). Applied in the browser, a status, category or
+# sector change re-clusters the points the page has: no server round trip, no download.
+TICKET_RULES = {"sectors": {s: (list(md.SECTOR_SERVICES[s]) if s in md.SECTOR_SERVICES else None) for s in SECTORS},
+                "states": {k: (None if v is None else list(v)) for k, v in md.STATUS_STATES.items()}}
+
+
+def ticket_range(views, start, end, current: str | None) -> str:
+    """The ticket points' URL after a date change; a refused range (the filters say why) keeps
+    the points shown."""
+    f, refused, _reason = check_filters(views, {"start": start, "end": end})
+    if refused:
+        return no_update
+    url = ticket_url(f)
+    return no_update if url == current else url
 
 
 def export_urls(filters: Mapping, kind: str, sort_by: list | None, query: str, lang: str) -> dict[str, str]:
@@ -259,7 +271,8 @@ def layout(**query):
     return html.Div(className="sector-map", children=[
         dcc.Store(id="map-init", data=stored),
         dcc.Store(id="map-filters", data=state["filters"]),
-        dcc.Store(id="map-ticket-src", data=ticket_source(md.filters_for(views, state["filters"]))),
+        dcc.Store(id="map-ticket-url", data=ticket_url(md.filters_for(views, state["filters"]))),
+        dcc.Store(id="map-ticket-rules", data=TICKET_RULES),
         dcc.Store(id="map-layer-set", data={"layers": state["layers"], "gen": 0}),
         dcc.Store(id="map-built", data={"gen": gen, "page": uuid.uuid4().hex[:12]}),
         dcc.Store(id="map-choro", data=choro),
@@ -446,7 +459,7 @@ def map_layers(views, lang: str, filters: Mapping, metric: str, checked: list[st
     control and its overlays) and what the legend needs. The layer control's id carries the
     language and the layer-set generation: a new one is mounted (names in the new language,
     the sector's layers) only when either changes. The ticket layer starts empty: its points
-    come from ``ticket_source`` through assets/sector_map.js."""
+    come from ``ticket_url`` and ``TICKET_RULES`` through assets/sector_map.js."""
     hide_communes, urls, legend_data = layer_props(views, lang, filters, metric, checked, selected)
     legends = md.point_legends(lang)
     try:
@@ -701,13 +714,20 @@ def register(app, settings, views) -> None:
         return badges(views, _lang(lang))
 
     @app.callback(
-        Output("map-filters", "data"), Output("map-notice", "children"), Output("map-ticket-src", "data"),
+        Output("map-filters", "data"), Output("map-notice", "children"),
         Input("map-dates", "start_date"), Input("map-dates", "end_date"), Input("map-service", "value"),
         Input("map-sector", "value"), Input("map-status", "value"), Input("map-commune", "value"),
-        State("lang", "data"), State("map-filters", "data"), State("map-ticket-src", "data"), prevent_initial_call=True)
-    def filters(start, end, service, sector, status, commune, lang, current, source):
+        State("lang", "data"), State("map-filters", "data"), prevent_initial_call=True)
+    def filters(start, end, service, sector, status, commune, lang, current):
         return filters_update(views, {"start": start, "end": end, "service": service or [], "sector": sector,
-                                      "status": status, "commune": commune}, current, _lang(lang), source)
+                                      "status": status, "commune": commune}, current, _lang(lang))
+
+    # the ticket points' download follows the dates only (its own callback: a status change must
+    # not wait for the filters' round trip, see ioc_map.tickets)
+    @app.callback(Output("map-ticket-url", "data"), Input("map-dates", "start_date"), Input("map-dates", "end_date"),
+                  State("map-ticket-url", "data"), prevent_initial_call=True)
+    def _ticket_range(start, end, current):
+        return ticket_range(views, start, end, current)
 
     @app.callback(
         Output("map-layer-set", "data"), Output("map-metric", "value"), Output("map-list-kind", "value"),
@@ -754,13 +774,16 @@ def register(app, settings, views) -> None:
         new = (hide, urls["cameras"], urls["stations"], legend_data)
         return tuple(no_update if n == old else n for n, old in zip(new, shown))
 
-    # the ticket points: downloaded once per time range, filtered by category and state in the browser
+    # the ticket points: downloaded once per time range, kept by status and category in the browser,
+    # straight from the controls (no Input here is the output of a callback a status change starts)
     app.clientside_callback(
         ClientsideFunction(namespace="ioc_map", function_name="tickets"),
         Output("map-tickets", "data"),
-        Input("map-ticket-src", "data"), Input({"type": "map-layers", "gen": ALL}, "overlays"),
+        Input("map-ticket-url", "data"), Input("map-status", "value"), Input("map-service", "value"),
+        Input("map-sector", "value"), Input({"type": "map-layers", "gen": ALL}, "overlays"),
         Input("map-built", "data"), Input("map-tick", "n_intervals"),
-        State("map-choro", "data"), State("map-layer-set", "data"), State("map-layer-keys", "data"))
+        State("map-ticket-rules", "data"), State("map-choro", "data"), State("map-layer-set", "data"),
+        State("map-layer-keys", "data"))
 
     # the density grid: fetched by the browser (its colours come with it), only while it is on
     app.clientside_callback(
@@ -848,20 +871,16 @@ def register(app, settings, views) -> None:
 # --- what the callbacks return, as plain functions (tested without a browser) ----------------------------
 
 
-def filters_update(views, values: Mapping, current: Mapping | None, lang: str, source: Mapping | None = None
-                   ) -> tuple:
-    """(the filters' query, the notice, the ticket layer's ``ticket_source``). A refused value
-    leaves the filters as they were and says why (the end before the start, a range longer than
-    a year …)."""
+def filters_update(views, values: Mapping, current: Mapping | None, lang: str) -> tuple:
+    """(the filters' query, the notice). A refused value leaves the filters as they were and
+    says why (the end before the start, a range longer than a year …)."""
     f, refused, reason = check_filters(views, {k: v for k, v in values.items() if v not in (None, "", [])})
     if refused:
-        return (no_update, html.Div(f"▲ {t('mp.bad_filters', lang)} ({reason})", className="sm-warn", role="status"),
-                no_update)
+        return no_update, html.Div(f"▲ {t('mp.bad_filters', lang)} ({reason})", className="sm-warn", role="status")
     q = filters_query(f)
     if q == current:  # the page's own first render: keep what the layout says (a refused link value)
-        return no_update, no_update, no_update
-    src = ticket_source(f)
-    return q, None, no_update if src == source else src
+        return no_update, no_update
+    return q, None
 
 
 def sector_switch(value: str, seen: str | None, layer_set: Mapping | None) -> tuple:

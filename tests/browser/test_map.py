@@ -45,6 +45,22 @@ def query_of(url: str) -> dict:
     return {k: v[-1] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
+def points_on_map(driver) -> int | None:
+    """How many requests the map's ticket layer shows: its clusters' counts plus single points
+    (None while a count is abbreviated, "1k")."""
+    counts = driver.execute_script("""
+      return [...document.querySelectorAll('.sm-leaflet .sm-mk-tcluster')].map(e => e.innerText.trim())
+        .concat([...document.querySelectorAll('.sm-leaflet .sm-mk-ticket')].map(() => '1'));""")
+    return sum(int(c) for c in counts) if all(c.isdigit() for c in counts) else None
+
+
+def server_points(stack, start: str, end: str, **filters) -> int:
+    from ioc.views.mapdata import decode_ticket_points
+
+    q = "&".join(f"{k}={v}" for k, v in {"start": start, "end": end, **filters}.items())
+    return decode_ticket_points(httpx.get(f"{stack.web_url}/api/map/tickets.bin?{q}", timeout=30).content)["n"]
+
+
 def test_layers_drawn_and_a_commune_click_shows_its_kpis(stack, browser):
     start, end = period()
     t0 = time.monotonic()
@@ -103,6 +119,13 @@ def test_a_filter_changes_the_list_its_export_and_the_link_reopens_the_view(stac
     print(f"\n[map list] {code}: {s0['list_total']} → {s1['list_total']}")
     assert mixed, "the stack has no commune with both answered and open requests"
     assert {r[2] for r in s1["rows"]} == {"Đã trả lời"}, s1["rows"]
+    # the map keeps, of the points it has, exactly the tickets the server filters (the browser's
+    # own filter, assets/sector_map.js, against the read model's SQL)
+    want = server_points(stack, start, end, status="closed")
+    got = wait_until(lambda: (n := points_on_map(browser)) == want and n, 15, 0.2,
+                     f"the map showing the {want} answered requests")
+    print(f"[map points] answered: {got} on the map, {want} from tickets.bin?status=closed "
+          f"(all: {server_points(stack, start, end)})")
 
     res = httpx.get(s1["csv"], timeout=30)
     assert res.status_code == 200 and res.headers["content-type"].startswith("text/csv")

@@ -165,30 +165,26 @@ def test_a_sector_choice_switches_layers_indicator_and_list_but_a_render_does_no
 def test_filters_update_keeps_the_filters_when_a_value_is_refused(views):
     base = {"start": "2026-11-01", "end": "2026-11-30", "service": [], "sector": "all", "status": "all",
             "commune": None}
-    src = pm.ticket_source(md.filters_for(views, base))
-    q, notice, src2 = pm.filters_update(views, {**base, "status": "overdue"},
-                                        {"start": "2026-11-01", "end": "2026-11-30"}, "vi", src)
+    q, notice = pm.filters_update(views, {**base, "status": "overdue"}, {"start": "2026-11-01", "end": "2026-11-30"}, "vi")
     assert q == {"start": "2026-11-01", "end": "2026-11-30", "status": "overdue"} and notice is None
-    assert src2 == {**src, "states": ["overdue"]}  # same download, other points kept
-    assert pm.filters_update(views, base, {"start": "2026-11-01", "end": "2026-11-30"}, "vi", src) == (no_update,) * 3
-    # a commune is not a filter of the points: nothing new for the ticket layer
-    assert pm.filters_update(views, {**base, "commune": "29884"}, {"start": "2026-11-01", "end": "2026-11-30"},
-                             "vi", src)[2] is no_update
-    q, notice, src3 = pm.filters_update(views, {**base, "start": "2026-11-30", "end": "2026-11-01"}, {}, "en", src)
-    assert q is no_update and src3 is no_update
-    assert "Invalid filter" in text_of(notice) and "before start" in text_of(notice)
+    assert pm.filters_update(views, base, {"start": "2026-11-01", "end": "2026-11-30"}, "vi") == (no_update, no_update)
+    q, notice = pm.filters_update(views, {**base, "start": "2026-11-30", "end": "2026-11-01"}, {}, "en")
+    assert q is no_update and "Invalid filter" in text_of(notice) and "before start" in text_of(notice)
 
 
-def test_ticket_source_downloads_per_time_range_and_keeps_by_category_and_state(views):
-    f = md.filters_for(views, {"start": "2026-11-01", "end": "2026-11-30", "status": "open", "sector": "security",
-                               "service": "ANTT,MOITRUONG", "commune": "29884"})
-    src = pm.ticket_source(f)
-    assert src == {"url": "/api/map/tickets.bin?start=2026-11-01&end=2026-11-30", "cats": ["ANTT"],
-                   "states": ["open", "overdue"]}
-    assert pm.ticket_source(md.filters_for(views, {})) == {
-        "url": "/api/map/tickets.bin?start=2026-11-03&end=2026-12-02", "cats": None, "states": None}
-    # a category outside the chosen sector: nothing is kept (not everything)
-    assert pm.ticket_source(md.filters_for(views, {"sector": "environment", "service": "ANTT"}))["cats"] == []
+def test_the_ticket_points_are_downloaded_per_time_range(views):
+    url = pm.ticket_url(md.filters_for(views, {"start": "2026-11-01", "end": "2026-11-30", "status": "open",
+                                               "sector": "security", "service": "ANTT", "commune": "29884"}))
+    assert url == "/api/map/tickets.bin?start=2026-11-01&end=2026-11-30"
+    assert pm.ticket_url(md.filters_for(views, {})) == "/api/map/tickets.bin?start=2026-11-03&end=2026-12-02"
+    assert pm.ticket_range(views, "2026-11-01", "2026-11-30", url) is no_update  # the same range: nothing new
+    assert pm.ticket_range(views, "2026-10-01", "2026-11-30", url) == "/api/map/tickets.bin?start=2026-10-01&end=2026-11-30"
+    assert pm.ticket_range(views, "2026-11-30", "2026-11-01", url) is no_update  # refused (the filters say why)
+    # what the browser keeps of them: the read model's own tables
+    assert pm.TICKET_RULES["states"] == {"all": None, "open": ["open", "overdue"], "overdue": ["overdue"],
+                                         "closed": ["closed"]}
+    assert pm.TICKET_RULES["sectors"]["security"] == list(md.SECTOR_SERVICES["security"])
+    assert pm.TICKET_RULES["sectors"]["all"] is None and pm.TICKET_RULES["sectors"]["hotline"] is None
 
 
 def test_object_panel_of_a_ticket_shows_no_personal_data(views, monkeypatch):
@@ -375,7 +371,7 @@ def test_map_layers_fetch_only_what_is_on_and_tiles_only_when_configured(views, 
     assert len(children) == 1 and children[0].id == {"type": "map-layers", "gen": "vi-0"}  # no tile layer
     layers = {o.children.id: o for o in children[0].children}
     assert layers["map-communes"].checked and layers["map-communes"].children.hideout["selected"] == "29884"
-    # the ticket layer starts empty and checked: its points come from ticket_source (assets/sector_map.js)
+    # the ticket layer starts empty and checked: its points come from ticket_url (assets/sector_map.js)
     tickets = layers["map-tickets"].children
     assert layers["map-tickets"].checked and getattr(tickets, "url", None) is None and tickets.cluster
     assert layers["map-cameras"].children.url is None and not layers["map-cameras"].checked
@@ -427,8 +423,8 @@ def test_layout_reads_the_link_and_every_id_is_the_pages_own(views, monkeypatch,
     # the layers are in the page from the start, coloured, the commune outlined; the points to fetch and keep
     assert by_id["map-communes"].hideout["classes"] == {"29884": 1} and by_id["map-communes"].hideout["selected"] == "29884"
     assert by_id["map-choro"].data["values"] == {"29884": "3 u"} and by_id["map-built"].data["gen"] == "vi-0"
-    assert by_id["map-ticket-src"].data == {"url": "/api/map/tickets.bin?start=2026-11-01&end=2026-11-30",
-                                            "cats": None, "states": ["closed"]}
+    assert by_id["map-ticket-url"].data == "/api/map/tickets.bin?start=2026-11-01&end=2026-11-30"
+    assert by_id["map-ticket-rules"].data == pm.TICKET_RULES
 
 
 def _components(component, out=None):
@@ -468,15 +464,10 @@ def test_script_only_defines_functions_and_stylesheet_is_scoped():
     assert not bad, bad
 
 
-def test_a_ticket_filter_leaves_the_camera_layer_url_alone(views):
-    from layouts.map import layer_urls, ticket_source
+def test_a_ticket_filter_leaves_the_camera_layer_url_alone():
+    from layouts.map import layer_urls
 
     base = layer_urls({"start": "2026-11-01", "end": "2026-11-30"}, "vi")
     overdue = layer_urls({"start": "2026-11-01", "end": "2026-11-30", "status": "overdue", "service": ["ANTT"]}, "vi")
     assert overdue["cameras"] == base["cameras"] and overdue["density"] != base["density"]
     assert "cam_status=offline" in layer_urls({"cam_status": "offline"}, "vi")["cameras"]
-    # nor the tickets' download: only another time range downloads points again
-    src = ticket_source(md.filters_for(views, {"start": "2026-11-01", "end": "2026-11-30"}))
-    assert ticket_source(md.filters_for(views, {"start": "2026-11-01", "end": "2026-11-30", "status": "overdue",
-                                                "service": "ANTT"}))["url"] == src["url"]
-    assert ticket_source(md.filters_for(views, {"start": "2026-10-01", "end": "2026-11-30"}))["url"] != src["url"]

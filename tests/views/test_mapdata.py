@@ -173,21 +173,33 @@ def test_ticket_points_decode_to_the_filtered_tickets(world):
     assert list(_points(world, RANGE | {"commune": "10002", "service": "ANTT"})) == ["PA007"]
 
 
+def _kept_by_the_page(rules: dict, sector: str, services: list[str], status: str) -> tuple:
+    """assets/sector_map.js ``ioc_map.tickets``' choice, written out: (categories, states) to
+    keep, None meaning all."""
+    sector_cats = rules["sectors"][sector]
+    if not services:
+        cats = sector_cats
+    else:
+        cats = [c for c in services if c in sector_cats] if sector_cats is not None else services
+    return cats, rules["states"][status]
+
+
 def test_the_pages_filters_keep_exactly_what_the_server_filters_return(world):
-    """The page downloads a time range's points once and keeps those of the categories and
-    states of ``ticket_source`` (``STATUS_STATES``, ``service_codes``): the same tickets as the
-    status and category filters in SQL (``ticket_conditions``)."""
-    from layouts.map import ticket_source
+    """The page downloads a time range's points once (``ticket_url``) and keeps those of the
+    status and categories chosen (``TICKET_RULES``): the same tickets as the filters in SQL
+    (``ticket_conditions``: ``service_codes``, the hotline rule's states)."""
+    from layouts.map import TICKET_RULES, ticket_url
 
     every = _points(world, RANGE)
     for status in md.STATUSES:
-        for extra in ({}, {"sector": "security"}, {"service": "TTHC,ANTT"}, {"sector": "environment", "service": "TTHC"}):
-            query = RANGE | {"status": status} | extra
-            src = ticket_source(md.filters_for(world, query))
+        for sector, services in (("all", []), ("security", []), ("all", ["TTHC", "ANTT"]), ("environment", ["TTHC"]),
+                                 ("security", ["ANTT", "TTHC"]), ("hotline", ["EVIL"])):
+            query = RANGE | {"status": status, "sector": sector, "service": ",".join(services)}
+            cats, states = _kept_by_the_page(TICKET_RULES, sector, services, status)
             kept = {k for k, (_x, _y, cat, state) in every.items()
-                    if (src["cats"] is None or cat in src["cats"]) and (src["states"] is None or state in src["states"])}
+                    if (cats is None or cat in cats) and (states is None or state in states)}
             assert kept == set(_points(world, query)), query
-            assert src["url"] == "/api/map/tickets.bin?start=2026-04-12&end=2026-06-10"
+            assert ticket_url(md.filters_for(world, query)) == "/api/map/tickets.bin?start=2026-04-12&end=2026-06-10"
 
 
 def test_a_point_names_its_ticket_by_row(world):
