@@ -198,7 +198,7 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     // and the status filter's states. A status, category or sector change only filters and
     // re-clusters. Nothing is asked while the layer is off, or while the database did not answer
     // for the choropleth (the legend says so).
-    tickets: function (url, status, services, sector, overlaysAll, built, _tick, rules, choro, layerSet, keys) {
+    tickets: function (url, status, services, sector, overlaysAll, _tick, built, rules, choro, layerSet, keys) {
       const nu = window.dash_clientside.no_update;
       const self = window.dash_clientside.ioc_map;
       const names = overlaysAll && overlaysAll[0];

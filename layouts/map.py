@@ -761,7 +761,7 @@ def register(app, settings, views) -> None:
         Input("map-tick", "n_intervals"), Input("map-built", "data"),
         State("lang", "data"), State("map-layer-set", "data"), State("map-layer-keys", "data"),
         State("map-communes", "hideout"), State("map-cameras", "url"), State("map-stations", "url"),
-        State("map-choro", "data"))
+        State("map-choro", "data"), prevent_initial_call=True)  # the layout has them
     def layers(filters_, metric, overlays, _tick, _built, lang, layer_set, keys, *shown):
         """A filter, the indicator, a selection, a layer switch or the minute's tick: only the
         props that changed (a re-drawn layer closes its tooltips; the ticket points are
@@ -775,13 +775,15 @@ def register(app, settings, views) -> None:
         return tuple(no_update if n == old else n for n, old in zip(new, shown))
 
     # the ticket points: downloaded once per time range, kept by status and category in the browser,
-    # straight from the controls (no Input here is the output of a callback a status change starts)
+    # straight from the controls — no Input here is the output of a callback that a status change
+    # or the page's first render starts, so nothing waits for a server round trip (a re-mounted
+    # layer control is a new "map-layers" component: that Input fires then)
     app.clientside_callback(
         ClientsideFunction(namespace="ioc_map", function_name="tickets"),
         Output("map-tickets", "data"),
         Input("map-ticket-url", "data"), Input("map-status", "value"), Input("map-service", "value"),
         Input("map-sector", "value"), Input({"type": "map-layers", "gen": ALL}, "overlays"),
-        Input("map-built", "data"), Input("map-tick", "n_intervals"),
+        Input("map-tick", "n_intervals"), State("map-built", "data"),
         State("map-ticket-rules", "data"), State("map-choro", "data"), State("map-layer-set", "data"),
         State("map-layer-keys", "data"))
 
