@@ -864,22 +864,54 @@ def wait_rerender(driver, t0: float, quiet_ms: float = 700, timeout: float = 20)
     return got
 
 
-def bench_filters(driver, runs: int) -> dict | None:
+def page_cpu(driver) -> dict[str, float]:
+    """The page's CPU so far, in ms (CDP Performance metrics): every task of its renderer and the
+    script part of it."""
+    m = {x["name"]: x["value"] for x in driver.execute_cdp_cmd("Performance.getMetrics", {})["metrics"]}
+    return {"task": m.get("TaskDuration", 0) * 1000, "script": m.get("ScriptDuration", 0) * 1000}
+
+
+def server_cpu(stack: MapStack) -> float:
+    """CPU ms used so far by the web server (gunicorn and its workers)."""
+    import psutil
+
+    if stack.web is None or stack.web.process is None:
+        return float("nan")
+    total = 0.0
+    try:
+        root = psutil.Process(stack.web.process.pid)
+        for p in [root, *root.children(recursive=True)]:
+            c = p.cpu_times()
+            total += c.user + c.system
+    except psutil.Error:
+        return float("nan")
+    return total * 1000
+
+
+def bench_filters(driver, runs: int, stack: MapStack | None = None) -> dict | None:
     print(f"\n== 3. filter change: status all ↔ overdue through the page's dropdown (#map-status), {runs} runs ==",
           flush=True)
     print("  round trip = from the click on the option (the page's own click listener) until the ticket markers "
           "stopped changing\n  (last marker-pane mutation, after the tickets.bin response if one was asked for, then 700 ms "
           "quiet); "
           "the page is not reloaded", flush=True)
-    times, per = [], defaultdict(list)
+    print("  CPU = what the change cost, whatever else the machine did: the page's renderer (all its tasks; the "
+          "script part)\n  and the web server, from the click until the markers stopped changing (+ the 700 ms quiet)",
+          flush=True)
+    driver.execute_cdp_cmd("Performance.enable", {})
+    times, per, cpus = [], defaultdict(list), []
     value = "overdue"
     for i in range(runs):
+        c0, s0 = page_cpu(driver), server_cpu(stack) if stack else float("nan")
         try:
             t0 = choose_status(driver, value)
         except Exception as err:  # noqa: BLE001
             print(f"  run {i + 1}: could not use the status control: {err}")
             return None
         r = wait_rerender(driver, t0)
+        c1, s1 = page_cpu(driver), server_cpu(stack) if stack else float("nan")
+        cpu = {"task": c1["task"] - c0["task"], "script": c1["script"] - c0["script"], "server": s1 - s0}
+        cpus.append(cpu)
         if r["ms"] is None:
             print(f"  run {i + 1} (→ {value}): no re-render seen within 20 s: tickets.bin {r['geo']}, dash "
                   f"{len(r['dash'])} callbacks, {r['n_mut']} marker mutations, url {driver.current_url[-80:]}")
@@ -894,7 +926,9 @@ def bench_filters(driver, runs: int) -> dict | None:
                      if geo else "")
                   + f"; markers now {r['counts'].get('tickets')} ticket, {r['counts'].get('cameras')} camera"
                   + (f"; {r['note']}" if r.get("note") else "")
-                  + (f"; also fetched: {', '.join(r['other'])}" if r.get("other") else "") + "]", flush=True)
+                  + (f"; also fetched: {', '.join(r['other'])}" if r.get("other") else "")
+                  + f"; CPU: page {cpu['task']:.0f} ms (script {cpu['script']:.0f}), server {cpu['server']:.0f} ms]",
+                  flush=True)
         value = "all" if value == "overdue" else "overdue"
         time.sleep(0.5)
     if not times:
@@ -904,7 +938,10 @@ def bench_filters(driver, runs: int) -> dict | None:
           f"— target ≤ {TARGETS['filter_ms']:.0f} ms: {verdict(med <= TARGETS['filter_ms'])} (median), "
           f"{verdict(p95 <= TARGETS['filter_ms'])} (p95)"
           + "".join(f"; → {k}: median {statistics.median(v):.0f} ms" for k, v in per.items()))
-    return {"median": med, "p95": p95, "all": times}
+    print(f"  -> CPU per change: page median {statistics.median(c['task'] for c in cpus):.0f} ms (max "
+          f"{max(c['task'] for c in cpus):.0f}; script median {statistics.median(c['script'] for c in cpus):.0f}), "
+          f"web server median {statistics.median(c['server'] for c in cpus):.0f} ms")
+    return {"median": med, "p95": p95, "all": times, "cpu": cpus}
 
 
 # --- main -----------------------------------------------------------------------------------------
@@ -983,7 +1020,7 @@ def main() -> None:
             print("  " + load.report(), flush=True)
             if driver is not None:
                 load = MachineLoad()
-                bench_filters(driver, a.runs)  # no commune selected yet: only the map's callbacks run
+                bench_filters(driver, a.runs, stack)  # no commune selected yet: only the map's callbacks run
                 print("  " + load.report(), flush=True)
                 click = click_commune(driver)
                 print(f"\n== 4. a click on a commune (after the filter changes; status left at "
