@@ -3,8 +3,11 @@
 * **Layers** (dash-leaflet, a layer control top right): the communes coloured by a chosen
   indicator, 1022 requests as clustered points and as a density grid, cameras clustered and
   marked by status, stations in their official category colours. The browser loads each layer
-  by URL from ``/api/map/*`` (ioc/web/map_api.py; geobuf for the big point layers); styles and
-  markers are functions in assets/sector_map.js (``Namespace("ioc", "sectorMap")``).
+  by URL from ``/api/map/*`` (ioc/web/map_api.py); styles and markers are functions in
+  assets/sector_map.js (``Namespace("ioc", "sectorMap")``). The layers are in the first layout;
+  afterwards a filter changes only the props it concerns (``layers``), and the ticket points are
+  downloaded once per time range and kept by status and category in the browser
+  (``ioc_map.tickets``, ``TICKET_RULES``): docs/views.md § the page.
 * **Filters** (period, category, sector, status, commune), the indicator, the layers, the view
   and the selection live in the URL query, so a link opens the same view: ``layout()`` reads
   the query; a clientside callback writes it back with ``history.replaceState`` (a
@@ -740,18 +743,22 @@ def register(app, settings, views) -> None:
     @app.callback(
         Output("map-map", "children"), Output("map-built", "data"),
         Input("lang", "data"), Input("map-layer-set", "data"),
-        State("map-built", "data"), State("map-filters", "data"), State("map-metric", "value"))
-    def structure(lang, layer_set, built, filters_, metric):
+        State("map-built", "data"), State("map-filters", "data"), State("map-metric", "value"),
+        State({"type": "map-layers", "gen": ALL}, "overlays"), State("map-layer-keys", "data"))
+    def structure(lang, layer_set, built, filters_, metric, overlays, keys):
         """A new language or a sector's layer set mounts the layer control again (Leaflet reads
-        a layer's name only when it is added); nothing else does."""
+        a layer's name only when it is added); nothing else does. A new language keeps the
+        layers that are on, a sector brings its own."""
         lang = _lang(lang)
         layer_set = layer_set or {"layers": ["communes"], "gen": 0}
         gen = f"{lang}-{layer_set.get('gen', 0)}"
         if built and built.get("gen") == gen:  # the page's own first render: the layout has them
             return no_update, no_update
+        same_set = bool(built) and str(built.get("gen", "")).endswith(f"-{layer_set.get('gen', 0)}")
+        checked = checked_layers(overlays, keys, layer_set) if same_set else list(layer_set.get("layers") or [])
         filters_ = filters_ or {}
         children, _legend_data = map_layers(views, lang, filters_, metric if metric in METRICS else METRICS[0],
-                                            layer_set.get("layers") or [], filters_.get("commune"), gen, basemap)
+                                            checked, filters_.get("commune"), gen, basemap)
         return children, {**(built or {}), "gen": gen}
 
     @app.callback(
