@@ -277,6 +277,23 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         .catch(function () { return [nu, nu, {url: url, gen: built.gen, meta: {error: true}}]; });
     },
 
+    // dash-leaflet 1.1.3's layer control keeps the handlers of its first render: after its own
+    // first report of the layers on, a layer switched by hand made it report that layer alone
+    // (or throw, switched off). Its first report is written back once, as a new list: the
+    // control renders again and its handlers see the layers on.
+    _reported: {},
+    overlays: function (overlaysAll, built) {
+      const nu = window.dash_clientside.no_update;
+      const self = window.dash_clientside.ioc_map;
+      const ids = ((window.dash_clientside.callback_context.inputs_list || [])[0] || []).map(function (x) {
+        return JSON.stringify(x.id) + " " + (built && built.page);
+      });
+      const fresh = ids.filter(function (id, i) { return overlaysAll[i] && !self._reported[id]; });
+      if (!fresh.length) { return nu; }
+      fresh.forEach(function (id) { self._reported[id] = true; });
+      return overlaysAll.map(function (o) { return o ? o.slice() : o; });
+    },
+
     // the view in the address bar, without a navigation: a copied link opens the same view
     url: function (filters, metric, overlaysAll, zoom, center, sel, kind, q, range, keys) {
       if (!/\/map\/?$/.test(window.location.pathname)) { return window.dash_clientside.no_update; }

@@ -868,6 +868,14 @@ def register(app, settings, views) -> None:
     def _object(sel, rng, lang):
         return object_section(views, sel, rng, _lang(lang))
 
+    # the layer control's first report of the layers on, written back once (ioc_map.overlays:
+    # otherwise dash-leaflet reports only the layer switched by hand, forgetting the others)
+    app.clientside_callback(
+        ClientsideFunction(namespace="ioc_map", function_name="overlays"),
+        Output({"type": "map-layers", "gen": ALL}, "overlays"),
+        Input({"type": "map-layers", "gen": ALL}, "overlays"), State("map-built", "data"),
+        prevent_initial_call=True)
+
     # the view in the address bar (history.replaceState): a copied link opens the same view
     app.clientside_callback(
         ClientsideFunction(namespace="ioc_map", function_name="url"),
