@@ -26,8 +26,13 @@ window.ioc = Object.assign({}, window.ioc, {
       return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.55 ? "#0b111a" : "#fff";
     }
 
+    // one formatter per language: toLocaleString builds a new one on every call (a redraw
+    // formats hundreds of cluster counts)
+    const formats = {};
     function number(n, lang) {
-      return Number(n).toLocaleString(lang === "en" ? "en-US" : "vi-VN");
+      const locale = lang === "en" ? "en-US" : "vi-VN";
+      formats[locale] = formats[locale] || new Intl.NumberFormat(locale);
+      return formats[locale].format(Number(n));
     }
 
     function badge(latlng, cls, colour, text, title, size) {
@@ -151,9 +156,91 @@ window.ioc = Object.assign({}, window.ioc, {
   })(),
 });
 
+/* The ticket points as the server writes them (ioc/views/map_layers.py, encode_ticket_points),
+   little-endian: uint32 H | H bytes of JSON {n, scale, cats, states} | zeros to a multiple of 4 |
+   int32 lon×scale [n] | int32 lat×scale [n] | uint32 row-id steps [n] | uint16 category [n] |
+   uint8 state [n]. Typed arrays read the platform's byte order: little-endian in every browser
+   this page runs in (x86, ARM). Returns every point as a GeoJSON Feature, properties {id, cat, st}. */
+window.ioc = Object.assign({}, window.ioc, {
+  ticketPoints: function (buffer) {
+    "use strict";
+    const h = new DataView(buffer).getUint32(0, true);
+    const head = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, h)));
+    const n = head.n;
+    let at = 4 + h + ((4 - (4 + h) % 4) % 4);
+    const x = new Int32Array(buffer, at, n); at += 4 * n;
+    const y = new Int32Array(buffer, at, n); at += 4 * n;
+    const step = new Uint32Array(buffer, at, n); at += 4 * n;
+    const cat = new Uint16Array(buffer, at, n); at += 2 * n;
+    const st = new Uint8Array(buffer, at, n);
+    const features = new Array(n);
+    let id = 0;
+    for (let i = 0; i < n; i++) {
+      id += step[i];
+      // properties.id: dash-leaflet keys its markers by it (and numbers features without one)
+      features[i] = {type: "Feature", geometry: {type: "Point", coordinates: [x[i] / head.scale, y[i] / head.scale]},
+                     properties: {id: id, cat: head.cats[cat[i]], st: head.states[st[i]]}};
+    }
+    return features;
+  },
+});
+
 /* The sector map's clientside callbacks (layouts/map.py: ClientsideFunction("ioc_map", …)). */
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
   ioc_map: {
+    // the points of the last time range asked for ({key: url and page, features: a promise}); what the layer shows
+    _points: null,
+    _shows: null,
+
+    // The ticket layer's data: the points of the time range at url (downloaded once per range),
+    // those of the status and categories chosen — layouts/map.py TICKET_RULES: the sector's
+    // categories (null: every one) narrowed to the chosen ones, as MapFilters.service_codes does,
+    // and the status filter's states. A status, category or sector change only filters and
+    // re-clusters. Nothing is asked while the layer is off, or while the database did not answer
+    // for the choropleth (the legend says so).
+    tickets: function (url, status, services, sector, overlaysAll, _tick, built, rules, choro, layerSet, keys) {
+      const nu = window.dash_clientside.no_update;
+      const self = window.dash_clientside.ioc_map;
+      const names = overlaysAll && overlaysAll[0];
+      const on = names ? names.some(function (n) { return keys && keys[n] === "tickets"; })
+        : ((layerSet && layerSet.layers) || []).indexOf("tickets") >= 0;
+      if (!url || !rules || !on) { return nu; }
+      const sectorCats = rules.sectors[sector || "all"];
+      const chosen = services && services.length ? services : null;
+      const cats = chosen === null ? (sectorCats || null)
+        : (sectorCats ? chosen.filter(function (c) { return sectorCats.indexOf(c) >= 0; }) : chosen);
+      const states = rules.states[status || "all"] || null;
+      const down = !!(choro && choro.layers_down);
+      // the minute's tick or a layer control reporting what it shows: nothing new to draw (a
+      // re-drawn layer closes its tooltips); a re-mounted map (built: gen, page) starts empty
+      const shows = JSON.stringify([url, cats, states, down, built]);
+      if (shows === self._shows) { return nu; }
+      self._shows = shows;
+      if (down) { return {type: "FeatureCollection", features: []}; }
+      const keep = function (features) {
+        const catSet = cats ? new Set(cats) : null;
+        const stateSet = states ? new Set(states) : null;
+        const shown = (catSet || stateSet) ? features.filter(function (f) {
+          return (!catSet || catSet.has(f.properties.cat)) && (!stateSet || stateSet.has(f.properties.st));
+        }) : features.slice();
+        return {type: "FeatureCollection", features: shown};
+      };
+      // a page opened again (built.page) downloads again: the points may have changed since
+      const key = url + " " + (built && built.page);
+      if (!self._points || self._points.key !== key) {
+        const points = fetch(url, {credentials: "same-origin"})
+          .then(function (res) { return res.ok ? res.arrayBuffer() : Promise.reject(new Error("HTTP " + res.status)); })
+          .then(window.ioc.ticketPoints);
+        self._points = {key: key, features: points};  // a change while it downloads waits for the same download
+        points.catch(function () { if (self._points && self._points.key === key) { self._points = null; } });
+      }
+      return self._points.features.then(keep)
+        .catch(function () {
+          self._shows = null;  // asked again at the next change or tick
+          return {type: "FeatureCollection", features: []};
+        });
+    },
+
     // the filters as a query string (the selected commune is not a filter of the map's layers)
     _layerQuery: function (filters) {
       const parts = [];
@@ -188,6 +275,23 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
           ];
         })
         .catch(function () { return [nu, nu, {url: url, gen: built.gen, meta: {error: true}}]; });
+    },
+
+    // dash-leaflet 1.1.3's layer control keeps the handlers of its first render: after its own
+    // first report of the layers on, a layer switched by hand made it report that layer alone
+    // (or throw, switched off). Its first report is written back once, as a new list: the
+    // control renders again and its handlers see the layers on.
+    _reported: {},
+    overlays: function (overlaysAll, built) {
+      const nu = window.dash_clientside.no_update;
+      const self = window.dash_clientside.ioc_map;
+      const ids = ((window.dash_clientside.callback_context.inputs_list || [])[0] || []).map(function (x) {
+        return JSON.stringify(x.id) + " " + (built && built.page);
+      });
+      const fresh = ids.filter(function (id, i) { return overlaysAll[i] && !self._reported[id]; });
+      if (!fresh.length) { return nu; }
+      fresh.forEach(function (id) { self._reported[id] = true; });
+      return overlaysAll.map(function (o) { return o ? o.slice() : o; });
     },
 
     // the view in the address bar, without a navigation: a copied link opens the same view

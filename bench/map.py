@@ -25,7 +25,9 @@ Prints:
    ≤ 3 s; with per run the layer requests and the long tasks (where the time went);
 3. filter changes through the page's own status control (all ↔ overdue; no commune selected),
    each from the click on the option until the ticket markers stopped changing — target
-   ≤ 500 ms; median and p95, with the requests each change made;
+   ≤ 500 ms; median and p95, with the requests each change made and its CPU (page, server);
+   3b. time-range changes typed into the start date (half a year ↔ the year; each downloads
+   the range's points), timed the same way;
 4. a click on a commune: time until the side panel shows it, and what the click re-fetched.
 
 The machine may be shared: each part prints how busy it was and how much of that was other
@@ -433,6 +435,11 @@ def features_of(blob: bytes, kind: str) -> str:
             import geobuf
 
             fc = geobuf.decode(blob)
+        elif kind == "points":
+            from ioc.views.map_layers import decode_ticket_points
+
+            p = decode_ticket_points(blob)
+            return f"{p['n']:,} points ({len(p['cats'])} categories)"
         else:
             fc = json.loads(blob)
     except Exception as err:  # noqa: BLE001
@@ -453,8 +460,8 @@ def bench_endpoints(stack: MapStack, query: str, repeat: int) -> dict:
 
     print("\n== 1. data endpoints (fresh gunicorn: the first request per worker is cold) ==", flush=True)
     endpoints = [
-        ("tickets.geobuf", f"/api/map/tickets.geobuf?{query}", "geobuf"),
-        ("tickets.geobuf status=overdue", f"/api/map/tickets.geobuf?{query}&status=overdue", "geobuf"),
+        ("tickets.bin", f"/api/map/tickets.bin?{query}", "points"),
+        ("tickets.bin status=overdue", f"/api/map/tickets.bin?{query}&status=overdue", "points"),
         ("cameras.geobuf", "/api/map/cameras.geobuf", "geobuf"),
         ("communes.geojson (outlines)", "/api/geo/communes.geojson", "json"),
         ("communes.json?metric=tickets_overdue", f"/api/map/communes.json?metric=tickets_overdue&{query}", "json"),
@@ -620,7 +627,7 @@ def page_state(driver) -> dict:
       return {first: b.first || {}, counts: b.counts || {}, longtasks: b.longtasks || [],
               dcl: nav.domContentLoadedEventEnd, load: nav.loadEventEnd, fcp: paint['first-contentful-paint'],
               now: performance.now(),
-              res: performance.getEntriesByType('resource').filter(e => /geobuf|communes\\.(geo)?json|_dash-update/
+              res: performance.getEntriesByType('resource').filter(e => /geobuf|tickets\\.bin|communes\\.(geo)?json|_dash-update/
                      .test(e.name)).map(e => [e.name.split('/').pop().split('?')[0], e.startTime, e.responseEnd]),
               dashLoading: !!document.querySelector('[data-dash-is-loading="true"], ._dash-loading'),
               error: !!document.querySelector('.dash-fe-error-top, .dash-error-card, .dash-fe-error__title'),
@@ -823,14 +830,16 @@ def choose_status(driver, value: str) -> float:
 
 
 def wait_rerender(driver, t0: float, quiet_ms: float = 700, timeout: float = 20) -> dict:
-    """After the click at ``t0``: the new tickets.geobuf response and the last marker-pane mutation
-    of the burst that follows it (the markers stopped changing for ``quiet_ms``)."""
+    """After the click at ``t0``: the last marker-pane mutation of the burst that follows it (the
+    markers stopped changing for ``quiet_ms``) — after the new tickets.bin response when the
+    change downloaded points (a new time range); a status or category change filters the points
+    the page has (layouts/map.py ``ticket_source``) and asks for none."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         got = driver.execute_script("""
           const t0 = arguments[0], quiet = arguments[1], now = performance.now();
           const res = performance.getEntriesByType('resource').filter(e => e.startTime >= t0);
-          const geo = res.filter(e => e.name.includes('tickets.geobuf'));
+          const geo = res.filter(e => e.name.includes('tickets.bin'));
           const dash = res.filter(e => e.name.includes('_dash-update-component'));
           const muts = window.__mb.markerMutations.filter(x => x >= t0);
           const done = geo.length && geo.every(e => e.responseEnd > 0);
@@ -840,7 +849,7 @@ def wait_rerender(driver, t0: float, quiet_ms: float = 700, timeout: float = 20)
                   geo: geo.map(e => [e.startTime - t0, e.responseEnd - t0, e.transferSize, e.decodedBodySize,
                                      e.name.split('?')[1] || '']),
                   dash: dash.map(e => [e.startTime - t0, e.responseEnd - t0]), n_mut: muts.length,
-                  other: res.filter(e => !e.name.includes('tickets.geobuf') && !e.name.includes('_dash-update'))
+                  other: res.filter(e => !e.name.includes('tickets.bin') && !e.name.includes('_dash-update'))
                             .map(e => e.name.split('/').pop().split('?')[0] + ' ' + Math.round(e.transferSize / 1024)
                                  + ' KiB'),
                   counts: window.__mb.counts};""", t0, quiet_ms)
@@ -848,32 +857,65 @@ def wait_rerender(driver, t0: float, quiet_ms: float = 700, timeout: float = 20)
                 and got["quietFor"] >= quiet_ms:
             got["ms"] = got["last"] - t0
             return got
-        if got["n_geo"] == 0 and got["last"] is not None and got["quietFor"] >= 3000:
+        if got["n_geo"] == 0 and got["last"] is not None and got["quietFor"] >= quiet_ms:
             got["ms"] = got["last"] - t0  # no new request: re-rendered from what the browser had
-            got["note"] = "no tickets.geobuf request"
+            got["note"] = "no tickets.bin request"
             return got
         time.sleep(0.05)
     got["ms"] = None
     return got
 
 
-def bench_filters(driver, runs: int) -> dict | None:
+def page_cpu(driver) -> dict[str, float]:
+    """The page's CPU so far, in ms (CDP Performance metrics): every task of its renderer and the
+    script part of it."""
+    m = {x["name"]: x["value"] for x in driver.execute_cdp_cmd("Performance.getMetrics", {})["metrics"]}
+    return {"task": m.get("TaskDuration", 0) * 1000, "script": m.get("ScriptDuration", 0) * 1000}
+
+
+def server_cpu(stack: MapStack) -> float:
+    """CPU ms used so far by the web server (gunicorn and its workers)."""
+    import psutil
+
+    if stack.web is None or stack.web.process is None:
+        return float("nan")
+    total = 0.0
+    try:
+        root = psutil.Process(stack.web.process.pid)
+        for p in [root, *root.children(recursive=True)]:
+            c = p.cpu_times()
+            total += c.user + c.system
+    except psutil.Error:
+        return float("nan")
+    return total * 1000
+
+
+def bench_filters(driver, runs: int, stack: MapStack | None = None) -> dict | None:
     print(f"\n== 3. filter change: status all ↔ overdue through the page's dropdown (#map-status), {runs} runs ==",
           flush=True)
     print("  round trip = from the click on the option (the page's own click listener) until the ticket markers "
-          "stopped changing\n  (last marker-pane mutation after the new tickets.geobuf response, then 700 ms quiet); "
+          "stopped changing\n  (last marker-pane mutation, after the tickets.bin response if one was asked for, then 700 ms "
+          "quiet); "
           "the page is not reloaded", flush=True)
-    times, per = [], defaultdict(list)
+    print("  CPU = what the change cost, whatever else the machine did: the page's renderer (all its tasks; the "
+          "script part)\n  and the web server, from the click until the markers stopped changing (+ the 700 ms quiet)",
+          flush=True)
+    driver.execute_cdp_cmd("Performance.enable", {})
+    times, per, cpus = [], defaultdict(list), []
     value = "overdue"
     for i in range(runs):
+        c0, s0 = page_cpu(driver), server_cpu(stack) if stack else float("nan")
         try:
             t0 = choose_status(driver, value)
         except Exception as err:  # noqa: BLE001
             print(f"  run {i + 1}: could not use the status control: {err}")
             return None
         r = wait_rerender(driver, t0)
+        c1, s1 = page_cpu(driver), server_cpu(stack) if stack else float("nan")
+        cpu = {"task": c1["task"] - c0["task"], "script": c1["script"] - c0["script"], "server": s1 - s0}
+        cpus.append(cpu)
         if r["ms"] is None:
-            print(f"  run {i + 1} (→ {value}): no re-render seen within 20 s: geobuf {r['geo']}, dash "
+            print(f"  run {i + 1} (→ {value}): no re-render seen within 20 s: tickets.bin {r['geo']}, dash "
                   f"{len(r['dash'])} callbacks, {r['n_mut']} marker mutations, url {driver.current_url[-80:]}")
         else:
             times.append(r["ms"])
@@ -882,11 +924,13 @@ def bench_filters(driver, runs: int) -> dict | None:
             cb = r["dash"]
             print(f"  run {i + 1} (→ {value}): {r['ms']:.0f} ms  [Dash callbacks {len(cb)}"
                   + (f" ({cb[0][0]:.0f}–{max(e[1] for e in cb):.0f} ms)" if cb else "")
-                  + (f"; tickets.geobuf {geo[0]:.0f}–{geo[1]:.0f} ms, {kib(geo[2])} wire / {kib(geo[3])}"
+                  + (f"; tickets.bin {geo[0]:.0f}–{geo[1]:.0f} ms, {kib(geo[2])} wire / {kib(geo[3])}"
                      if geo else "")
                   + f"; markers now {r['counts'].get('tickets')} ticket, {r['counts'].get('cameras')} camera"
                   + (f"; {r['note']}" if r.get("note") else "")
-                  + (f"; also fetched: {', '.join(r['other'])}" if r.get("other") else "") + "]", flush=True)
+                  + (f"; also fetched: {', '.join(r['other'])}" if r.get("other") else "")
+                  + f"; CPU: page {cpu['task']:.0f} ms (script {cpu['script']:.0f}), server {cpu['server']:.0f} ms]",
+                  flush=True)
         value = "all" if value == "overdue" else "overdue"
         time.sleep(0.5)
     if not times:
@@ -894,6 +938,68 @@ def bench_filters(driver, runs: int) -> dict | None:
     med, p95 = statistics.median(times), pct(times, 95)
     print(f"  -> filter round trip: median {med:.0f} ms, p95 {p95:.0f} ms of {len(times)} "
           f"— target ≤ {TARGETS['filter_ms']:.0f} ms: {verdict(med <= TARGETS['filter_ms'])} (median), "
+          f"{verdict(p95 <= TARGETS['filter_ms'])} (p95)"
+          + "".join(f"; → {k}: median {statistics.median(v):.0f} ms" for k, v in per.items()))
+    print(f"  -> CPU per change: page median {statistics.median(c['task'] for c in cpus):.0f} ms (max "
+          f"{max(c['task'] for c in cpus):.0f}; script median {statistics.median(c['script'] for c in cpus):.0f}), "
+          f"web server median {statistics.median(c['server'] for c in cpus):.0f} ms")
+    return {"median": med, "p95": p95, "all": times, "cpu": cpus}
+
+
+def type_start_date(driver, day) -> float:
+    """Type ``day`` into the range's start date (#map-dates, dd/mm/yyyy) and press Enter, as a
+    person does; returns performance.now() just before the Enter."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    el = driver.find_element(By.ID, "map-dates")
+    el.click()
+    el.send_keys(Keys.CONTROL, "a")
+    el.send_keys(day.strftime("%d/%m/%Y"))
+    t0 = driver.execute_script("return performance.now()")
+    el.send_keys(Keys.ENTER)
+    return t0
+
+
+def bench_dates(driver, runs: int, stack: MapStack, year_start, today) -> dict | None:
+    """A new time range: the one filter change that downloads points (tickets.bin of the range)."""
+    half = today - timedelta(days=182)
+    print(f"\n== 3b. filter change: the time range's start typed in (#map-dates), {half:%d/%m/%Y} ↔ "
+          f"{year_start:%d/%m/%Y} (half a year ↔ the whole year of points), {runs} runs ==", flush=True)
+    print("  round trip = from the Enter until the ticket markers stopped changing after the new tickets.bin "
+          "response (then 700 ms quiet)", flush=True)
+    try:  # every state shown: each change clusters all the range's points, the costly case
+        wait_rerender(driver, choose_status(driver, "all"))
+    except Exception as err:  # noqa: BLE001
+        print(f"  could not choose the status 'all' first: {err}")
+    times, per = [], defaultdict(list)
+    for i in range(runs):
+        day = half if i % 2 == 0 else year_start
+        label = "½ year" if i % 2 == 0 else "year"
+        c0, s0 = page_cpu(driver), server_cpu(stack)
+        try:
+            t0 = type_start_date(driver, day)
+        except Exception as err:  # noqa: BLE001
+            print(f"  run {i + 1}: could not type into the date range: {err}")
+            return None
+        r = wait_rerender(driver, t0)
+        c1, s1 = page_cpu(driver), server_cpu(stack)
+        geo = r["geo"][-1] if r.get("geo") else None
+        if r["ms"] is None or geo is None:
+            print(f"  run {i + 1} (→ {label}): no new points drawn within 20 s: {r.get('geo')}, {r.get('note')}")
+        else:
+            times.append(r["ms"])
+            per[label].append(r["ms"])
+            print(f"  run {i + 1} (→ {label}): {r['ms']:.0f} ms  [tickets.bin {geo[0]:.0f}–{geo[1]:.0f} ms, "
+                  f"{kib(geo[2])} wire / {kib(geo[3])}; markers now {r['counts'].get('tickets')} ticket; CPU: page "
+                  f"{c1['task'] - c0['task']:.0f} ms (script {c1['script'] - c0['script']:.0f}), server "
+                  f"{s1 - s0:.0f} ms]", flush=True)
+        time.sleep(0.5)
+    if not times:
+        return None
+    med, p95 = statistics.median(times), pct(times, 95)
+    print(f"  -> time-range round trip: median {med:.0f} ms, p95 {p95:.0f} ms of {len(times)} — target ≤ "
+          f"{TARGETS['filter_ms']:.0f} ms: {verdict(med <= TARGETS['filter_ms'])} (median), "
           f"{verdict(p95 <= TARGETS['filter_ms'])} (p95)"
           + "".join(f"; → {k}: median {statistics.median(v):.0f} ms" for k, v in per.items()))
     return {"median": med, "p95": p95, "all": times}
@@ -975,11 +1081,14 @@ def main() -> None:
             print("  " + load.report(), flush=True)
             if driver is not None:
                 load = MachineLoad()
-                bench_filters(driver, a.runs)  # no commune selected yet: only the map's callbacks run
+                bench_filters(driver, a.runs, stack)  # no commune selected yet: only the map's callbacks run
+                print("  " + load.report(), flush=True)
+                load = MachineLoad()
+                bench_dates(driver, max(2, a.runs - 1 if a.runs % 2 else a.runs), stack, start, today)
                 print("  " + load.report(), flush=True)
                 click = click_commune(driver)
-                print(f"\n== 4. a click on a commune (after the filter changes; status left at "
-                      f"{'all' if a.runs % 2 == 0 else 'overdue'}) ==\n  ", end="")
+                print("\n== 4. a click on a commune (after the filter changes: status all, the whole year) ==\n  ",
+                      end="")
                 print(f"click in a commune where no marker covers it: "
                       + (f"the side panel showed {click['head']!r} {click['ms']:.0f} ms after the click (URL "
                          f"{click['url'][:60]}…)"

@@ -3,8 +3,11 @@
 * **Layers** (dash-leaflet, a layer control top right): the communes coloured by a chosen
   indicator, 1022 requests as clustered points and as a density grid, cameras clustered and
   marked by status, stations in their official category colours. The browser loads each layer
-  by URL from ``/api/map/*`` (ioc/web/map_api.py; geobuf for the big point layers); styles and
-  markers are functions in assets/sector_map.js (``Namespace("ioc", "sectorMap")``).
+  by URL from ``/api/map/*`` (ioc/web/map_api.py); styles and markers are functions in
+  assets/sector_map.js (``Namespace("ioc", "sectorMap")``). The layers are in the first layout;
+  afterwards a filter changes only the props it concerns (``layers``), and the ticket points are
+  downloaded once per time range and kept by status and category in the browser
+  (``ioc_map.tickets``, ``TICKET_RULES``): docs/views.md § the page.
 * **Filters** (period, category, sector, status, commune), the indicator, the layers, the view
   and the selection live in the URL query, so a link opens the same view: ``layout()`` reads
   the query; a clientside callback writes it back with ``history.replaceState`` (a
@@ -22,12 +25,11 @@ for the page, ``sm.*`` for the read model's); Vietnamese by default, the app-wid
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import threading
 import time
+import uuid
 from collections.abc import Mapping
 from urllib.parse import quote, urlencode
 
@@ -194,13 +196,38 @@ def query_string(pairs: Mapping) -> str:
 
 def layer_urls(filters: Mapping, lang: str) -> dict[str, str]:
     """The layers' data URLs. The selected commune is not a filter of the map's layers (it is
-    highlighted; the rest of the province stays in view) — only of its panel and lists."""
+    highlighted; the rest of the province stays in view) — only of its panel and lists. The
+    tickets' URL is ``ticket_url``'s."""
     q = query_string({k: v for k, v in filters.items() if k != "commune"})
     sep = "&" if q else ""
     # cameras depend on their own status filter only: a ticket filter must not re-download them
     cams = query_string({k: v for k, v in filters.items() if k == "cam_status"})
-    return {"tickets": f"/api/map/tickets.geobuf?{q}", "cameras": f"/api/map/cameras.geobuf?{cams}",
-            "density": f"/api/map/density.json?{q}{sep}lang={lang}", "stations": f"/api/map/stations.json?lang={lang}"}
+    return {"cameras": f"/api/map/cameras.geobuf?{cams}", "density": f"/api/map/density.json?{q}{sep}lang={lang}",
+            "stations": f"/api/map/stations.json?lang={lang}"}
+
+
+def ticket_url(f: md.MapFilters) -> str:
+    """The ticket points of the time range: every category and state, downloaded once per range
+    (assets/sector_map.js ``ioc_map.tickets`` keeps those of the status and category filters)."""
+    return "/api/map/tickets.bin?" + query_string({"start": f.start.isoformat(), "end": f.end.isoformat()})
+
+
+# What the ticket layer keeps of a range's points, for assets/sector_map.js: the categories of each
+# sector (None: every one; MapFilters.service_codes combines them with the chosen categories) and
+# the states of each status filter (STATUS_STATES). Applied in the browser, a status, category or
+# sector change re-clusters the points the page has: no server round trip, no download.
+TICKET_RULES = {"sectors": {s: (list(md.SECTOR_SERVICES[s]) if s in md.SECTOR_SERVICES else None) for s in SECTORS},
+                "states": {k: (None if v is None else list(v)) for k, v in md.STATUS_STATES.items()}}
+
+
+def ticket_range(views, start, end, current: str | None) -> str:
+    """The ticket points' URL after a date change; a refused range (the filters say why) keeps
+    the points shown."""
+    f, refused, _reason = check_filters(views, {"start": start, "end": end})
+    if refused:
+        return no_update
+    url = ticket_url(f)
+    return no_update if url == current else url
 
 
 def export_urls(filters: Mapping, kind: str, sort_by: list | None, query: str, lang: str) -> dict[str, str]:
@@ -238,12 +265,20 @@ def layout(**query):
                  "viewport": {"bounds": PROVINCE_BOUNDS, "transition": "fitBounds"}})
     basemap = getattr(settings, "basemap_url", None)
     stored = {k: state[k] for k in ("filters", "metric", "layers", "sel", "list", "commune", "sector", "range")}
+    # the layers are in the page from the start (their data loads while Dash boots); later a
+    # filter changes only the props it concerns (callback ``layers``), a new language or sector
+    # mounts them again (callback ``structure``)
+    gen = f"{lang}-0"
+    map_children, choro = map_layers(views, lang, state["filters"], state["metric"], state["layers"],
+                                     state["commune"], gen, basemap)
     return html.Div(className="sector-map", children=[
         dcc.Store(id="map-init", data=stored),
         dcc.Store(id="map-filters", data=state["filters"]),
+        dcc.Store(id="map-ticket-url", data=ticket_url(md.filters_for(views, state["filters"]))),
+        dcc.Store(id="map-ticket-rules", data=TICKET_RULES),
         dcc.Store(id="map-layer-set", data={"layers": state["layers"], "gen": 0}),
-        dcc.Store(id="map-built"),
-        dcc.Store(id="map-choro"),
+        dcc.Store(id="map-built", data={"gen": gen, "page": uuid.uuid4().hex[:12]}),
+        dcc.Store(id="map-choro", data=choro),
         dcc.Store(id="map-density"),
         dcc.Store(id="map-sel", data=state["sel"]),
         dcc.Store(id="map-sector-seen", data=state["sector"]),
@@ -285,7 +320,7 @@ def layout(**query):
         html.Main(className="sm-body", children=[
             html.Section(className="sm-mapwrap", children=[
                 dl.Map(id="map-map", className="sm-leaflet", zoomSnap=0.25, zoomDelta=0.5, minZoom=7, maxZoom=18,
-                       attributionControl=False, children=[], **map_view),
+                       attributionControl=False, children=map_children, **map_view),
                 html.Div(id="map-maptitle", className="sm-maptitle"),
                 html.Details(open=True, className="sm-legend", children=[
                     html.Summary(LOADING, id="map-legend-summary"),
@@ -393,12 +428,11 @@ def choropleth(views, metric: str, filters: Mapping, lang: str) -> dict:
     return res
 
 
-def map_layers(views, lang: str, filters: Mapping, metric: str, checked: list[str], selected: str | None,
-               gen: str, basemap: str | None) -> tuple[list, dict]:
-    """The map's children (a tile layer only when ``IOC_BASEMAP_URL`` is set, the layer
-    control and its overlays) and what the legend needs. The layer control's id carries the
-    language and the layer-set generation: a new one is mounted (names in the new language,
-    the sector's layers) only when either changes; otherwise React updates it in place."""
+def layer_props(views, lang: str, filters: Mapping, metric: str, checked: list[str], selected: str | None
+                ) -> tuple[dict, dict, dict]:
+    """What a filter, the indicator, a selection or a layer switch changes on the map: (the
+    communes' hideout, the URLs of the camera and station layers — None while a layer is off —,
+    what the legend needs)."""
     try:
         choro = choropleth(views, metric, filters, lang)
     except Exception:  # noqa: BLE001 - the outlines still show; the legend says why there is no colour
@@ -408,7 +442,28 @@ def map_layers(views, lang: str, filters: Mapping, metric: str, checked: list[st
     # and not at all when the database did not answer for the choropleth just now: the legend
     # says so instead of the browser failing on an error response.
     db_ok = not choro.get("error")
-    urls = {k: (u if k in checked and db_ok else None) for k, u in layer_urls(filters, lang).items()}
+    urls = {k: (u if k in checked and db_ok else None) for k, u in layer_urls(filters, lang).items()
+            if k in ("cameras", "stations")}
+    hide_communes = {"classes": choro.get("classes") or {}, "values": choro.get("values") or {},
+                     "colours": choro.get("colours") or [], "none": choro.get("none") or text.NO_DATA_COLOUR,
+                     "title": t(f"sm.metric.{metric}", lang), "none_text": t("mp.no_data_commune", lang),
+                     "selected": selected}
+    legend_data = {k: choro.get(k) for k in ("title", "unit", "legend", "period", "error")}
+    legend_data["metric"] = metric
+    legend_data["layers_down"] = not db_ok
+    legend_data["raw"], legend_data["values"] = choro.get("raw") or {}, choro.get("values") or {}
+    legend_data["name"] = t(f"sm.metric.{metric}", lang)
+    return hide_communes, urls, legend_data
+
+
+def map_layers(views, lang: str, filters: Mapping, metric: str, checked: list[str], selected: str | None,
+               gen: str, basemap: str | None) -> tuple[list, dict]:
+    """The map's children (a tile layer only when ``IOC_BASEMAP_URL`` is set, the layer
+    control and its overlays) and what the legend needs. The layer control's id carries the
+    language and the layer-set generation: a new one is mounted (names in the new language,
+    the sector's layers) only when either changes. The ticket layer starts empty: its points
+    come from ``ticket_url`` and ``TICKET_RULES`` through assets/sector_map.js."""
+    hide_communes, urls, legend_data = layer_props(views, lang, filters, metric, checked, selected)
     legends = md.point_legends(lang)
     try:
         cats = {s["code"]: s["name"] for s in md.services(views, lang)}
@@ -416,10 +471,6 @@ def map_layers(views, lang: str, filters: Mapping, metric: str, checked: list[st
         cats = {}
     ticket_marks = {e["key"]: [e["colour"], TICKET_SYMBOLS.get(e["key"], "?"), e["label"]] for e in legends["tickets"]}
     camera_marks = {e["key"]: [e["colour"], CAMERA_SYMBOLS.get(e["key"], "?"), e["label"]] for e in legends["cameras"]}
-    hide_communes = {"classes": choro.get("classes") or {}, "values": choro.get("values") or {},
-                     "colours": choro.get("colours") or [], "none": choro.get("none") or text.NO_DATA_COLOUR,
-                     "title": t(f"sm.metric.{metric}", lang), "none_text": t("mp.no_data_commune", lang),
-                     "selected": selected}
     overlays = {
         "communes": dl.GeoJSON(id="map-communes", url=COMMUNES_URL, hideout=hide_communes,
                                style=_ns("communeStyle"), hoverStyle=_ns("communeHover"),
@@ -427,8 +478,7 @@ def map_layers(views, lang: str, filters: Mapping, metric: str, checked: list[st
         "density": dl.GeoJSON(id="map-density-layer", hideout={"colours": [], "unit": t("sm.unit.density", lang),
                                                                "lang": lang},
                               style=_ns("densityStyle"), onEachFeature=_ns("densityEach")),
-        "tickets": dl.GeoJSON(id="map-tickets", url=urls["tickets"], format="geobuf", cluster=True,
-                              zoomToBoundsOnClick=True, superClusterOptions=CLUSTER,
+        "tickets": dl.GeoJSON(id="map-tickets", cluster=True, zoomToBoundsOnClick=True, superClusterOptions=CLUSTER,
                               pointToLayer=_ns("ticketPoint"), clusterToLayer=_ns("ticketCluster"),
                               hideout={"marks": ticket_marks, "lang": lang, "cats": cats,
                                        "cluster_words": t("mp.cluster.tickets", lang)}),
@@ -444,12 +494,15 @@ def map_layers(views, lang: str, filters: Mapping, metric: str, checked: list[st
                                sortLayers=True, children=[
         dl.Overlay(overlays[k], name=layer_name(k, lang), checked=k in checked) for k in LAYERS])
     children = ([dl.TileLayer(url=basemap, attribution="")] if basemap else []) + [control]
-    legend_data = {k: choro.get(k) for k in ("title", "unit", "legend", "period", "error")}
-    legend_data["metric"] = metric
-    legend_data["layers_down"] = not db_ok
-    legend_data["raw"], legend_data["values"] = choro.get("raw") or {}, choro.get("values") or {}
-    legend_data["name"] = t(f"sm.metric.{metric}", lang)
     return children, legend_data
+
+
+def checked_layers(overlays, keys: Mapping | None, layer_set: Mapping | None) -> list[str]:
+    """The layers switched on: what the layer control reports, else (before it has reported)
+    the layer set it was mounted with."""
+    if overlays and overlays[0] is not None:
+        return [k for k in ((keys or {}).get(n) for n in overlays[0]) if k]
+    return list((layer_set or {}).get("layers") or [])
 
 
 def legend(choro: Mapping | None, density: Mapping | None, layers: list[str], lang: str) -> list:
@@ -672,6 +725,13 @@ def register(app, settings, views) -> None:
         return filters_update(views, {"start": start, "end": end, "service": service or [], "sector": sector,
                                       "status": status, "commune": commune}, current, _lang(lang))
 
+    # the ticket points' download follows the dates only (its own callback: a status change must
+    # not wait for the filters' round trip, see ioc_map.tickets)
+    @app.callback(Output("map-ticket-url", "data"), Input("map-dates", "start_date"), Input("map-dates", "end_date"),
+                  State("map-ticket-url", "data"), prevent_initial_call=True)
+    def _ticket_range(start, end, current):
+        return ticket_range(views, start, end, current)
+
     @app.callback(
         Output("map-layer-set", "data"), Output("map-metric", "value"), Output("map-list-kind", "value"),
         Output("map-sector-seen", "data"),
@@ -681,36 +741,65 @@ def register(app, settings, views) -> None:
         return sector_switch(value, seen, layer_set)
 
     @app.callback(
-        Output("map-map", "children"), Output("map-choro", "data"), Output("map-built", "data"),
-        Input("lang", "data"), Input("map-filters", "data"), Input("map-metric", "value"),
-        Input("map-layer-set", "data"), Input({"type": "map-layers", "gen": ALL}, "overlays"),
-        Input("map-tick", "n_intervals"), State("map-built", "data"), State("map-layer-keys", "data"))
-    def build(lang, filters_, metric, layer_set, overlays, _tick, built, keys):
+        Output("map-map", "children"), Output("map-built", "data"),
+        Input("lang", "data"), Input("map-layer-set", "data"),
+        State("map-built", "data"), State("map-filters", "data"), State("map-metric", "value"),
+        State({"type": "map-layers", "gen": ALL}, "overlays"), State("map-layer-keys", "data"))
+    def structure(lang, layer_set, built, filters_, metric, overlays, keys):
+        """A new language or a sector's layer set mounts the layer control again (Leaflet reads
+        a layer's name only when it is added); nothing else does. A new language keeps the
+        layers that are on, a sector brings its own."""
         lang = _lang(lang)
         layer_set = layer_set or {"layers": ["communes"], "gen": 0}
         gen = f"{lang}-{layer_set.get('gen', 0)}"
+        if built and built.get("gen") == gen:  # the page's own first render: the layout has them
+            return no_update, no_update
         same_set = bool(built) and str(built.get("gen", "")).endswith(f"-{layer_set.get('gen', 0)}")
-        if same_set and overlays:
-            checked = [keys.get(n) for n in overlays[0] or []]
-        else:
-            checked = layer_set.get("layers") or []
+        checked = checked_layers(overlays, keys, layer_set) if same_set else list(layer_set.get("layers") or [])
+        filters_ = filters_ or {}
+        children, _legend_data = map_layers(views, lang, filters_, metric if metric in METRICS else METRICS[0],
+                                            checked, filters_.get("commune"), gen, basemap)
+        return children, {**(built or {}), "gen": gen}
+
+    @app.callback(
+        Output("map-communes", "hideout"), Output("map-cameras", "url"), Output("map-stations", "url"),
+        Output("map-choro", "data"),
+        Input("map-filters", "data"), Input("map-metric", "value"), Input({"type": "map-layers", "gen": ALL}, "overlays"),
+        Input("map-tick", "n_intervals"), Input("map-built", "data"),
+        State("lang", "data"), State("map-layer-set", "data"), State("map-layer-keys", "data"),
+        State("map-communes", "hideout"), State("map-cameras", "url"), State("map-stations", "url"),
+        State("map-choro", "data"), prevent_initial_call=True)  # the layout has them
+    def layers(filters_, metric, overlays, _tick, _built, lang, layer_set, keys, *shown):
+        """A filter, the indicator, a selection, a layer switch or the minute's tick: only the
+        props that changed (a re-drawn layer closes its tooltips; the ticket points are
+        ``ioc_map.tickets``')."""
+        lang = _lang(lang)
         metric = metric if metric in METRICS else METRICS[0]
         filters_ = filters_ or {}
-        children, choro = map_layers(views, lang, filters_, metric, checked, filters_.get("commune"), gen, basemap)
-        # the minute's tick, or a layer control that reports what it already shows: nothing changed,
-        # nothing is re-drawn (a re-drawn layer closes its tooltips)
-        digest = hashlib.blake2b(json.dumps([gen, checked, filters_, metric, choro], sort_keys=True, default=str)
-                                 .encode(), digest_size=8).hexdigest()
-        if built and built.get("digest") == digest:
-            return no_update, no_update, no_update
-        return children, choro, {"gen": gen, "digest": digest}
+        hide, urls, legend_data = layer_props(views, lang, filters_, metric, checked_layers(overlays, keys, layer_set),
+                                              filters_.get("commune"))
+        new = (hide, urls["cameras"], urls["stations"], legend_data)
+        return tuple(no_update if n == old else n for n, old in zip(new, shown))
+
+    # the ticket points: downloaded once per time range, kept by status and category in the browser,
+    # straight from the controls — no Input here is the output of a callback that a status change
+    # or the page's first render starts, so nothing waits for a server round trip (a re-mounted
+    # layer control is a new "map-layers" component: that Input fires then)
+    app.clientside_callback(
+        ClientsideFunction(namespace="ioc_map", function_name="tickets"),
+        Output("map-tickets", "data"),
+        Input("map-ticket-url", "data"), Input("map-status", "value"), Input("map-service", "value"),
+        Input("map-sector", "value"), Input({"type": "map-layers", "gen": ALL}, "overlays"),
+        Input("map-tick", "n_intervals"), State("map-built", "data"),
+        State("map-ticket-rules", "data"), State("map-choro", "data"), State("map-layer-set", "data"),
+        State("map-layer-keys", "data"))
 
     # the density grid: fetched by the browser (its colours come with it), only while it is on
     app.clientside_callback(
         ClientsideFunction(namespace="ioc_map", function_name="density"),
         Output("map-density-layer", "data"), Output("map-density-layer", "hideout"), Output("map-density", "data"),
         Input({"type": "map-layers", "gen": ALL}, "overlays"), Input("map-built", "data"),
-        State("map-filters", "data"), State("lang", "data"), State("map-layer-keys", "data"),
+        Input("map-filters", "data"), State("lang", "data"), State("map-layer-keys", "data"),
         State("map-density", "data"), State("map-density-layer", "hideout"), State("map-density-layer", "data"),
         prevent_initial_call=True)
 
@@ -739,7 +828,8 @@ def register(app, settings, views) -> None:
             clicked = ctx.triggered[0]["value"] if ctx.triggered else None
             return (trigger.get("code"), no_update) if clicked else (no_update, no_update)
         return click_target(trigger, {"map-communes": commune_click, "map-tickets": ticket_click,
-                                      "map-cameras": camera_click, "map-stations": station_click}, close)
+                                      "map-cameras": camera_click, "map-stations": station_click}, close,
+                            ticket_ref=lambda row: md.ticket_ref(views, row))
 
     @app.callback(Output("map-ranking", "children"), Input("map-choro", "data"), Input("map-filters", "data"),
                   Input("lang", "data"))
@@ -778,6 +868,14 @@ def register(app, settings, views) -> None:
     def _object(sel, rng, lang):
         return object_section(views, sel, rng, _lang(lang))
 
+    # the layer control's first report of the layers on, written back once (ioc_map.overlays:
+    # otherwise dash-leaflet reports only the layer switched by hand, forgetting the others)
+    app.clientside_callback(
+        ClientsideFunction(namespace="ioc_map", function_name="overlays"),
+        Output({"type": "map-layers", "gen": ALL}, "overlays"),
+        Input({"type": "map-layers", "gen": ALL}, "overlays"), State("map-built", "data"),
+        prevent_initial_call=True)
+
     # the view in the address bar (history.replaceState): a copied link opens the same view
     app.clientside_callback(
         ClientsideFunction(namespace="ioc_map", function_name="url"),
@@ -811,9 +909,10 @@ def sector_switch(value: str, seen: str | None, layer_set: Mapping | None) -> tu
             SECTOR_LIST.get(value, no_update), value)
 
 
-def click_target(trigger, clicks: Mapping, close=None) -> tuple:
+def click_target(trigger, clicks: Mapping, close=None, ticket_ref=None) -> tuple:
     """(selected commune, selected object) after a click; clusters are not selections (a click
-    on one zooms in)."""
+    on one zooms in). A ticket point carries its row id: ``ticket_ref`` turns it into the
+    ticket's own id (the one the panel and the link show)."""
     if trigger == "map-object-close":
         return no_update, None if close else no_update
     data = clicks.get(trigger)
@@ -825,6 +924,15 @@ def click_target(trigger, clicks: Mapping, close=None) -> tuple:
         return (code, None) if code else (no_update, no_update)
     kind = {"map-tickets": "ticket", "map-cameras": "camera", "map-stations": "station"}.get(trigger)
     ident = props.get("id")
+    if kind == "ticket" and ticket_ref is not None and ident is not None:
+        try:
+            ident = ticket_ref(ident)
+        except md.NotFound:  # gone since the points were loaded: the panel says so
+            log.info("map page: ticket row %s gone", ident)
+            return no_update, {"kind": "ticket", "id": f"row {ident}"}
+        except Exception:  # noqa: BLE001 - the database is not answering: the click does nothing
+            log.exception("map page: ticket row %s", ident)
+            return no_update, no_update
     if kind and ident is not None:
         return no_update, {"kind": kind, "id": str(ident)}
     return no_update, no_update

@@ -91,6 +91,21 @@ def ticket_detail(views, external_id: str, lang: str) -> dict:
             "agency": row.agency or "—"}
 
 
+def ticket_ref(views, row_id) -> str:
+    """The external id of the ticket in row ``row_id`` (what a point on the map carries): the
+    page names a clicked ticket by it, in the side panel and the link."""
+    try:
+        row_id = int(row_id)
+    except (TypeError, ValueError):
+        raise NotFound(f"ticket row {str(row_id)[:20]!r} not found") from None
+    tk = m.Ticket.__table__
+    with views.engine().connect() as conn:
+        ref = conn.execute(select(tk.c.external_id).where(tk.c.id == row_id)).scalar()
+    if ref is None:
+        raise NotFound(f"ticket row {row_id} not found")
+    return str(ref)
+
+
 # --- a camera ---------------------------------------------------------------------------------
 
 

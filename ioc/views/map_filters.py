@@ -40,6 +40,12 @@ MAX_DAYS = 366
 DEFAULT_DAYS = 30
 SECTORS = ("all", "hotline", "security", "environment", "procedures")
 STATUSES = ("all", "open", "overdue", "closed")
+# A ticket's state (``status_sql``) and the states each ``status`` filter keeps (None: every one).
+# The page filters its ticket points in the browser with this table; the test holds it to
+# ``ticket_conditions`` (tests/views/test_mapdata.py).
+TICKET_STATES = ("open", "overdue", "closed")
+STATUS_STATES: dict[str, tuple[str, ...] | None] = {
+    "all": None, "open": ("open", "overdue"), "overdue": ("overdue",), "closed": ("closed",)}
 CAM_STATUSES = ("all", "offline")
 # The 1022 categories (Open311 service_code) each sector follows. "all" and "hotline": every
 # category. Codes as the provincial hotline uses them (simulator/vocab.py mirrors them);

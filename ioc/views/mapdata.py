@@ -4,9 +4,9 @@ procedures) start from the map and end at the records behind a number.
 
 * Filters — ``MapFilters`` (``from_query`` / ``to_query``), ``SECTORS``, ``services(views, lang)``
   (ioc/views/map_filters.py).
-* Layers — ``communes_layer`` (choropleth of ``METRICS``), ``tickets_geobuf``, ``density``,
+* Layers — ``communes_layer`` (choropleth of ``METRICS``), ``ticket_points``, ``density``,
   ``cameras_geobuf``, ``stations_layer``, ``point_legends`` (ioc/views/map_layers.py).
-* Clicks — ``ticket_detail``, ``camera_detail``, ``camera_snapshot``, ``station_series``
+* Clicks — ``ticket_ref`` (a point's row → its id), ``ticket_detail``, ``camera_detail``, ``camera_snapshot``, ``station_series``
   (ioc/views/map_details.py).
 * A commune's panel — ``commune_panel`` → ``CommunePanel``; its lists ``commune_list`` →
   ``ListPage`` and, for exports, ``list_all`` (ioc/views/map_lists.py); CSV/XLSX writers
@@ -27,6 +27,7 @@ from ioc.views.map_details import (
     camera_snapshot,
     station_series,
     ticket_detail,
+    ticket_ref,
     ticket_state,
 )
 from ioc.views.map_filters import (
@@ -35,7 +36,9 @@ from ioc.views.map_filters import (
     SECTOR_DEFAULTS,
     SECTOR_SERVICES,
     SECTORS,
+    STATUS_STATES,
     STATUSES,
+    TICKET_STATES,
     MapFilters,
     filters_for,
     overdue_cutoff,
@@ -49,11 +52,12 @@ from ioc.views.map_layers import (
     TICKET_COLOURS,
     cameras_geobuf,
     communes_layer,
+    decode_ticket_points,
     density,
     encode_points,
     point_legends,
     stations_layer,
-    tickets_geobuf,
+    ticket_points,
 )
 from ioc.views.map_lists import (
     EXPORT_MAX,
@@ -69,9 +73,10 @@ from ioc.views.map_lists import (
 
 __all__ = [
     "CAMERA_COLOURS", "CAM_STATUSES", "CELL_DEGREES", "EXPORT_MAX", "LIST_KINDS", "MAX_DAYS", "METRICS", "RANGES",
-    "SECTORS", "SECTOR_DEFAULTS", "SECTOR_SERVICES", "STATUSES", "TICKET_COLOURS", "CommunePanel", "KpiRow",
-    "ListPage", "MapFilters", "NotFound", "camera_detail", "camera_snapshot", "cameras_geobuf", "clear_cache",
-    "commune_list", "commune_panel", "communes_layer", "density", "encode_points", "filters_for", "list_all",
-    "overdue_cutoff", "point_legends", "safe_cell", "sector_options", "services", "station_series",
-    "stations_layer", "ticket_detail", "ticket_state", "tickets_geobuf", "to_csv", "to_xlsx",
+    "SECTORS", "SECTOR_DEFAULTS", "SECTOR_SERVICES", "STATUSES", "STATUS_STATES", "TICKET_COLOURS", "TICKET_STATES",
+    "CommunePanel", "KpiRow", "ListPage", "MapFilters", "NotFound", "camera_detail", "camera_snapshot",
+    "cameras_geobuf", "clear_cache", "commune_list", "commune_panel", "communes_layer", "decode_ticket_points",
+    "density", "encode_points", "filters_for", "list_all", "overdue_cutoff", "point_legends", "safe_cell",
+    "sector_options", "services", "station_series", "stations_layer", "ticket_detail", "ticket_points",
+    "ticket_ref", "ticket_state", "to_csv", "to_xlsx",
 ]

@@ -45,9 +45,9 @@ def create_app(settings: Settings | None = None, read_model: ReadModel | None = 
     settings = settings or get_settings()
     views = read_model or ReadModel.from_settings(settings)
     server = Flask(__name__)
-    # geobuf map layers (protobuf) compress about 4× like JSON; Flask-Compress skips the type by
-    # default, and reads this setting once, when Dash enables it
-    server.config["COMPRESS_MIMETYPES"] = [*COMPRESSED_TYPES, map_api.GEOBUF_MIMETYPE]
+    # the map's binary layers (geobuf, ticket points) compress 3-4× like JSON; Flask-Compress skips
+    # their types by default, and reads this setting once, when Dash enables it
+    server.config["COMPRESS_MIMETYPES"] = [*COMPRESSED_TYPES, *map_api.COMPRESSED_MIMETYPES]
     app = dash.Dash(
         __name__,
         server=server,

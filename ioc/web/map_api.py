@@ -21,6 +21,9 @@ log = logging.getLogger("ioc.web")
 
 NO_STORE = {"Cache-Control": "no-store"}
 GEOBUF_MIMETYPE = "application/x-protobuf"
+POINTS_MIMETYPE = "application/x-ioc-points"  # the ticket points' columns (map_layers.encode_ticket_points)
+# binary layers the app compresses like JSON (ioc/web/app.py; Flask-Compress skips unknown types)
+COMPRESSED_MIMETYPES = (GEOBUF_MIMETYPE, POINTS_MIMETYPE)
 
 
 class BadInput(ValueError):
@@ -86,19 +89,19 @@ def register(server, views) -> None:
 
         return deco
 
-    def binary(body: bytes, headers: dict) -> Response:
-        # geobuf is protobuf; the app compresses this type like JSON (ioc/web/app.py)
-        return Response(body, mimetype=GEOBUF_MIMETYPE, headers={**NO_STORE, **headers})
+    def binary(body: bytes, headers: dict, mimetype: str = GEOBUF_MIMETYPE) -> Response:
+        # the app compresses these types like JSON (ioc/web/app.py)
+        return Response(body, mimetype=mimetype, headers={**NO_STORE, **headers})
 
     @route("/api/map/communes.json", "communes")
     def communes():
         metric = (request.args.get("metric") or "tickets_per_km2").strip()
         return _json(mapdata.communes_layer(views, metric, filters(), lang()))
 
-    @route("/api/map/tickets.geobuf", "tickets")
+    @route("/api/map/tickets.bin", "tickets")
     def tickets():
-        body, missing = mapdata.tickets_geobuf(views, filters())
-        return binary(body, {"X-Without-Location": str(missing)})
+        body, missing = mapdata.ticket_points(views, filters())
+        return binary(body, {"X-Without-Location": str(missing)}, POINTS_MIMETYPE)
 
     @route("/api/map/density.json", "density")
     def density():

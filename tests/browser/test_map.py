@@ -1,8 +1,8 @@
 """The sector map /map end to end, in headless Chromium against the real stack with no tile
 server: the 102 communes and every layer are drawn; a click on a commune opens its panel with
 the figures `ioc kpi --json --period custom` gives for it; a filter change changes the list
-and the CSV link holds exactly that list; the page's URL reopens the same view; no console
-errors; screenshots at 1920×1080, 3840×2160 and 390×844 (tests/browser/screenshots/map-*.png).
+and the CSV link holds exactly that list; the page's URL reopens the same view; a ticket click
+shows that ticket; a language switch keeps the points; no console errors; screenshots at 1920×1080, 3840×2160 and 390×844 (tests/browser/screenshots/map-*.png).
 """
 
 from __future__ import annotations
@@ -43,6 +43,22 @@ def open_map(driver, stack, query: str, until=None, timeout: float = 30.0) -> di
 
 def query_of(url: str) -> dict:
     return {k: v[-1] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+def points_on_map(driver) -> int | None:
+    """How many requests the map's ticket layer shows: its clusters' counts plus single points
+    (None while a count is abbreviated, "1k")."""
+    counts = driver.execute_script("""
+      return [...document.querySelectorAll('.sm-leaflet .sm-mk-tcluster')].map(e => e.innerText.trim())
+        .concat([...document.querySelectorAll('.sm-leaflet .sm-mk-ticket')].map(() => '1'));""")
+    return sum(int(c) for c in counts) if all(c.isdigit() for c in counts) else None
+
+
+def server_points(stack, start: str, end: str, **filters) -> int:
+    from ioc.views.mapdata import decode_ticket_points
+
+    q = "&".join(f"{k}={v}" for k, v in {"start": start, "end": end, **filters}.items())
+    return decode_ticket_points(httpx.get(f"{stack.web_url}/api/map/tickets.bin?{q}", timeout=30).content)["n"]
 
 
 def test_layers_drawn_and_a_commune_click_shows_its_kpis(stack, browser):
@@ -103,6 +119,13 @@ def test_a_filter_changes_the_list_its_export_and_the_link_reopens_the_view(stac
     print(f"\n[map list] {code}: {s0['list_total']} → {s1['list_total']}")
     assert mixed, "the stack has no commune with both answered and open requests"
     assert {r[2] for r in s1["rows"]} == {"Đã trả lời"}, s1["rows"]
+    # the map keeps, of the points it has, exactly the tickets the server filters (the browser's
+    # own filter, assets/sector_map.js, against the read model's SQL)
+    want = server_points(stack, start, end, status="closed")
+    got = wait_until(lambda: (n := points_on_map(browser)) == want and n, 15, 0.2,
+                     f"the map showing the {want} answered requests")
+    print(f"[map points] answered: {got} on the map, {want} from tickets.bin?status=closed "
+          f"(all: {server_points(stack, start, end)})")
 
     res = httpx.get(s1["csv"], timeout=30)
     assert res.status_code == 200 and res.headers["content-type"].startswith("text/csv")
@@ -124,6 +147,53 @@ def test_a_filter_changes_the_list_its_export_and_the_link_reopens_the_view(stac
     assert {k: s2[k] for k in same} == {k: s1[k] for k in same}
     zoom = browser.execute_script("return document.querySelector('.sm-leaflet') !== null")
     assert zoom and query_of(s2["url"])["z"] == q["z"] and query_of(s2["url"])["lat"] == q["lat"]
+
+
+def test_a_ticket_click_names_the_ticket_and_a_language_switch_keeps_the_points(stack, browser):
+    """A ticket point carries only its row (tickets.bin); the click shows that ticket — the
+    panel, the link and the marker's own tooltip agree — and never its reporter. A new language
+    mounts the layers again: the points come back without a reload."""
+    from ioc.views.mapdata import decode_ticket_points
+
+    start, end = period()
+    pts = decode_ticket_points(httpx.get(f"{stack.web_url}/api/map/tickets.bin?start={start}&end={end}",
+                                         timeout=30).content)
+    assert pts["n"] > 0
+    lat, lon = pts["lat"][0], pts["lon"][0]
+    open_map(browser, stack, f"start={start}&end={end}&layers=communes,tickets&z=18&lat={lat:.4f}&lon={lon:.4f}",
+             until=lambda s: s["tickets"])
+    marker = min(browser.find_elements(By.CSS_SELECTOR, ".sm-leaflet .sm-mk-ticket"),
+                 key=lambda e: abs(e.rect["x"] + e.rect["width"] / 2 - 960 * 0.66) + abs(e.rect["y"] - 540))
+    ActionChains(browser).move_to_element(marker).perform()
+    tip = wait_until(lambda: (e := browser.find_elements(By.CSS_SELECTOR, ".leaflet-tooltip-pane .leaflet-tooltip"))
+                     and e[-1].text.strip(), 5, 0.1, "the marker's tooltip")
+    ActionChains(browser).move_to_element(marker).click().perform()
+    sel = wait_until(lambda: query_of(browser.current_url).get("sel", "").startswith("ticket:")
+                     and query_of(browser.current_url)["sel"], 10, 0.1, "a ticket selected")
+    ident = sel.split(":", 1)[1]
+    s = wait_until(lambda: (s := map_state(browser)) and s["object"] and ident in s["object"] and s, 15, 0.2,
+                   "the ticket's panel")
+    detail = httpx.get(f"{stack.web_url}/api/map/ticket/{ident}", timeout=30).json()
+    print(f"\n[map ticket] tooltip {tip!r} → {sel}: {detail['category']} / {detail['status_label']}")
+    assert tip == f"{detail['category']} — {detail['status_label']}", "the panel shows another ticket than the marker"
+    assert detail["category"] in s["object"] and detail["status_label"] in s["object"]
+    assert not any(k in detail for k in ("reporter_name", "reporter_phone", "address", "description"))
+
+    # a layer switched on by hand (cameras) stays on in the other language
+    browser.find_element(By.XPATH, "//div[contains(@class,'leaflet-control-layers-overlays')]"
+                                   "//label[contains(., 'Camera an ninh')]//input").click()
+    # the link then names every layer on (dash-leaflet alone reported only the one switched)
+    wait_until(lambda: map_state(browser)["overlays"][3][1] and "layers=communes,tickets,cameras" in browser.current_url,
+               20, 0.2, "the cameras switched on, the link naming every layer on")
+    before = map_state(browser)["tickets"]
+    browser.find_element(By.ID, "map-lang").click()
+    s2 = wait_until(lambda: (s := map_state(browser)) and s["overlays"] and s["overlays"][2][0] == "1022 requests"
+                    and s["tickets"] and s, 20, 0.2, "the layers in English with their points")
+    print(f"[map language] {before} → {s2['tickets']} request marks; control {s2['overlays']}")
+    assert s2["tickets"] == before and [c for _n, c in s2["overlays"]] == [True, False, True, True, False]
+    browser.find_element(By.ID, "map-lang").click()  # back to Vietnamese for the next tests (a stored choice)
+    wait_until(lambda: (s := map_state(browser)) and s["overlays"] and s["overlays"][2][0] == "Phản ánh 1022", 20, 0.2,
+               "the layers in Vietnamese again")
 
 
 @pytest.mark.parametrize("browser", SIZES, ids=[s.name for s in SIZES], indirect=True)

@@ -114,8 +114,9 @@ def test_layer_urls_leave_the_selected_commune_out_and_exports_keep_everything()
     filters = {"start": "2026-11-01", "end": "2026-11-30", "status": "closed", "commune": "29884",
                "service": "MOITRUONG,ANTT"}
     urls = pm.layer_urls(filters, "en")
-    assert urls["tickets"] == "/api/map/tickets.geobuf?start=2026-11-01&end=2026-11-30&status=closed&service=MOITRUONG,ANTT"
-    assert "commune" not in urls["cameras"] and urls["density"].endswith("&lang=en")
+    assert urls["density"] == ("/api/map/density.json?start=2026-11-01&end=2026-11-30&status=closed"
+                               "&service=MOITRUONG,ANTT&lang=en")
+    assert "commune" not in urls["cameras"]
     assert urls["stations"] == "/api/map/stations.json?lang=en"
     ex = pm.export_urls(filters, "tickets", [{"column_id": "received", "direction": "desc"}], " PA 26 ", "vi")
     q = parse_qs(urlsplit(ex["csv"]).query)
@@ -132,8 +133,20 @@ def test_clicks_select_communes_and_objects_never_clusters():
     assert pm.click_target("map-communes", {"map-communes": commune}) == ("29884", None)
     cluster = {"properties": {"cluster": True, "cluster_id": 7, "point_count": 40}}
     assert pm.click_target("map-tickets", {"map-tickets": cluster}) == (no_update, no_update)
-    assert pm.click_target("map-tickets", {"map-tickets": {"properties": {"id": "PA1", "st": "open"}}}) == \
+    # a ticket point carries its row id; the selection (panel, link) names the ticket by its own id
+    rows = {41: "PA1"}
+
+    def ref(row):
+        if row not in rows:
+            raise md.NotFound(f"ticket row {row} not found")
+        return rows[row]
+
+    point = {"properties": {"id": 41, "cat": "ANTT", "st": "open"}}
+    assert pm.click_target("map-tickets", {"map-tickets": point}, ticket_ref=ref) == \
         (no_update, {"kind": "ticket", "id": "PA1"})
+    # gone since the points were loaded: selected all the same, so that the panel says it is gone
+    assert pm.click_target("map-tickets", {"map-tickets": {"properties": {"id": 7}}}, ticket_ref=ref) == \
+        (no_update, {"kind": "ticket", "id": "row 7"})
     assert pm.click_target("map-stations", {"map-stations": {"properties": {"id": 13}}})[1] == \
         {"kind": "station", "id": "13"}
     assert pm.click_target("map-cameras", {"map-cameras": None}) == (no_update, no_update)
@@ -157,6 +170,21 @@ def test_filters_update_keeps_the_filters_when_a_value_is_refused(views):
     assert pm.filters_update(views, base, {"start": "2026-11-01", "end": "2026-11-30"}, "vi") == (no_update, no_update)
     q, notice = pm.filters_update(views, {**base, "start": "2026-11-30", "end": "2026-11-01"}, {}, "en")
     assert q is no_update and "Invalid filter" in text_of(notice) and "before start" in text_of(notice)
+
+
+def test_the_ticket_points_are_downloaded_per_time_range(views):
+    url = pm.ticket_url(md.filters_for(views, {"start": "2026-11-01", "end": "2026-11-30", "status": "open",
+                                               "sector": "security", "service": "ANTT", "commune": "29884"}))
+    assert url == "/api/map/tickets.bin?start=2026-11-01&end=2026-11-30"
+    assert pm.ticket_url(md.filters_for(views, {})) == "/api/map/tickets.bin?start=2026-11-03&end=2026-12-02"
+    assert pm.ticket_range(views, "2026-11-01", "2026-11-30", url) is no_update  # the same range: nothing new
+    assert pm.ticket_range(views, "2026-10-01", "2026-11-30", url) == "/api/map/tickets.bin?start=2026-10-01&end=2026-11-30"
+    assert pm.ticket_range(views, "2026-11-30", "2026-11-01", url) is no_update  # refused (the filters say why)
+    # what the browser keeps of them: the read model's own tables
+    assert pm.TICKET_RULES["states"] == {"all": None, "open": ["open", "overdue"], "overdue": ["overdue"],
+                                         "closed": ["closed"]}
+    assert pm.TICKET_RULES["sectors"]["security"] == list(md.SECTOR_SERVICES["security"])
+    assert pm.TICKET_RULES["sectors"]["all"] is None and pm.TICKET_RULES["sectors"]["hotline"] is None
 
 
 def test_object_panel_of_a_ticket_shows_no_personal_data(views, monkeypatch):
@@ -338,17 +366,33 @@ def layers_data(monkeypatch):
 
 def test_map_layers_fetch_only_what_is_on_and_tiles_only_when_configured(views, layers_data):
     filters = {"start": "2026-11-01", "end": "2026-11-30", "commune": "29884"}
-    children, legend = pm.map_layers(views, "vi", filters, "tickets_overdue", ["communes", "tickets"], "29884",
-                                     "vi-0", None)
+    children, legend = pm.map_layers(views, "vi", filters, "tickets_overdue", ["communes", "tickets", "stations"],
+                                     "29884", "vi-0", None)
     assert len(children) == 1 and children[0].id == {"type": "map-layers", "gen": "vi-0"}  # no tile layer
     layers = {o.children.id: o for o in children[0].children}
     assert layers["map-communes"].checked and layers["map-communes"].children.hideout["selected"] == "29884"
-    assert layers["map-tickets"].children.url.startswith("/api/map/tickets.geobuf?") and layers["map-tickets"].checked
+    # the ticket layer starts empty and checked: its points come from ticket_url (assets/sector_map.js)
+    tickets = layers["map-tickets"].children
+    assert layers["map-tickets"].checked and getattr(tickets, "url", None) is None and tickets.cluster
     assert layers["map-cameras"].children.url is None and not layers["map-cameras"].checked
-    assert layers["map-tickets"].children.hideout["cats"] == {"MOITRUONG": "Môi trường"}
+    assert layers["map-stations"].children.url == "/api/map/stations.json?lang=vi"
+    assert tickets.hideout["cats"] == {"MOITRUONG": "Môi trường"}
     assert legend["values"] == {"29884": "3 u"} and legend["layers_down"] is False
     children, _ = pm.map_layers(views, "vi", filters, "tickets_overdue", [], None, "vi-0", "https://tiles/{z}/{x}/{y}.png")
     assert children[0].url == "https://tiles/{z}/{x}/{y}.png"  # IOC_BASEMAP_URL: a tile layer under the rest
+
+
+def test_a_filter_changes_only_the_props_it_concerns(views, layers_data):
+    f = {"start": "2026-11-01", "end": "2026-11-30"}
+    hide, urls, legend = pm.layer_props(views, "vi", f, "tickets_overdue", ["communes", "cameras"], None)
+    assert urls == {"cameras": "/api/map/cameras.geobuf?", "stations": None}
+    hide2, urls2, _ = pm.layer_props(views, "vi", {**f, "status": "overdue", "commune": "29884"}, "tickets_overdue",
+                                     ["communes", "cameras"], "29884")
+    assert urls2 == urls and hide2 == {**hide, "selected": "29884"}  # the outline of the selected commune
+    assert pm.checked_layers([[pm.layer_name("communes", "vi")]], pm.layer_keys(), {"layers": ["tickets"]}) == \
+        ["communes"]
+    assert pm.checked_layers([None], pm.layer_keys(), {"layers": ["tickets"]}) == ["tickets"]  # not reported yet
+    assert pm.checked_layers([], pm.layer_keys(), {"layers": ["tickets"]}) == ["tickets"]
 
 
 def test_map_layers_without_the_database_load_no_points(views, monkeypatch):
@@ -360,14 +404,15 @@ def test_map_layers_without_the_database_load_no_points(views, monkeypatch):
     monkeypatch.setattr(md, "communes_layer", down)
     monkeypatch.setattr(md, "services", down)
     children, legend = pm.map_layers(views, "en", {}, "tickets_per_km2", ["communes", "tickets"], None, "en-0", None)
+    # the ticket layer reads legend["layers_down"] (map-choro) and asks for nothing (assets/sector_map.js)
     assert legend["error"] and legend["layers_down"]
     assert all(getattr(o.children, "url", None) in (None, pm.COMMUNES_URL) for o in children[0].children)
 
 
-def test_layout_reads_the_link_and_every_id_is_the_pages_own(views, monkeypatch):
+def test_layout_reads_the_link_and_every_id_is_the_pages_own(views, monkeypatch, layers_data):
     monkeypatch.setitem(pm._VIEWS, "views", views)
     page = pm.layout(start="2026-11-01", end="2026-11-30", commune="29884", metric="bogus", z="12", lat="10.4",
-                     lon="105.6")
+                     lon="105.6", status="closed", layers="communes,tickets")
     ids = [i if isinstance(i, str) else i["type"] for i in ids_of(page)]
     assert len(ids) == len(set(ids)) and all(i.startswith("map-") for i in ids)
     by_id = {i: c for i, c in zip(ids, _components(page))}
@@ -375,6 +420,11 @@ def test_layout_reads_the_link_and_every_id_is_the_pages_own(views, monkeypatch)
     assert (dates.start_date, dates.end_date, dates.display_format) == ("2026-11-01", "2026-11-30", "DD/MM/YYYY")
     assert by_id["map-commune"].value == "29884" and by_id["map-map"].zoom == 12.0
     assert "metric" in text_of(by_id["map-notice"])
+    # the layers are in the page from the start, coloured, the commune outlined; the points to fetch and keep
+    assert by_id["map-communes"].hideout["classes"] == {"29884": 1} and by_id["map-communes"].hideout["selected"] == "29884"
+    assert by_id["map-choro"].data["values"] == {"29884": "3 u"} and by_id["map-built"].data["gen"] == "vi-0"
+    assert by_id["map-ticket-url"].data == "/api/map/tickets.bin?start=2026-11-01&end=2026-11-30"
+    assert by_id["map-ticket-rules"].data == pm.TICKET_RULES
 
 
 def _components(component, out=None):
@@ -419,5 +469,5 @@ def test_a_ticket_filter_leaves_the_camera_layer_url_alone():
 
     base = layer_urls({"start": "2026-11-01", "end": "2026-11-30"}, "vi")
     overdue = layer_urls({"start": "2026-11-01", "end": "2026-11-30", "status": "overdue", "service": ["ANTT"]}, "vi")
-    assert overdue["cameras"] == base["cameras"] and overdue["tickets"] != base["tickets"]
+    assert overdue["cameras"] == base["cameras"] and overdue["density"] != base["density"]
     assert "cam_status=offline" in layer_urls({"cam_status": "offline"}, "vi")["cameras"]

@@ -1,5 +1,5 @@
 """The sector map's read model and endpoints (ioc/views/mapdata.py, ioc/web/map_api.py):
-filters, layers (choropleth, geobuf points, density, stations), clicks (ticket, camera with
+filters, layers (choropleth, ticket points, geobuf cameras, density, stations), clicks (ticket, camera with
 its snapshot, station series), 400/404 answers, and that no personal data or stream address
 ever leaves. The commune panel, lists and exports: test_map_lists.py."""
 
@@ -153,20 +153,80 @@ def test_breaks_are_round_numbers_with_a_legend_entry_each():
 # --- points -----------------------------------------------------------------------------------
 
 
-def test_tickets_geobuf_decodes_to_the_filtered_points(world):
-    body, missing = md.tickets_geobuf(world, md.filters_for(world, RANGE))
-    fc = geobuf.decode(body)
-    got = {f["properties"]["id"]: f for f in fc["features"]}
-    assert missing == 1 and "PA006" not in got and "PA009" not in got  # no position; before the range
+def _points(views, query: dict) -> dict:
+    """{external id: (lon, lat, cat, st)} of ``ticket_points`` (row ids looked up with ``ticket_ref``)."""
+    body, _missing = md.ticket_points(views, md.filters_for(views, query))
+    p = md.decode_ticket_points(body)
+    assert p["n"] == len(p["id"]) and p["states"] == list(md.TICKET_STATES)
+    return {md.ticket_ref(views, i): (x, y, c, s) for i, x, y, c, s in zip(p["id"], p["lon"], p["lat"], p["cat"], p["st"])}
+
+
+def test_ticket_points_decode_to_the_filtered_tickets(world):
+    got = _points(world, RANGE)
+    assert md.ticket_points(world, md.filters_for(world, RANGE))[1] == 1  # PA006 has no position
+    assert "PA006" not in got and "PA009" not in got  # no position; before the range
     assert set(got) == {"PA001", "PA002", "PA003", "PA004", "PA005", "PA007", "-2+3", "PA010"}
-    assert got["PA002"]["properties"] == {"id": "PA002", "cat": "DATDAI", "st": "overdue"}
-    assert got["PA004"]["properties"]["st"] == "overdue" and got["PA003"]["properties"]["st"] == "closed"
-    assert got["PA010"]["properties"]["st"] == "closed" and got["PA001"]["properties"]["st"] == "open"
-    assert got["PA001"]["geometry"] == {"type": "Point", "coordinates": [105.61, 10.41]}
-    over = geobuf.decode(md.tickets_geobuf(world, md.filters_for(world, RANGE | {"status": "overdue"}))[0])
-    assert sorted(f["properties"]["id"] for f in over["features"]) == ["PA002", "PA004"]
-    one = md.filters_for(world, RANGE | {"commune": "10002", "service": "ANTT"})
-    assert [f["properties"]["id"] for f in geobuf.decode(md.tickets_geobuf(world, one)[0])["features"]] == ["PA007"]
+    assert got["PA002"] == (105.61, 10.41, "DATDAI", "overdue")
+    assert got["PA004"][3] == "overdue" and got["PA003"][3] == "closed"
+    assert got["PA010"][3] == "closed" and got["PA001"][3] == "open"
+    assert sorted(_points(world, RANGE | {"status": "overdue"})) == ["PA002", "PA004"]
+    assert list(_points(world, RANGE | {"commune": "10002", "service": "ANTT"})) == ["PA007"]
+
+
+def _kept_by_the_page(rules: dict, sector: str, services: list[str], status: str) -> tuple:
+    """assets/sector_map.js ``ioc_map.tickets``' choice, written out: (categories, states) to
+    keep, None meaning all."""
+    sector_cats = rules["sectors"][sector]
+    if not services:
+        cats = sector_cats
+    else:
+        cats = [c for c in services if c in sector_cats] if sector_cats is not None else services
+    return cats, rules["states"][status]
+
+
+def test_the_pages_filters_keep_exactly_what_the_server_filters_return(world):
+    """The page downloads a time range's points once (``ticket_url``) and keeps those of the
+    status and categories chosen (``TICKET_RULES``): the same tickets as the filters in SQL
+    (``ticket_conditions``: ``service_codes``, the hotline rule's states)."""
+    from layouts.map import TICKET_RULES, ticket_url
+
+    every = _points(world, RANGE)
+    for status in md.STATUSES:
+        for sector, services in (("all", []), ("security", []), ("all", ["TTHC", "ANTT"]), ("environment", ["TTHC"]),
+                                 ("security", ["ANTT", "TTHC"]), ("hotline", ["EVIL"])):
+            query = RANGE | {"status": status, "sector": sector, "service": ",".join(services)}
+            cats, states = _kept_by_the_page(TICKET_RULES, sector, services, status)
+            kept = {k for k, (_x, _y, cat, state) in every.items()
+                    if (cats is None or cat in cats) and (states is None or state in states)}
+            assert kept == set(_points(world, query)), query
+            assert ticket_url(md.filters_for(world, query)) == "/api/map/tickets.bin?start=2026-04-12&end=2026-06-10"
+
+
+def test_a_point_names_its_ticket_by_row(world):
+    body, _ = md.ticket_points(world, md.filters_for(world, RANGE))
+    rows = md.decode_ticket_points(body)["id"]
+    assert rows == sorted(rows) and len(set(rows)) == len(rows)
+    assert sorted(md.ticket_ref(world, r) for r in rows)[:2] == ["-2+3", "PA001"]
+    for bad in (10**9, "x", None):
+        with pytest.raises(md.NotFound):
+            md.ticket_ref(world, bad)
+
+
+@given(st.lists(st.tuples(st.floats(-180, 180), st.floats(-90, 90), st.integers(1, 2**31),
+                          st.sampled_from(md.TICKET_STATES), st.one_of(st.none(), st.sampled_from(["TTHC", "ĐẤT", ""]))),
+                max_size=40, unique_by=lambda r: r[2]))
+@settings(max_examples=60, deadline=None)
+def test_ticket_points_read_back_as_written(rows):
+    lon = np.array([r[0] for r in rows], dtype=float)
+    lat = np.array([r[1] for r in rows], dtype=float)
+    body = map_layers.encode_ticket_points(lon, lat, [r[2] for r in rows], [r[4] for r in rows],
+                                                                 [r[3] for r in rows])
+    p = md.decode_ticket_points(body)
+    got = sorted(zip(p["id"], p["lon"], p["lat"], p["cat"], p["st"]))
+    want = sorted((r[2], round(r[0], 4), round(r[1], 4), r[4] or "", r[3]) for r in rows)
+    assert p["n"] == len(rows) and len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g[0] == w[0] and g[3:] == w[3:] and abs(g[1] - w[1]) < 1e-9 and abs(g[2] - w[2]) < 1e-9
 
 
 @given(st.lists(st.tuples(st.floats(-180, 180), st.floats(-90, 90), st.text(max_size=12),
@@ -351,32 +411,35 @@ def test_endpoints_answer_json_with_no_store(client):
         res = client.get(url)
         assert res.status_code == 200, (url, res.data[:200])
         assert res.mimetype == "application/json" and res.headers["Cache-Control"] == "no-store", url
-    res = client.get(f"/api/map/tickets.geobuf?{q}")
-    assert res.mimetype == "application/x-protobuf" and res.headers["X-Without-Location"] == "1"
-    assert len(geobuf.decode(res.data)["features"]) == 8
+    res = client.get(f"/api/map/tickets.bin?{q}")
+    assert res.mimetype == "application/x-ioc-points" and res.headers["X-Without-Location"] == "1"
+    assert res.headers["Cache-Control"] == "no-store" and md.decode_ticket_points(res.data)["n"] == 8
     assert client.get("/api/map/options.json").json["sectors"][0] == {"code": "all", "name": "Tất cả lĩnh vực"}
 
 
-def test_geobuf_is_compressed_when_the_browser_accepts_it(world):
+def test_binary_layers_are_compressed_when_the_browser_accepts_them(world):
     import gzip
 
     from ioc.web.app import create_app
 
     client = create_app(world.settings, read_model=world).server.test_client()  # the app compresses, not map_api
-    client.application.config["COMPRESS_MIN_SIZE"] = 100  # this small world's layer is ~350 bytes
-    plain = client.get("/api/map/tickets.geobuf")
+    client.application.config["COMPRESS_MIN_SIZE"] = 100  # this small world's layers are a few hundred bytes
+    plain = client.get("/api/map/tickets.bin")
     assert "Content-Encoding" not in plain.headers and len(plain.data) > 100
-    res = client.get("/api/map/tickets.geobuf", headers={"Accept-Encoding": "gzip"})
+    res = client.get("/api/map/tickets.bin", headers={"Accept-Encoding": "gzip"})
     assert res.headers["Content-Encoding"] == "gzip"
     assert gzip.decompress(res.data) == plain.data
-    assert geobuf.decode(plain.data)["type"] == "FeatureCollection"
+    assert md.decode_ticket_points(plain.data)["n"] > 0
+    cams = client.get("/api/map/cameras.geobuf", headers={"Accept-Encoding": "gzip"})
+    assert cams.headers["Content-Encoding"] == "gzip"
+    assert geobuf.decode(gzip.decompress(cams.data))["type"] == "FeatureCollection"
 
 
 @pytest.mark.parametrize("url, status", [
     ("/api/map/communes.json?metric=nope", 400),
     ("/api/map/communes.json?start=2026-13-01", 400),
     ("/api/map/communes.json?lang=fr", 400),
-    ("/api/map/tickets.geobuf?status=late", 400),
+    ("/api/map/tickets.bin?status=late", 400),
     ("/api/map/density.json?commune=abc", 400),
     ("/api/map/cameras.geobuf?cam_status=maybe", 400),
     ("/api/map/station/S-AIR?range=2d", 400),
@@ -407,7 +470,7 @@ def test_bad_parameters_are_400_or_404_with_one_line(client, url, status):
 def test_no_personal_data_or_stream_address_in_any_answer(client):
     q = "&".join(f"{k}={v}" for k, v in RANGE.items())
     urls = [f"/api/map/communes.json?metric={m}&{q}" for m in md.METRICS]
-    urls += [f"/api/map/tickets.geobuf?{q}", f"/api/map/density.json?{q}", "/api/map/cameras.geobuf",
+    urls += [f"/api/map/tickets.bin?{q}", f"/api/map/density.json?{q}", "/api/map/cameras.geobuf",
              "/api/map/stations.json", "/api/map/options.json", f"/api/map/commune/10001?{q}"]
     urls += [f"/api/map/ticket/{i}" for i in ("PA001", "PA002", "PA004", "PA006", "-2+3")]
     urls += [f"/api/map/camera/{c}" for c in ("C1", "C2", "C3", "C5")]
@@ -433,7 +496,7 @@ _text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=3
 @given(st.dictionaries(st.sampled_from(["start", "end", "service", "sector", "status", "cam_status", "commune",
                                         "metric", "lang", "kind", "sort", "desc", "page", "page_size", "query",
                                         "range"]), _text, max_size=8),
-       st.sampled_from(["communes.json", "tickets.geobuf", "density.json", "cameras.geobuf", "stations.json",
+       st.sampled_from(["communes.json", "tickets.bin", "density.json", "cameras.geobuf", "stations.json",
                         "list.json", "export.csv", "commune/10001", "station/S-AIR", "ticket/PA001"]))
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_no_query_string_makes_a_500(client, params, endpoint):
@@ -452,8 +515,8 @@ def test_the_product_app_serves_the_map_endpoints(world, monkeypatch, tmp_path):
                              redis_url="redis://127.0.0.1:1/0")
     cl = create_app(settings).server.test_client()
     q = "&".join(f"{k}={v}" for k, v in RANGE.items())
-    res = cl.get(f"/api/map/tickets.geobuf?{q}")
-    assert res.status_code == 200 and len(geobuf.decode(res.data)["features"]) == 8
+    res = cl.get(f"/api/map/tickets.bin?{q}")
+    assert res.status_code == 200 and md.decode_ticket_points(res.data)["n"] == 8
     for url in (f"/api/map/communes.json?metric=qd766_on_time&{q}", "/api/map/stations.json",
                 f"/api/map/commune/10001?{q}", f"/api/map/export.csv?commune=10001&kind=tickets&{q}"):
         res = cl.get(url)
