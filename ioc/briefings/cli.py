@@ -42,7 +42,7 @@ def build(
                                                               "IOC_DATA_DIR/briefings/)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary (no progress bar)."),
 ) -> None:
-    """Build, check and store one briefing, with progress on stderr."""
+    """Build, check and store one briefing, with a progress bar on stderr (on a terminal)."""
     from datetime import datetime, timedelta
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -58,8 +58,6 @@ def build(
 
         def progress(step: str) -> None:
             bar.update(task, completed=STEPS.index(step), step=STEP_LABEL.get(step, step))
-            if not err.is_terminal and not as_json:
-                err.print(f"… {STEP_LABEL.get(step, step)}", highlight=False)
 
         res = run_build(views, period, date_, out=out_file, progress=progress)
         bar.update(task, completed=len(STEPS))
