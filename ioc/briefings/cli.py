@@ -2,6 +2,7 @@
 
     ioc briefing build --period day --date 2026-11-23 [--out FILE.pdf]
     ioc briefing list [--json]
+    ioc briefing schedule [--daily 07:00] [--weekly mon@07:30] [--once]   the scheduler (Procfile)
 
 Bad input is one line on stderr, exit 2; a briefing that fails its checks, exit 1.
 """
@@ -86,6 +87,56 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON."),
         table.add_row(str(r.id), r.period_label, r.status_label, r.pages_text, r.made_at,
                       r.path if r.downloadable else (r.reason or ""))
     out.print(table)
+
+
+@app.command()
+def schedule(
+    daily: str = typer.Option("07:00", "--daily", envvar="IOC_BRIEFING_DAILY",
+                              help="Local time of the daily briefing (of yesterday), HH:MM, or off."),
+    weekly: str = typer.Option("mon@07:30", "--weekly", envvar="IOC_BRIEFING_WEEKLY",
+                               help="Day and local time of the weekly briefing (of the 7 days before), "
+                                    "DAY@HH:MM, or off."),
+    catch_up_days: int = typer.Option(2, "--catch-up-days", envvar="IOC_BRIEFING_CATCH_UP_DAYS", min=0, max=31,
+                                      help="Make missed briefings due this many days back."),
+    every: float = typer.Option(30.0, "--every", min=1.0, help="Seconds between looks at the schedule."),
+    once: bool = typer.Option(False, "--once", help="Look once, make what is due, print a JSON line, exit."),
+    now: Optional[str] = typer.Option(None, "--now", help="With --once: look as if it were this time "
+                                                          "(ISO 8601 with offset), e.g. to catch up by hand."),
+) -> None:
+    """The briefing scheduler: cron-like in IOC_TIMEZONE, one run across replicas (Redis lock),
+    missed runs caught up once, retries with backoff. Runs until SIGTERM / SIGINT."""
+    import logging
+    import signal
+    import threading
+    from datetime import datetime, timezone
+
+    from ioc.briefings.scheduler import Scheduler, parse_daily, parse_weekly
+
+    d, w = parse_daily(daily), parse_weekly(weekly)
+    clock = lambda: datetime.now(timezone.utc)  # noqa: E731
+    if now is not None:
+        if not once:
+            raise UserError("--now needs --once")
+        try:
+            at = datetime.fromisoformat(now)
+        except ValueError:
+            raise UserError(f"bad --now {now!r}: use ISO 8601 with an offset, e.g. 2026-11-24T09:00+07:00") from None
+        if at.tzinfo is None:
+            raise UserError(f"--now {now!r} needs an offset, e.g. +07:00")
+        clock = lambda: at  # noqa: E731
+    views = _views()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("ioc").setLevel(getattr(logging, views.settings.log_level, logging.INFO))
+    sched = Scheduler(views, daily=d, weekly=w, catch_up_days=catch_up_days, clock=clock)
+    if once:
+        done = sched.tick()
+        print(json.dumps([{"slot": s.key, "due": s.due.isoformat(), "outcome": o} for s, o in done]))
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    err.print(f"briefing scheduler: daily {daily}, weekly {weekly}, catch-up {catch_up_days} days", highlight=False)
+    sched.run(stop, every=every)
 
 
 __all__ = ["app", "UserError"]
