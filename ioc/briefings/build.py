@@ -39,6 +39,9 @@ class BuildResult:
     seconds: float = 0.0
     checks: list[checks.CheckResult] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    title: str = ""
+    period_label: str = ""
+    narrative: str = ""
 
 
 def parse_day(value: str | date) -> date:
@@ -92,7 +95,8 @@ def build(views, period: str, day: str | date, *, out: str | None = None, progre
     store.finish_record(engine, record, status=status, path=target, error="; ".join(failures) or None,
                         checks=[r.as_dict() for r in results], pages=pages, size=len(data),
                         start=view.period_start, end=view.period_end)
-    res = BuildResult(record, status, target, pages, len(data), time.monotonic() - t0, results, failures)
+    res = BuildResult(record, status, target, pages, len(data), time.monotonic() - t0, results, failures,
+                      view.title, view.period_label, view.narrative)
     if failures:
         raise BriefingFailed(f"briefing {record} failed its checks ({'; '.join(failures)}); kept as {target}")
     return res

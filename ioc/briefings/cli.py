@@ -42,6 +42,7 @@ def build(
     out_file: Optional[str] = typer.Option(None, "--out", help="Write the PDF here (default: "
                                                               "IOC_DATA_DIR/briefings/)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary (no progress bar)."),
+    mail: bool = typer.Option(False, "--mail", help="Mail it to IOC_BRIEFING_RECIPIENTS if it passes its checks."),
 ) -> None:
     """Build, check and store one briefing, with a progress bar on stderr (on a terminal)."""
     from datetime import datetime, timedelta
@@ -50,7 +51,12 @@ def build(
 
     from ioc.briefings.build import STEPS, build as run_build
 
+    from ioc.briefings.mail import MailConfig, send_briefing
+
     views = _views()
+    mail_cfg = MailConfig.from_env() if mail else None
+    if mail and mail_cfg is None:
+        raise UserError("--mail needs IOC_SMTP_HOST and IOC_BRIEFING_RECIPIENTS")
     if date_ is None:
         date_ = (datetime.now(views.tz).date() - timedelta(days=1)).isoformat()
     with Progress(TextColumn("[bold]bản tin[/] {task.fields[step]}"), BarColumn(), MofNCompleteColumn(),
@@ -62,9 +68,11 @@ def build(
 
         res = run_build(views, period, date_, out=out_file, progress=progress)
         bar.update(task, completed=len(STEPS))
+    if mail_cfg is not None:
+        send_briefing(views, res, mail_cfg)
     summary = {"id": res.record_id, "status": res.status, "path": str(res.path), "pages": res.pages,
                "size_bytes": res.size, "seconds": round(res.seconds, 2),
-               "checks": [r.as_dict() for r in res.checks]}
+               "mailed": list(mail_cfg.recipients) if mail_cfg else [], "checks": [r.as_dict() for r in res.checks]}
     if as_json:
         print(json.dumps(summary, ensure_ascii=False))
         return
@@ -127,7 +135,11 @@ def schedule(
     views = _views()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("ioc").setLevel(getattr(logging, views.settings.log_level, logging.INFO))
-    sched = Scheduler(views, daily=d, weekly=w, catch_up_days=catch_up_days, clock=clock)
+    from ioc.briefings.mail import MailConfig, send_briefing
+
+    cfg = MailConfig.from_env()
+    on_done = (lambda result, _slot: send_briefing(views, result, cfg)) if cfg else None
+    sched = Scheduler(views, daily=d, weekly=w, catch_up_days=catch_up_days, clock=clock, on_done=on_done)
     if once:
         done = sched.tick()
         print(json.dumps([{"slot": s.key, "due": s.due.isoformat(), "outcome": o} for s, o in done]))
