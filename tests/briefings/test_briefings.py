@@ -207,3 +207,26 @@ def test_failed_polls_and_stale_sources_are_said_in_the_coverage_statement(world
     assert "gián đoạn: 23/11/2026 00:00 – 23/11/2026 09:40" in hotline  # nothing polled before 09:40
     env_line = next(line for line in v.coverage if line.startswith("Quan trắc môi trường"))
     assert "Lúc lập bản tin: Mất kết nối từ" in env_line or "Lúc lập bản tin: Cũ từ" in env_line, env_line
+
+
+def test_a_full_disk_is_one_line_and_a_failed_record(views, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from ioc.briefings import store
+    from ioc.errors import UserError
+    from ioc.views.briefing_list import briefings
+
+    def full(_fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store.os, "fsync", full)
+    out = tmp_path / "b.pdf"
+    with pytest.raises(UserError) as exc:
+        from ioc.briefings.build import build
+
+        build(views, "day", DAY, out=str(out))
+    assert str(exc.value) == f"cannot write {out}: No space left on device"
+    assert os.listdir(tmp_path) == []  # no partial file, no temp file left
+    row = briefings(views, limit=1)[0]
+    assert row.status == "failed" and row.reason == str(exc.value) and not row.downloadable
