@@ -80,7 +80,8 @@ def build(views, period: str, day: str | date, *, out: str | None = None, progre
     progress("render")
     data = render.pdf(view, font, blank_figures=blank_figures)
     progress("checks")
-    results = checks.check_pdf(data, expected_values=view.expected, personal=personal)
+    results = checks.check_pdf(data, expected_values=view.expected, personal=personal,
+                               figures=view.drawn_figures())
     failures = checks.failures(results)
     pages = next((int(r.detail.split()[0]) for r in results if r.name == "pages"), None)
     progress("store")

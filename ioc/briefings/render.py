@@ -15,6 +15,8 @@ from ioc.views.briefing import SECTION_TITLES, BriefingView, Table
 
 PROVINCE = "Tỉnh Đồng Tháp"
 ISSUER = "Trung tâm Điều hành thông minh (IOC) tỉnh Đồng Tháp"
+# Under which table (index in the section) the section's charts go.
+CHART_AFTER_TABLE = {"hotline": 0, "environment": 1}
 TONE = {"good": "#1a7f37", "bad": "#c62828", "neutral": "#444", "none": "#777"}
 
 CSS = """
@@ -107,7 +109,8 @@ def html(view: BriefingView, font: Font, *, blank_figures: tuple[str, ...] = ())
     out.append('<div class="pagebreak"></div>')
     out.append(_h2("summary") + f'<p class="narrative">{escape(view.narrative)}</p>')
     if view.missing:
-        out.append(f'<p class="empty">Chưa có số liệu trong kỳ: {escape(", ".join(view.missing))}.</p>')
+        out.append('<p class="empty">Nguồn không có số liệu trong kỳ (hoặc chỉ toàn số 0): '
+                   f'{escape(", ".join(view.missing))}.</p>')
     out.append(_h2("headline"))
     rows = "".join(
         f"<tr><td>{escape(h.label)}</td><td class='num'>{escape(h.current)}</td><td class='num'>{escape(h.previous)}"
@@ -122,14 +125,16 @@ def html(view: BriefingView, font: Font, *, blank_figures: tuple[str, ...] = ())
         out.append(_h2(key))
         for line in sec.get("text") or []:
             out.append(f'<p class="empty">{escape(line)}</p>')
-        for subtitle, table in sec.get("tables") or []:
+        charts = list(sec.get("charts") or [])
+        tables = list(sec.get("tables") or [])
+        if not tables:  # no figures for the section: its charts (if any) right under the sentence
+            out += _charts(charts, blank_figures)
+        for i, (subtitle, table) in enumerate(tables):
             if subtitle:
                 out.append(f"<h3>{escape(subtitle)}</h3>")
             out.append(table_html(table))
-            if key == "hotline" and subtitle == "Số liệu trong kỳ":
-                out += _charts(sec, ["fig-hotline-trend"], blank_figures)
-            if key == "environment" and subtitle == "Chất lượng không khí theo trạm":
-                out += _charts(sec, ["fig-aqi-stations"], blank_figures)
+            if i == CHART_AFTER_TABLE.get(key, 0):  # each chart under the table it illustrates
+                out += _charts(charts, blank_figures)
     out.append(_h2("map", pagebreak=True))
     layer = view.map
     if "fig-map" in blank_figures:
@@ -144,14 +149,18 @@ def html(view: BriefingView, font: Font, *, blank_figures: tuple[str, ...] = ())
     return "".join(out)
 
 
-def _charts(sec: dict, ids: list[str], blank: tuple[str, ...]) -> list[str]:
+def _charts(charts: list, blank: tuple[str, ...]) -> list[str]:
     out = []
-    for fig_id, chart in zip(ids, sec.get("charts") or []):
-        if fig_id in blank:
+    for chart in charts:
+        if not chart.has_data:  # nothing to draw: say so (the check expects no ink here)
+            out.append(f'<p class="empty">{escape(chart.title)}: không có giá trị nào (hoặc chỉ có 0), '
+                       'không vẽ biểu đồ.</p>')
+            continue
+        if chart.figure in blank:
             from dataclasses import replace
 
             chart = replace(chart, points=[(label, None) for label, _v in chart.points])
-        out.append(_figure(fig_id, bars_svg(chart, fig_id), chart.title))
+        out.append(_figure(chart.figure, bars_svg(chart, chart.figure), chart.title))
     return out
 
 

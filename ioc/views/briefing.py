@@ -69,12 +69,17 @@ class Headline:
 @dataclass
 class Bars:
     """A bar chart: (label, value or None) in order; colours per bar; a reference line."""
+    figure: str  # its id in the PDF (ioc/briefings/charts.FIGURES)
     title: str
     points: list[tuple[str, float | None]]
     colours: list[str]
     unit: str = ""
     reference: float | None = None
     reference_label: str = ""
+
+    @property
+    def has_data(self) -> bool:
+        return any(v for _label, v in self.points)  # all missing or all 0: nothing to draw
 
 
 @dataclass
@@ -100,11 +105,17 @@ class BriefingView:
     sections: dict[str, dict]  # section key → {"tables": [(subtitle, Table)], "charts": [Bars], "text": [str]}
     map: MapLayer
     coverage: list[str]
-    missing: list[str]  # domains without data in the period, in words
+    missing: list[str]  # sources without figures (or only zeros) in the period, by name
     expected: list[str] = field(default_factory=list)
     figures: dict = field(default_factory=dict, repr=False)
     period_start: datetime | None = None
     period_end: datetime | None = None
+
+    def drawn_figures(self) -> list[str]:
+        """The figures that have something to draw: the check expects ink in each. A chart
+        without any value is replaced by a sentence saying so, not drawn empty."""
+        ids = [c.figure for sec in self.sections.values() for c in sec.get("charts") or [] if c.has_data]
+        return ids + (["fig-map"] if self.map.features else [])
 
 
 # --- formats ------------------------------------------------------------------------------
@@ -227,7 +238,7 @@ def _hotline_trend(views, last: date) -> Bars:
         except PeriodError:
             v = None
         points.append((d.strftime("%d/%m"), v))
-    return Bars(title="Phản ánh tiếp nhận mỗi ngày (7 ngày)", points=points, colours=["#2171b5"] * len(points),
+    return Bars(figure="fig-hotline-trend", title="Phản ánh tiếp nhận mỗi ngày (7 ngày)", points=points, colours=["#2171b5"] * len(points),
                 unit="phản ánh")
 
 
@@ -345,7 +356,7 @@ def _environment(views, res, start, end, expected: list[str]) -> dict:
                      for k, v in water if (v.get("exceedances") or 0) > 0],
                     empty="Không có lượt đo vượt quy chuẩn.")
     wqi = _wqi_now(views)
-    chart = Bars(title="VN_AQI ngày cao nhất theo trạm (màu và mức theo QĐ 1459)", points=bars, colours=colours,
+    chart = Bars(figure="fig-aqi-stations", title="VN_AQI ngày cao nhất theo trạm (màu và mức theo QĐ 1459)", points=bars, colours=colours,
                  reference=100, reference_label="100")
     episodes = [a for a in src.period_alerts(views.engine(), start, end)
                 if a["rule"] in ("aqi", "salinity", "water_level", "insects")]
@@ -360,7 +371,7 @@ def _environment(views, res, start, end, expected: list[str]) -> dict:
         tables.append(("Chất lượng nước hiện tại (VN_WQI, QĐ 1460)", wqi))
     tables += [("Nước mặt vượt QCVN 08:2023 (mức B)", water_t),
                ("Đợt ô nhiễm, xâm nhập mặn, đỉnh lũ, sinh vật gây hại", ep_t)]
-    return {"tables": tables, "charts": [chart] if bars else [], "text": []}
+    return {"tables": tables, "charts": [chart], "text": []}
 
 
 _PARAM = {"bod5": "BOD₅", "cod": "COD", "coliform": "Coliform", "do": "DO", "n_nh4": "N-NH₄", "n_no3": "N-NO₃",
@@ -587,7 +598,7 @@ def _coverage(views, res, start, end, tz, missing: list[str]) -> list[str]:
             s += f". Lúc lập bản tin: {now_state[source]}"
         lines.append(s + ".")
     if missing:
-        lines.append("Không có số liệu trong kỳ: " + ", ".join(missing) + ".")
+        lines.append("Nguồn không có số liệu trong kỳ (hoặc chỉ toàn số 0): " + ", ".join(missing) + ".")
     return lines
 
 

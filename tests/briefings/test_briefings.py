@@ -230,3 +230,18 @@ def test_a_full_disk_is_one_line_and_a_failed_record(views, tmp_path, monkeypatc
     assert os.listdir(tmp_path) == []  # no partial file, no temp file left
     row = briefings(views, limit=1)[0]
     assert row.status == "failed" and row.reason == str(exc.value) and not row.downloadable
+
+
+def test_a_period_with_little_data_says_what_is_missing_instead_of_drawing_blank(views, tmp_path):
+    from ioc.briefings.build import build
+
+    # 08/11: before the hotline's, the stations' and the dossiers' history starts; cameras only
+    res = build(views, "day", "2026-11-08", out=str(tmp_path / "b.pdf"))
+    assert res.status == "done"
+    text = pdf_text(res.path)
+    assert ("Nguồn không có số liệu trong kỳ (hoặc chỉ toàn số 0): Tổng đài 1022, Quan trắc môi trường, "
+            "Thủ tục hành chính.") in text
+    assert "Phản ánh tiếp nhận mỗi ngày (7 ngày): không có giá trị nào (hoặc chỉ có 0), không vẽ biểu đồ." in text
+    assert "Chưa có hồ sơ trong kỳ để chấm điểm QĐ 766." in text
+    figures = {c.name for c in res.checks if c.name.startswith("figure:")}
+    assert figures == {"figure:fig-map"}  # the charts were not drawn, so not checked for ink
