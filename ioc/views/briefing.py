@@ -337,7 +337,8 @@ def _environment(views, res, start, end, expected: list[str]) -> dict:
         rows.append([_short_station(name), n(mx) if mx is not None else "—",
                      category_name("aqi", key, LANG) or "Chưa đủ số liệu", n(mean) if mean is not None else "—"])
         sw.append(hex_)
-        bars.append((_short_station(name, 18), mx))
+        label = _short_station(name).replace("Khu công nghiệp", "KCN")  # the usual abbreviation, on a chart
+        bars.append((label if len(label) <= 18 else label[:17] + "…", mx))
         colours.append(hex_ or "#999999")
     aqi_t = Table(["Trạm không khí", "VN_AQI ngày cao nhất", "Mức (QĐ 1459)", "Trung bình"], rows, swatches=sw,
                   empty="Không có trạm quan trắc không khí.")
