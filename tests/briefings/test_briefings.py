@@ -245,3 +245,26 @@ def test_a_period_with_little_data_says_what_is_missing_instead_of_drawing_blank
     assert "Chưa có hồ sơ trong kỳ để chấm điểm QĐ 766." in text
     figures = {c.name for c in res.checks if c.name.startswith("figure:")}
     assert figures == {"figure:fig-map"}  # the charts were not drawn, so not checked for ink
+
+
+@pytest.mark.parametrize("period", ["day", "week"])
+def test_every_number_of_the_narrative_is_a_table_value(views, period):
+    import re
+    from datetime import date
+
+    from ioc.views.briefing import briefing_view
+
+    v = briefing_view(views, period, date.fromisoformat(DAY))
+    cells = [c for h in v.headline for c in (h.current, h.previous, h.change.split(" ")[-1].lstrip("+−"))]
+    for sec in v.sections.values():
+        for _subtitle, table in sec.get("tables") or []:
+            cells += [c for row in table.rows for c in row] + [table.note]
+    text = re.sub(r"\d{2}/\d{2}/\d{4}", "", v.narrative)  # the period's dates
+    text = text.replace("Tổng đài 1022", "").replace("QĐ 766", "").replace("quá 24 giờ", "")
+    numbers = re.findall(r"\d[\d.]*(?:,\d+)?(?: %)?", text)
+    assert len(numbers) >= 6, v.narrative
+    def holds(cell: str, x: str) -> bool:  # x as a whole number in the cell ("8" is not in "28")
+        return re.search(rf"(?<![\d.,]){re.escape(x)}(?![\d]|,\d)", cell) is not None
+
+    missing = [x for x in numbers if not any(holds(c, x) for c in cells)]
+    assert not missing, (missing, v.narrative)
