@@ -197,6 +197,9 @@ def briefing_view(views, period: str, day: date, *, progress=lambda step: None) 
     }
     headline = _headline(res, period, expected)
     narrative = _narrative(res, period, first, last, sections, names)
+    # the check finds each headline row whole (label, this period, previous, change) and the
+    # narrative word for word, not only the bare numbers
+    expected += [f"{h.label} {h.current} {h.previous} {h.change}" for h in headline] + [narrative]
     progress("map")
     layer = _map(views, res, names)
     coverage = _coverage(views, res, start, end, tz, missing)
