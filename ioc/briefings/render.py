@@ -111,6 +111,9 @@ def html(view: BriefingView, font: Font, *, blank_figures: tuple[str, ...] = ())
     if view.missing:
         out.append('<p class="empty">Nguồn không có số liệu trong kỳ (hoặc chỉ toàn số 0): '
                    f'{escape(", ".join(view.missing))}.</p>')
+    if view.not_fresh:
+        out.append('<p class="empty">Nguồn chưa cập nhật lúc lập bản tin: '
+                   f'{escape("; ".join(view.not_fresh))}. Xem mục Độ đầy đủ của số liệu.</p>')
     out.append(_h2("headline"))
     rows = "".join(
         f"<tr><td>{escape(h.label)}</td><td class='num'>{escape(h.current)}</td><td class='num'>{escape(h.previous)}"

@@ -106,6 +106,7 @@ class BriefingView:
     map: MapLayer
     coverage: list[str]
     missing: list[str]  # sources without figures (or only zeros) in the period, by name
+    not_fresh: list[str] = field(default_factory=list)  # "Quan trắc môi trường (Cũ từ 09:40)" at making time
     expected: list[str] = field(default_factory=list)
     figures: dict = field(default_factory=dict, repr=False)
     period_start: datetime | None = None
@@ -211,7 +212,8 @@ def briefing_view(views, period: str, day: date, *, progress=lambda step: None) 
         title="Bản tin điều hành " + ("hằng ngày" if period == "day" else "hằng tuần"),
         period_label=label, made_at=format_datetime(now, tz), complete=bool(per.get("complete")),
         narrative=narrative, headline=headline, sections=sections, map=layer, coverage=coverage,
-        missing=missing, expected=sorted(set(expected)), figures=res, period_start=start, period_end=end)
+        missing=missing, not_fresh=_not_fresh(views), expected=sorted(set(expected)), figures=res,
+        period_start=start, period_end=end)
 
 
 def _commune_names(views) -> dict[str, str]:
@@ -576,6 +578,15 @@ def _map(views, res, names) -> MapLayer:
               (MAP_COLOURS[4], "từ 11")]
     return MapLayer(title="Phản ánh 1022 tiếp nhận trong kỳ theo xã, phường", features=features, colour=colour,
                     legend=legend, note=f"{n(len(features))} xã, phường; ranh giới từ dữ liệu đã nhập")
+
+
+def _not_fresh(views) -> list[str]:
+    """Sources not fresh when the briefing is made, with their state in words."""
+    try:
+        badges, _ = views.badges(LANG)
+    except Exception:  # noqa: BLE001 - Redis down: the badges cannot say
+        return ["Không đọc được trạng thái các nguồn (kho dữ liệu trực tiếp không trả lời)"]
+    return [f"{b.name} ({b.freshness.label})" for b in badges if b.freshness.state != "fresh"]
 
 
 def _coverage(views, res, start, end, tz, missing: list[str]) -> list[str]:

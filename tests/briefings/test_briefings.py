@@ -207,6 +207,8 @@ def test_failed_polls_and_stale_sources_are_said_in_the_coverage_statement(world
     assert "gián đoạn: 23/11/2026 00:00 – 23/11/2026 09:40" in hotline  # nothing polled before 09:40
     env_line = next(line for line in v.coverage if line.startswith("Quan trắc môi trường"))
     assert "Lúc lập bản tin: Mất kết nối từ" in env_line or "Lúc lập bản tin: Cũ từ" in env_line, env_line
+    stale = [x for x in v.not_fresh if x.startswith("Quan trắc môi trường (")]
+    assert stale and ("Mất kết nối từ" in stale[0] or "Cũ từ" in stale[0]), v.not_fresh  # on the summary page
 
 
 def test_a_full_disk_is_one_line_and_a_failed_record(views, tmp_path, monkeypatch):
