@@ -1,10 +1,11 @@
 /* Service worker of the leaders' mobile view (served as /sw.js, scope /).
  *
- * It NEVER caches data: Dash callbacks (/_dash-*), the JSON endpoints (/api/*), /healthz and
- * the pages themselves always go to the network, so a phone never shows old figures as if
- * they were current (the page says itself when a source is stale). Only the static files
- * under /assets/ (CSS, icons, JS; their URLs change when the file changes, ?m=<mtime>) are
- * kept, served from the cache and refreshed in the background.
+ * It NEVER caches data: the pages themselves (/m carries its figures in its HTML), /m/parts,
+ * Dash callbacks (/_dash-*), the JSON endpoints (/api/*) and /healthz always go to the network,
+ * so a phone never shows old figures as if they were current (the page says itself when a
+ * source is stale, or when the server cannot be reached). Only the static files under /assets/
+ * (CSS, icons, JS; their URLs change when the file changes, ?m=<mtime>) are kept, served from
+ * the cache and refreshed in the background.
  */
 const CACHE = "ioc-static-v1";
 

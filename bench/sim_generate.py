@@ -47,7 +47,13 @@ def one(scale: float, days: float) -> None:
     print(f"  cameras  {cams['cameras']:,}: offline {cams['offline'] / cams['cameras']:.1%}, "
           f"degraded {cams['degraded']}, unknown {cams['unknown']}")
     print(f"  environment {len(env.stations)} stations, {env.n_ds} datastreams, ~{obs_per_year:,} observations/year")
-    print(f"  procedures {n:,} dossiers, online {online:.1%}, on time {on_time:.1%}")
+    in_progress = np.isin(st["status"], [2, 4])
+    overdue = int((in_progress & (c["deadline"][:n] + st["wait"] < now)).sum())
+    fee = p.p_fee[c["proc"][:n]]
+    print(f"  procedures {n:,} dossiers, online {online:.1%}, on time {on_time:.1%}, "
+          f"overdue now {overdue} of {int(in_progress.sum())} in progress; paid online {c['paid'][:n][fee].mean():.1%} "
+          f"of fee-bearing, electronic result {c['e_result'][:n][done].mean():.1%} of finished, "
+          f"digitised {c['digitised'][:n].mean():.1%}, re-used {c['reused'][:n].mean():.1%}")
 
 
 def main() -> None:

@@ -11,18 +11,18 @@ import logging
 import random
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, ClassVar
+from typing import ClassVar
 
-import orjson
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from connectors import quarantine
 from connectors.http import JsonClient, UpstreamError, backoff_delay
+from connectors.quarantine import Quarantined
 from connectors.writer import Counts, Written, load_cursor, save_cursor
 from ioc.db import models as m
 from ioc.live_store import Change, LiveStore
@@ -31,17 +31,6 @@ from ioc.settings import Settings
 from ioc.source_health import derive_state
 
 log = logging.getLogger("ioc.connectors")
-
-MAX_PAYLOAD = 2_000  # characters of a quarantined record kept for admins
-
-
-@dataclass
-class Quarantined:
-    record_id: str | None
-    reason_code: str
-    reason: str
-    payload: Any
-
 
 @dataclass
 class Batch:
@@ -63,7 +52,7 @@ class RunResult:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
-    quarantined: int = 0
+    quarantined: int = 0  # distinct records quarantined by this poll
     error: str | None = None
     redis_ok: bool = True
     retry_after: float | None = None
@@ -71,15 +60,6 @@ class RunResult:
     def summary(self) -> dict:
         return {"source": self.source, "fetched": self.fetched, "new": self.new, "updated": self.updated,
                 "unchanged": self.unchanged, "quarantined": self.quarantined}
-
-
-def truncate_payload(payload: Any) -> str:
-    """A safe, bounded text copy of a raw record for the quarantine."""
-    try:
-        text = orjson.dumps(payload, default=str).decode()
-    except (TypeError, orjson.JSONEncodeError):
-        text = repr(payload)
-    return text if len(text) <= MAX_PAYLOAD else text[:MAX_PAYLOAD] + f"… [{len(text)} chars]"
 
 
 def reason_of(err: Exception) -> tuple[str, str]:
@@ -179,19 +159,19 @@ class Connector:
         result = RunResult(self.source)
         started = datetime.now(timezone.utc)
         newest: datetime | None = None
-        reasons: Counter = Counter()
+        quarantined: set[str] = set()  # keys of the records this poll quarantined
         try:
             with Session(self.engine) as s:
                 cursor = load_cursor(s, self.source)
             for batch in self.fetch(cursor, since=since):
                 batch.authoritative = since is not None
-                written = self._commit(batch, reasons)
+                written = self._commit(batch, quarantined)
                 main = written.get(self.main_kind, Written()).counts
                 result.fetched += batch.fetched
                 result.new += main.new
                 result.updated += main.updated
                 result.unchanged += main.unchanged
-                result.quarantined += len(batch.quarantined)
+                result.quarantined = len(quarantined)
                 if batch.newest_upstream and (newest is None or batch.newest_upstream > newest):
                     newest = batch.newest_upstream
                 result.redis_ok &= self._mirror(written, batch)
@@ -204,7 +184,7 @@ class Connector:
         except Exception as err:  # a bug or a database failure: report, never crash the process
             log.exception("%s: poll failed", self.source)
             result.ok, result.error = False, f"{type(err).__name__}: {err}"[:500]
-        self._record_run(result, started, reasons, newest)
+        self._record_run(result, started, newest)
         return result
 
     def reconcile_since(self, now: datetime | None = None) -> datetime:
@@ -219,15 +199,11 @@ class Connector:
         renewed every third of it while held (during polls and between them)."""
         return int(max(0.3, 1.5 * self.interval) * 1000)
 
-    def _commit(self, batch: Batch, reasons: Counter) -> dict[str, Written]:
+    def _commit(self, batch: Batch, quarantined: set[str]) -> dict[str, Written]:
         now = datetime.now(timezone.utc)
         with Session(self.engine) as s, s.begin():
             written = self.write(s, batch)
-            for q in batch.quarantined:
-                s.add(m.QuarantineRecord(source=self.source, record_id=(q.record_id or None) and str(q.record_id)[:200],
-                                         reason_code=q.reason_code[:64], reason=q.reason[:1000],
-                                         payload=truncate_payload(q.payload), received_at=now))
-                reasons[q.reason_code[:64]] += 1
+            quarantine.store(s, self.source, batch.quarantined, now, quarantined)
             if batch.cursor is not None:
                 save_cursor(s, self.source, batch.cursor)  # same transaction: never ahead of the data
         return written
@@ -257,7 +233,7 @@ class Connector:
         self._redis_down = False
         return True
 
-    def _record_run(self, result: RunResult, started: datetime, reasons: Counter, newest: datetime | None) -> None:
+    def _record_run(self, result: RunResult, started: datetime, newest: datetime | None) -> None:
         now = datetime.now(timezone.utc)
         if result.ok:
             self._failures = 0
@@ -270,8 +246,10 @@ class Connector:
             if not self._was_failing:
                 log.warning("%s: failing: %s", self.source, result.error)
             self._was_failing = True
+        held: dict[str, int] | None = None
         try:
             with Session(self.engine) as s, s.begin():
+                held = quarantine.counts(s, self.source)
                 s.add(m.SourceRun(source=self.source, started_at=started, finished_at=now, ok=result.ok,
                                   fetched=result.fetched, new=result.new, updated=result.updated,
                                   unchanged=result.unchanged, quarantined=result.quarantined, error=result.error))
@@ -297,7 +275,11 @@ class Connector:
             current = self.store.health(self.source) | {k: str(v) for k, v in health.items()}
             current["state"] = derive_state(current, now)
             self.store.set_health(self.source, current)
-            self.store.count_quarantined({(self.source, r): n for r, n in reasons.items()})
+            if held is not None:  # Redis counts what SQL holds (it heals after a Redis restart)
+                shown = {k.split(":", 1)[1]: n for k, n in self.store.quarantine_counts().items()
+                         if k.startswith(f"{self.source}:")}
+                self.store.count_quarantined({(self.source, r): held.get(r, 0) - shown.get(r, 0)
+                                              for r in set(held) | set(shown) if held.get(r, 0) != shown.get(r, 0)})
 
         self._safe_redis(do)
 
@@ -387,19 +369,9 @@ def parse_time(value) -> datetime | None:
     return datetime.fromisoformat(text)
 
 
-def validate(model: type[Record], payload: dict, record_id, out: list[Quarantined], **fields):
-    """Build a record or quarantine the payload with the reason; never raises."""
-    try:
-        return model(**fields)
-    except Exception as err:
-        code, reason = reason_of(err)
-        out.append(Quarantined(record_id, code, reason, payload))
-        return None
-
-
 def time_cursor(value: datetime | None) -> str | None:
     return value.astimezone(timezone.utc).isoformat() if value else None
 
 
 __all__ = ["Batch", "Connector", "Counts", "Quarantined", "QuarantineError", "RunResult", "parse_time",
-           "parser", "validate", "time_cursor"]
+           "parser", "time_cursor"]

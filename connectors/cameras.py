@@ -118,7 +118,8 @@ class CamerasConnector(Connector):
                 batch.records["cameras"].append(self.parse(raw))
             except Exception as err:
                 code, reason = reason_of(err)
-                batch.quarantined.append(Quarantined(raw.get("id") if isinstance(raw, dict) else None, code, reason, raw))
+                batch.quarantined.append(Quarantined(raw.get("id") if isinstance(raw, dict) else None, code, reason, raw,
+                                                     "camera"))
         return batch
 
     @parser

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import signal
 import sys
 import threading
@@ -25,15 +24,12 @@ err = Console(stderr=True)
 
 def _runtime():
     from connectors.registry import Runtime
-    from ioc.settings import load_settings
+    from ioc.settings import configure_logging, load_settings
 
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    # one line per request would drown the state-change lines (and URLs are no business of logs)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    # alembic narrates every migration step at INFO; a failing command must print one line
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx's line per request would drown the state-change lines, and alembic narrates every
+    # migration step at INFO: libraries say warnings only (ioc.settings.configure_logging)
+    configure_logging(settings)
     return Runtime(settings)
 
 
@@ -175,7 +171,8 @@ def quarantine(
     limit: int = typer.Option(20, min=1, max=1000),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Show quarantined upstream records with their reasons (newest first)."""
+    """Show quarantined upstream records with their reasons (last seen first): one row per
+    record, with when it was first and last seen and by how many polls."""
     from sqlalchemy import func, select
     from sqlalchemy.orm import Session
 
@@ -185,7 +182,7 @@ def quarantine(
 
     engine = make_engine(load_settings().effective_database_url)
     with Session(engine) as s:
-        q = select(QuarantineRecord).order_by(QuarantineRecord.id.desc()).limit(limit)
+        q = select(QuarantineRecord).order_by(QuarantineRecord.last_seen_at.desc(), QuarantineRecord.id.desc()).limit(limit)
         counts = select(QuarantineRecord.source, QuarantineRecord.reason_code, func.count()).group_by(
             QuarantineRecord.source, QuarantineRecord.reason_code)
         if source:
@@ -195,15 +192,18 @@ def quarantine(
         totals = s.execute(counts).all()
     if as_json:
         print(json.dumps({"counts": [{"source": a, "reason_code": b, "count": c} for a, b, c in totals],
-                          "records": [{"source": r.source, "record_id": r.record_id, "reason_code": r.reason_code,
-                                       "reason": r.reason, "received_at": r.received_at.isoformat(),
+                          "records": [{"source": r.source, "record_key": r.record_key, "record_id": r.record_id,
+                                       "reason_code": r.reason_code, "reason": r.reason,
+                                       "first_seen_at": r.first_seen_at.isoformat(),
+                                       "last_seen_at": r.last_seen_at.isoformat(), "times_seen": r.times_seen,
                                        "payload": r.payload} for r in rows]}, ensure_ascii=False))
         return
-    t = Table("source", "reason", "count", title="Quarantine by reason")
+    t = Table("source", "reason", "records", title="Quarantine by reason")
     for a, b, c in totals:
         t.add_row(a, b, str(c))
     out.print(t)
-    t = Table("received", "source", "record", "reason", title=f"Latest {len(rows)}")
+    t = Table("last seen", "first seen", "times", "source", "record", "reason", title=f"Latest {len(rows)}")
     for r in rows:
-        t.add_row(r.received_at.isoformat(timespec="seconds"), r.source, r.record_id or "—", r.reason[:80])
+        t.add_row(r.last_seen_at.isoformat(timespec="seconds"), r.first_seen_at.isoformat(timespec="seconds"),
+                  str(r.times_seen), r.source, r.record_id or "—", r.reason[:80])
     out.print(t)

@@ -258,7 +258,7 @@ class EnvironmentConnector(Connector):
                     st = self.parse_thing(raw)
                 except Exception as err:
                     code, reason = reason_of(err)
-                    batch.quarantined.append(Quarantined(_id(raw), f"thing_{code}"[:64], reason, raw))
+                    batch.quarantined.append(Quarantined(_id(raw), f"thing_{code}"[:64], reason, raw, "thing"))
                     continue
                 self._stations[st.id] = st
                 batch.records["stations"].append(st)
@@ -270,7 +270,8 @@ class EnvironmentConnector(Connector):
                     ds, end = self.parse_datastream(raw)
                 except Exception as err:
                     code, reason = reason_of(err)
-                    batch.quarantined.append(Quarantined(_id(raw), f"datastream_{code}"[:64], reason, raw))
+                    batch.quarantined.append(Quarantined(_id(raw), f"datastream_{code}"[:64], reason, raw,
+                                                         "datastream"))
                     continue
                 ends[ds.id] = end
                 batch.records["datastreams"].append(ds)
@@ -295,7 +296,7 @@ class EnvironmentConnector(Connector):
             commune, method = a.commune_code, a.method
         kind = STATION_KINDS.get(str(props.get("station_type") or "").lower(), "other")
         keep = {k: props[k] for k in ("station_code", "station_type", "station_type_name", "commune_name",
-                                      "old_district", "operator", "monitoring", "waterbody", "alarm_levels")
+                                      "old_district", "operator", "monitoring", "waterbody", "alarm_levels", "wqi_formula")
                 if k in props and _json_safe(props[k])}  # NaN or a 40-digit number would poison the JSON column
         return StationRecord(id=str(raw["@iot.id"]), name=raw.get("name"), kind=kind, lat=lat, lon=lon,
                              commune_code=commune, assign_method=method, properties=keep)
@@ -337,7 +338,7 @@ class EnvironmentConnector(Connector):
                 batch.records["observations"].append(self.parse_observation(raw, ds_id))
             except Exception as err:
                 code, reason = reason_of(err)
-                batch.quarantined.append(Quarantined(_id(raw), code, reason, raw))
+                batch.quarantined.append(Quarantined(_id(raw), code, reason, raw, "observation"))
         return batch
 
     @parser
@@ -451,8 +452,8 @@ class EnvironmentConnector(Connector):
                     out.append(Change(ds_id, {}, "removed", datetime.now(timezone.utc).isoformat()))
         return out
 
-    def _commit(self, batch, reasons):
-        written = super()._commit(batch, reasons)
+    def _commit(self, batch, quarantined):
+        written = super()._commit(batch, quarantined)
         if self.store is None:  # keep the per-stream marks current even without Redis
             newest = self._load_newest()
             for rec, _ in written.get("observations", Written()).changed:

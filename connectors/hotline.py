@@ -150,7 +150,7 @@ class HotlineConnector(Connector):
                 rec = self.parse(raw, place)
             except Exception as err:
                 code, reason = reason_of(err)
-                batch.quarantined.append(Quarantined(rid, code, reason, raw))
+                batch.quarantined.append(Quarantined(rid, code, reason, raw, "ticket"))
                 continue
             seen.add(rec.external_id)
             batch.records["tickets"].append(rec)

@@ -106,7 +106,7 @@ class ProceduresConnector(Connector):
                 except Exception as err:
                     code, reason = reason_of(err)
                     batch.quarantined.append(Quarantined(raw.get("MaTTHC") if isinstance(raw, dict) else None,
-                                                         f"procedure_{code}"[:64], reason, raw))
+                                                         f"procedure_{code}"[:64], reason, raw, "procedure"))
             if len(items) < PAGE_SIZE:
                 return batch
             page += 1
@@ -122,7 +122,7 @@ class ProceduresConnector(Connector):
                 batch.records["dossiers"].append(self.parse(raw))
             except Exception as err:
                 code, reason = reason_of(err)
-                batch.quarantined.append(Quarantined(rid, code, reason, raw))
+                batch.quarantined.append(Quarantined(rid, code, reason, raw, "dossier"))
         return batch
 
     @parser

@@ -155,7 +155,10 @@ def up(
                            ("ENVIRONMENT", "/sta/v1.1"), ("PROCEDURES", "/procedures/api/v1")):
             if not os.environ.get(f"IOC_{name}_URL") and not getattr(settings, f"{name.lower()}_url"):
                 env[f"IOC_{name}_URL"] = sim + path
-        env.setdefault("IOC_HOTLINE_API_KEY", os.environ.get("IOC_HOTLINE_API_KEY", "demo-key"))
+        if not os.environ.get("IOC_HOTLINE_API_KEY"):  # the demo simulator's own key (it checks it)
+            from simulator.config import SimConfig
+
+            env["IOC_HOTLINE_API_KEY"] = SimConfig().hotline_api_key
     if importlib.util.find_spec("connectors.cli"):
         children.append(Child("connectors", ioc_command("connectors", "run")))
     if importlib.util.find_spec("ioc.kpi.orchestrator"):

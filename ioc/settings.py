@@ -1,6 +1,7 @@
 """One settings object for every process: env vars prefixed ``IOC_`` and an optional ``.env``.
 
-Every field here must be documented in docs/configuration.md (tests/test_docs.py checks).
+Every field here is documented in docs/configuration.md with its default and what it does;
+tests/test_docs.py checks the default and observes the effect of each one.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL. Unset: SQLite file ioc.db under data_dir."
     )
-    data_dir: Path = Field(Path("./var"), description="Where local state lives (SQLite, Redis AOF, logs).")
+    data_dir: Path = Field(Path("./var"), description="Where local state lives (SQLite file, own Redis with its AOF and log).")
     boundaries: Path | None = Field(
         None, description="Boundary file or folder to import by default. Unset: ../shared/geo when present, "
         "else the 102 communes shipped in geo/data."
@@ -65,8 +66,9 @@ class Settings(BaseSettings):
         "hotline_overdue,cameras_offline,worst_stations,qd766_agencies",
         description="Focus panels the wall rotates through, in order (comma-separated).")
     wall_rotate_seconds: float = Field(20.0, ge=5, description="Seconds each wall focus panel stays on screen.")
-    basemap_url: str | None = Field(None, description="Tile URL template for the map; unset = no tiles (offline).")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    basemap_url: str | None = Field(None, description="Tile URL template for the sector map (/map); unset = no tiles (offline).")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Level of the product's own log lines (loggers ioc.*) in every process.")
 
     @field_validator("timezone")
     @classmethod
@@ -148,6 +150,15 @@ def load_settings(**overrides) -> Settings:
             f"invalid setting IOC_{field.upper()}: {first['msg']} "
             f"(got {first.get('input')!r}); see docs/configuration.md"
         ) from None
+
+
+def configure_logging(settings: Settings) -> None:
+    """IOC_LOG_LEVEL for the product's own loggers (``ioc.*``); libraries (httpx, alembic,
+    gunicorn …) say only warnings and errors, so one poll is not a page of request lines."""
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("ioc").setLevel(settings.log_level)
 
 
 def redis_url_for(settings: Settings) -> str:

@@ -110,8 +110,8 @@ def parse_fault_arg(text: str) -> tuple[str, dict]:
         spec["value"] = _num(value)
     for p in parts[1:]:
         k, _, v = p.partition("=")
-        if k.strip() == "variants":
-            spec["variants"] = [x for x in v.replace("+", " ").split() if x]
+        if k.strip() in ("variants", "ids"):
+            spec[k.strip()] = [x for x in v.replace("+", " ").split() if x]
         else:
             spec[k.strip()] = _num(v)
     return source.strip(), spec
@@ -153,6 +153,9 @@ def normalise(source: str, spec: dict, fid: int, seed: int) -> Fault:
         if unknown:
             raise FaultError(f"unknown bad_records variant(s) {unknown}; one of {', '.join(BAD_VARIANTS)}")
         params["variants"] = list(vs)
+        ids = params.get("ids")
+        if isinstance(ids, str):
+            params["ids"] = [x for x in ids.replace("+", " ").replace(",", " ").split() if x]
     if not 0 <= probability <= 1:
         raise FaultError("probability must be within 0..1")
     return Fault(fid, source, kind, params, probability, times, rng=random.Random(seed * 7919 + fid))
@@ -334,6 +337,8 @@ class FaultEngine:
         return records
 
     def _bad(self, d: Draw, f: Fault, records: list[dict], adapter: Adapter, wall_now: float) -> list[dict]:
+        if f.params.get("ids"):
+            return self._bad_ids(d, f, records, adapter, wall_now)
         n = len(records)
         k = max(1, round(float(f.params.get("rate", 0.05)) * n))
         variants = list(f.params.get("variants") or BAD_VARIANTS)
@@ -352,6 +357,24 @@ class FaultEngine:
                     self.record(d.source, "bad_records", d.path, variant=variant, id=rid)
                     done += 1
                     break
+        return records
+
+
+    def _bad_ids(self, d: Draw, f: Fault, records: list[dict], adapter: Adapter, wall_now: float) -> list[dict]:
+        """Records that stay broken: the listed ids are spoiled in every response that carries
+        them, the i-th with the i-th variant (cycling), each time the same way (its own seed)."""
+        ids = [str(x) for x in f.params["ids"]]
+        variants = list(f.params.get("variants") or BAD_VARIANTS)
+        for i, rec in enumerate(records):
+            rid = rec.get(adapter.id_field)
+            if str(rid) not in ids:
+                continue
+            k = ids.index(str(rid))
+            bad = _deep(rec)
+            variant = variants[k % len(variants)]
+            if _make_bad(bad, variant, adapter, wall_now, random.Random(f"{self.seed}:{f.id}:{rid}")):
+                records[i] = bad
+                self.record(d.source, "bad_records", d.path, variant=variant, id=rid)
         return records
 
 

@@ -1,18 +1,315 @@
-"""Docs that cannot drift: every setting, Redis key and SQL table is documented."""
+"""Docs that cannot drift: every setting, Redis key and SQL table is documented, and every
+setting docs/configuration.md documents has the default it says and does what it says."""
 
+from __future__ import annotations
+
+import logging
+import os
+import random
+import re
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from typer.testing import CliRunner
 
 from ioc.db.models import Base
 from ioc.live_store import KEYS
-from ioc.settings import Settings
+from ioc.settings import Settings, configure_logging, load_settings, redis_url_for
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
+ROW = re.compile(r"^\| `IOC_([A-Z_]+)` \| (.+?) \| (.+) \|$")
 
 
-def test_every_setting_is_documented():
-    text = (DOCS / "configuration.md").read_text()
-    missing = [f"IOC_{n.upper()}" for n in Settings.model_fields if f"`IOC_{n.upper()}`" not in text]
-    assert not missing, f"settings missing from docs/configuration.md: {missing}"
+def documented() -> dict[str, tuple[str, str]]:
+    """{field name: (default cell, meaning cell)} of docs/configuration.md's table."""
+    rows = {}
+    for line in (DOCS / "configuration.md").read_text().splitlines():
+        m = ROW.match(line)
+        if m:
+            rows[m.group(1).lower()] = (m.group(2), m.group(3))
+    return rows
+
+
+def test_every_setting_is_documented_and_every_documented_one_exists():
+    rows = documented()
+    assert set(rows) == set(Settings.model_fields), (
+        f"missing from docs: {sorted(set(Settings.model_fields) - set(rows))}; "
+        f"documented but not a setting: {sorted(set(rows) - set(Settings.model_fields))}")
+
+
+def _parse_default(cell: str):
+    if cell == "unset":
+        return None
+    m = re.fullmatch(r"`([^`]*)`", cell)
+    assert m, f"a default is `value` or unset, not {cell!r}"
+    return m.group(1)
+
+
+@pytest.mark.parametrize("name", sorted(Settings.model_fields))
+def test_documented_default_is_the_real_default(name, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    for var in [v for v in list(os.environ) if v.startswith("IOC_")]:
+        monkeypatch.delenv(var)
+    shown = _parse_default(documented()[name][0])
+    actual = getattr(load_settings(), name)
+    if shown is None:
+        assert actual is None, f"IOC_{name.upper()} is documented unset but defaults to {actual!r}"
+    elif isinstance(actual, float):
+        assert float(shown) == actual
+    elif isinstance(actual, Path):
+        assert Path(shown) == actual
+    else:
+        assert str(actual) == shown, f"IOC_{name.upper()}: docs say {shown!r}, the code {actual!r}"
+
+
+# --- what each setting does, observed ---------------------------------------------------------
+
+
+def _connector(source: str, **kw):
+    from connectors.registry import connector_class
+
+    url = f"http://upstream.test/{source}"
+    settings = load_settings(**{f"{source}_url": url}, **kw)
+    conn = connector_class(source)(settings, None, None)
+    assert conn.client.base_url == url  # IOC_<SOURCE>_URL is where it polls
+    return conn
+
+
+def _interval(source: str):
+    def check(tmp_path):
+        from connectors.base import RunResult
+
+        random.seed(3)  # the jitter's draws: the bounds below hold for any, the seed keeps "some" honest
+        conn = _connector(source, **{f"{source}_interval": 7.0})
+        assert conn.interval == 7.0
+        delays = [conn.next_delay(RunResult(source)) for _ in range(200)]
+        assert 7.0 * 0.9 <= min(delays) and max(delays) <= 7.0 * 1.1  # ±10 % jitter
+        failing = {}
+        for failures in (1, 30):  # exponential (full jitter) back-off, up to 5 minutes (+10 %)
+            conn._failures = failures
+            failing[failures] = [conn.next_delay(RunResult(source, ok=False)) for _ in range(50)]
+        assert max(failing[1]) <= 7.0 * 2 * 1.1
+        assert max(failing[30]) <= 300 * 1.1 and max(failing[30]) > 100
+    return check
+
+
+def _url(source: str):
+    def check(tmp_path):
+        _connector(source)
+    return check
+
+
+def _header(source: str, field: str, header: str, shown: str):
+    def check(tmp_path):
+        assert header not in _connector(source).client.client.headers
+        conn = _connector(source, **{field: "s3cret"})
+        assert conn.client.client.headers[header] == shown
+    return check
+
+
+def check_environment_credentials(tmp_path):
+    import httpx
+
+    conn = _connector("environment", environment_username="ioc", environment_password="pw")
+    assert isinstance(conn.client.client.auth, httpx.BasicAuth)
+    request = conn.client.client.build_request("GET", "http://upstream.test/environment/Things")
+    assert next(conn.client.client.auth.auth_flow(request)).headers["Authorization"] == "Basic aW9jOnB3"
+    assert _connector("environment").client.client.auth is None
+
+
+def check_redis_url(tmp_path):
+    assert redis_url_for(load_settings(redis_url="redis://h:6380/2")) == "redis://h:6380/2"
+    own = redis_url_for(load_settings(data_dir=tmp_path))  # unset: our own, on a socket in data_dir
+    assert own.startswith("unix://") and own.startswith(f"unix://{(tmp_path / 'redis').resolve()}")
+
+
+def check_redis_prefix(tmp_path):
+    from ioc.views.read import ReadModel
+
+    views = ReadModel.from_settings(load_settings(redis_prefix="dt2", redis_url="redis://127.0.0.1:1/0"))
+    assert views.store.key("quarantine") == "dt2:quarantine:counts"
+
+
+def check_database_url(tmp_path):
+    assert load_settings(database_url="postgresql://u@h/db").effective_database_url == "postgresql://u@h/db"
+
+
+def check_data_dir(tmp_path):
+    from ioc.redis_server import own_redis_dir
+
+    s = load_settings(data_dir=tmp_path / "state")
+    assert s.effective_database_url == f"sqlite:///{(tmp_path / 'state' / 'ioc.db').resolve()}"
+    assert own_redis_dir(s) == (tmp_path / "state" / "redis").resolve()
+
+
+def check_boundaries(tmp_path):
+    from geo.assign import default_boundary_paths
+
+    f = tmp_path / "mine.geojson"
+    f.write_text('{"type": "FeatureCollection", "features": []}')
+    assert default_boundary_paths(load_settings(boundaries=f)) == [f]
+    assert default_boundary_paths(load_settings(boundaries=tmp_path / "nowhere")) == []
+
+
+def check_timezone(tmp_path):
+    from ioc.views.read import ReadModel
+
+    views = ReadModel.from_settings(load_settings(timezone="Asia/Bangkok", redis_url="redis://127.0.0.1:1/0"))
+    assert views.tz == ZoneInfo("Asia/Bangkok")  # what the pages format dates and days with
+
+
+def check_log_level(tmp_path):
+    ioc_logger = logging.getLogger("ioc")
+    before = ioc_logger.level
+    try:
+        configure_logging(load_settings(log_level="DEBUG"))
+        assert logging.getLogger("ioc.connectors").isEnabledFor(logging.DEBUG)
+        configure_logging(load_settings(log_level="ERROR"))
+        assert not logging.getLogger("ioc.web").isEnabledFor(logging.WARNING)
+    finally:
+        ioc_logger.setLevel(before)
+
+
+class _Children:
+    """Stands in for ioc.supervisor.Supervisor: records what `ioc up`/`ioc web` would start."""
+
+    started: list = []
+
+    def __init__(self, children):
+        type(self).started = children
+
+    def run(self, **_kw):
+        pass
+
+
+def _ioc(monkeypatch, tmp_path, *args, **env):
+    import ioc.cli
+    import ioc.supervisor
+
+    monkeypatch.chdir(tmp_path)
+    for var in [v for v in list(os.environ) if v.startswith("IOC_")]:
+        monkeypatch.delenv(var)
+    monkeypatch.setattr(ioc.cli, "prepare_stores", lambda settings, **kw: ("redis://127.0.0.1:1/0", None))
+    monkeypatch.setattr(ioc.supervisor, "Supervisor", _Children)
+    result = CliRunner().invoke(ioc.cli.app, list(args), env={f"IOC_{k.upper()}": str(v) for k, v in env.items()})
+    assert result.exit_code == 0, result.output
+    return {c.name: c for c in _Children.started}
+
+
+def check_web_host_and_port(tmp_path, monkeypatch):
+    web = _ioc(monkeypatch, tmp_path, "web", web_host="0.0.0.0", web_port=8123)["web"]
+    assert web.argv[web.argv.index("-b") + 1] == "0.0.0.0:8123"
+
+
+def check_sim_port(tmp_path, monkeypatch):
+    children = _ioc(monkeypatch, tmp_path, "up", sim_port=8161)
+    sim = children["simulator"]
+    assert sim.argv[sim.argv.index("--port") + 1] == "8161" and sim.ready_port == 8161
+    assert children["connectors"].env["IOC_HOTLINE_URL"] == "http://127.0.0.1:8161/open311/v2"
+
+
+@pytest.fixture(scope="module")
+def web_app(tmp_path_factory):
+    """The dashboard with non-default settings (Redis unreachable, an empty database: the
+    callbacks below need neither)."""
+    from ioc.web.app import create_app
+
+    tmp = tmp_path_factory.mktemp("web")
+    settings = load_settings(language="en", wall_rotate_seconds=7, wall_playlist="worst_stations,hotline_overdue",
+                             basemap_url="https://tiles.test/{z}/{x}/{y}.png", redis_url="redis://127.0.0.1:1/0",
+                             database_url=f"sqlite:///{tmp / 'ioc.db'}", data_dir=tmp)
+    return create_app(settings)
+
+
+def _callback(app, output: str, inputs: dict) -> dict:
+    """Run the server callback whose outputs include `output` as the browser would."""
+    key = next(k for k in app.callback_map if output in k.strip(".").split("..."))
+    outputs = [{"id": o.rsplit(".", 1)[0], "property": o.rsplit(".", 1)[1]} for o in key.strip(".").split("...")]
+    body = {"output": key, "outputs": outputs if key.startswith("..") else outputs[0],
+            "inputs": [{"id": i.rsplit(".", 1)[0], "property": i.rsplit(".", 1)[1], "value": v}
+                       for i, v in inputs.items()],
+            "changedPropIds": list(inputs)[:1], "state": []}
+    res = app.server.test_client().post("/_dash-update-component", json=body)
+    assert res.status_code == 200, res.data[:300]
+    return res.json["response"]
+
+
+def check_language(tmp_path, web_app):
+    layout = web_app.server.test_client().get("/_dash-layout").json
+    stores = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("props", {}).get("id") == "lang":
+                stores.append(node["props"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(layout)
+    assert stores and stores[0]["data"] == "en"  # a first visit shows this language
+
+
+def check_wall_playlist_and_rotation(tmp_path, web_app):
+    out = _callback(web_app, "wall-rotate.interval", {"wall-lang.data": None, "lang.data": None})
+    assert out["wall-rotate"]["interval"] == 7000
+    assert out["wall-texts"]["data"]["playlist"] == ["worst_stations", "hotline_overdue"]
+
+
+def check_basemap_url(tmp_path, web_app):
+    out = _callback(web_app, "map-basemap-note.children", {"lang.data": "vi"})
+    assert out["map-basemap-note"]["children"] is None  # tiles configured: no "no basemap" note
+    from ioc.i18n import t
+
+    assert t("mp.no_basemap", "vi")  # … which is what an unset IOC_BASEMAP_URL shows
+
+
+MEANINGS = {
+    "redis_url": check_redis_url,
+    "redis_prefix": check_redis_prefix,
+    "database_url": check_database_url,
+    "data_dir": check_data_dir,
+    "boundaries": check_boundaries,
+    "timezone": check_timezone,
+    "language": check_language,
+    "hotline_url": _url("hotline"),
+    "hotline_api_key": _header("hotline", "hotline_api_key", "X-API-Key", "s3cret"),
+    "cameras_url": _url("cameras"),
+    "cameras_token": _header("cameras", "cameras_token", "Authorization", "Bearer s3cret"),
+    "environment_url": _url("environment"),
+    "environment_username": check_environment_credentials,
+    "environment_password": check_environment_credentials,
+    "procedures_url": _url("procedures"),
+    "procedures_api_key": _header("procedures", "procedures_api_key", "X-API-Key", "s3cret"),
+    "hotline_interval": _interval("hotline"),
+    "cameras_interval": _interval("cameras"),
+    "environment_interval": _interval("environment"),
+    "procedures_interval": _interval("procedures"),
+    "web_host": check_web_host_and_port,
+    "web_port": check_web_host_and_port,
+    "sim_port": check_sim_port,
+    "wall_playlist": check_wall_playlist_and_rotation,
+    "wall_rotate_seconds": check_wall_playlist_and_rotation,
+    "basemap_url": check_basemap_url,
+    "log_level": check_log_level,
+}
+
+
+def test_every_setting_has_a_check_of_its_meaning():
+    assert set(MEANINGS) == set(Settings.model_fields)
+
+
+@pytest.mark.parametrize("name", sorted(MEANINGS))
+def test_setting_does_what_the_docs_say(name, tmp_path, request):
+    check = MEANINGS[name]
+    wanted = check.__code__.co_varnames[:check.__code__.co_argcount]
+    check(**{arg: tmp_path if arg == "tmp_path" else request.getfixturevalue(arg) for arg in wanted})
+
+
+# --- Redis keys and tables ----------------------------------------------------------------------
 
 
 def test_every_redis_key_is_documented():

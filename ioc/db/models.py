@@ -95,16 +95,23 @@ class SourceCursor(Base):
 
 
 class QuarantineRecord(Base):
+    """An upstream record refused at the boundary: one row per record, not per sighting.
+    ``record_key`` is ``kind:upstream id``, or ``kind:sha256:<digest of the raw payload>``
+    for a record without an id (connectors/quarantine.py); seen again, the row is updated."""
+
     __tablename__ = "quarantine"
-    __table_args__ = (Index("ix_quarantine_source_reason", "source", "reason_code"),)
+    __table_args__ = (UniqueConstraint("source", "record_key", name="uq_quarantine_source_record"),
+                      Index("ix_quarantine_source_reason", "source", "reason_code"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     source: Mapped[str] = mapped_column(String(32))
+    record_key: Mapped[str] = mapped_column(String(240))
     record_id: Mapped[str | None] = mapped_column(String(200))
-    reason_code: Mapped[str] = mapped_column(String(64))  # e.g. missing_id, outside_province
+    reason_code: Mapped[str] = mapped_column(String(64))  # e.g. missing_id, outside_province (the latest)
     reason: Mapped[str] = mapped_column(Text)  # human-readable
-    payload: Mapped[str] = mapped_column(Text)  # raw record, safely truncated
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    run_id: Mapped[int | None] = mapped_column(BigId)
+    payload: Mapped[str] = mapped_column(Text)  # raw record as last seen, safely truncated
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    times_seen: Mapped[int] = mapped_column(Integer, default=1)  # polls that read it
 
 
 # --- hotline 1022 ----------------------------------------------------------------------

@@ -539,6 +539,7 @@ class SnapshotBuilder:
             "air_ids": ds.loc[(ds["code"].isin(environment.AIR_PARAMETERS) & (ds_kind == "air")).to_numpy(dtype=bool),
                               "id"].tolist(),
             "by_kind": {str(k): int(v) for k, v in stations["kind"].value_counts().sort_index().items()},
+            "wqi_formula": dict(zip(stations["id"].tolist(), map(wqi.station_formula, stations["properties"]))),
         }
         self._env_catalogue = (sig, stations, ds, info, derived)
         return stations, ds, info, derived
@@ -682,7 +683,7 @@ class SnapshotBuilder:
 
         grid = frames.AirGrid(air_obs, ds, n - pd.Timedelta(hours=hours + 1), n)
         air = self._air_section(grid, n, info, kinds)
-        water = self._water_section(lv, info, kinds)
+        water = self._water_section(lv, info, kinds, derived["wqi_formula"])
         today = local_day(n, self.zone)
         air_ex = grid.exceedances_day_all(today, self.zone)
         wq = lv[lv["water_station"].to_numpy(dtype=bool)]
@@ -761,7 +762,7 @@ class SnapshotBuilder:
             hit = memo[h.value] = iso(h)
         return hit
 
-    def _water_section(self, lv: pd.DataFrame, info: dict, kinds: dict) -> list[dict]:
+    def _water_section(self, lv: pd.DataFrame, info: dict, kinds: dict, formulas: dict) -> list[dict]:
         """VN_WQI per water station from its newest values: one sample = the newest value
         of each parameter measured within 24 h of the station's newest one."""
         wq_params = set(wqi.PARAMETER_GROUP) | {"temperature", "do_pct"}
@@ -783,7 +784,7 @@ class SnapshotBuilder:
                                 "groups": {}, "parameters": {}, "groups_used": [], "rejected": {}, "do_pct": None,
                                 "values": {}})
                 continue
-            key = tuple(sorted(rows))
+            key = (formulas[sid], tuple(sorted(rows)))
             hit = memo.get(sid)
             if hit is not None and hit[0] == key:
                 out.append({**hit[1], **info[sid]})
@@ -797,7 +798,7 @@ class SnapshotBuilder:
                     code = "do_pct"
                 sample[code] = value
                 times.append(at)
-            res = wqi.compute(sample)
+            res = wqi.compute(sample, formulas[sid])
             rec = {"station_id": sid, **info[sid], "sampled_at": iso(pd.Timestamp(newest, unit="us", tz="UTC")),
                    "oldest_value_at": iso(pd.Timestamp(min(times), unit="us", tz="UTC")), "wqi": res.value,
                    "category": _category(res.category), "reason": res.reason,

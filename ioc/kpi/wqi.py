@@ -1,28 +1,21 @@
-"""Vietnam Water Quality Index (VN_WQI) per QĐ 1460/QĐ-TCMT (2019).
+"""Vietnam Water Quality Index (VN_WQI) as QĐ 1460/QĐ-TCMT (12/11/2019) computes it.
 
-CONFIDENCE — read before relying on a number. The structure below (5 parameter groups,
-the product formula, the ≥ 3 groups incl. group IV with ≥ 3 parameters rule, the DO
-saturation polynomial, the category ranges and colours) follows QĐ 1460 as we know it.
-The breakpoint tables were written from memory of the decision and of QCVN 08-MT:2015/
-BTNMT (whose columns A1/A2/B1/B2 the decision's breakpoints follow) and could not be
-checked against the decision's text here. Every table carries a ``confidence`` label;
-verify against QĐ 1460 Bảng 1–4 before claiming conformance. Tables are plain data
-(:data:`TABLES`), so a corrected table can be passed to :func:`compute`.
+Source: the decision's guideline ("Hướng dẫn kỹ thuật tính toán và công bố chỉ số chất lượng
+nước Việt Nam"), summarised in ../shared/reference/DOMAIN.md. Section, formula and table
+numbers below are the decision's own:
 
-Formula (QĐ 1460, Điều/Mục "Công thức tính VN_WQI")::
+* §2.1: data needs at least 3 of the 5 groups, group IV among them with at least 3 parameters.
+* §2.2.a: sub-index (WQI_SI) of each parameter — Bảng 1 (groups IV and V), Bảng 2 (group III
+  metals), Bảng 3 (DO % saturation), Bảng 4 (pH), the unnumbered pesticide table (group II);
+  linear between breakpoints (formulas 1 and 2 are the same line); a value equal to a
+  breakpoint takes that breakpoint's q (Ghi chú under Bảng 2).
+* §2.2.b: formula 3 (all groups), formula 4 (no group V), formula 5 (weights of Bảng 5 for
+  water bodies where organic pollution matters); the result is rounded to an integer.
+* §1.4: the categories and colours.
 
-    VN_WQI = (WQI_I/100) × (WQI_II/100) × (WQI_III/100)
-             × [ (1/k) Σ WQI_IV,a × (1/l) Σ WQI_V,b ] ^ (1/2)
-
-* WQI_I = pH sub-index; WQI_II, WQI_III = the lowest sub-index in the pesticide and the
-  heavy-metal group (our reading: these groups act as penalty factors);
-  WQI_IV, WQI_V = means of the group's sub-indices (k, l = number of parameters).
-* A group not measured drops out: its factor is omitted; if group V is missing the
-  bracket is the group-IV mean alone (the geometric mean of the available IV/V means —
-  our interpretation for 3-group sets such as I + III + IV).
-* At least 3 of the 5 groups, one of them group IV with ≥ 3 parameters; else no value.
-* Sub-indices lie in 10..100 (values beyond the last breakpoint score 10); the result
-  is rounded half up to an integer.
+Where the text is silent we chose, and say so next to the choice: a group I/II/III not
+measured drops out (factor 1); formula 5 without group V is formula 4; rounding is half up;
+the plausibility limits of :data:`PLAUSIBLE`.
 """
 
 from __future__ import annotations
@@ -38,138 +31,144 @@ from ioc.kpi.aqi import Category
 
 __all__ = [
     "CATEGORIES",
+    "FORMULA_STANDARD",
+    "FORMULA_WEIGHTED",
     "GROUPS",
     "TABLES",
     "WQICategory",
     "WQIResult",
     "category",
+    "combine",
     "compute",
-    "do_saturation",
     "do_percent_saturation",
+    "do_saturation",
     "parameter_sub_index",
-    "wqi_frame",
+    "station_formula",
 ]
 
-Q_FLOOR = 10.0  # QĐ 1460: lowest sub-index (QĐ 879/2011 used 1)
+Q_FLOOR = 10.0  # the lowest sub-index of every table (QĐ 879/2011 used 1)
+Q_TOP = 100.0
+
+# --- Bảng 1, Bảng 2 and the pesticide table, cell by cell as printed ----------------------
+# Cells for q = 100, 75, 50, 25, 10. "≤X" / "<X": the q = 100 limit (with "<X" the next cell
+# is X itself, so the index steps from 100 to 75 at X); "-": no breakpoint; "≥X": q falls
+# linearly from 25 to 10 at X and stays 10 above; ">X": 10 as soon as the value exceeds X.
+Q_COLUMNS = (100.0, 75.0, 50.0, 25.0, 10.0)
+
+BANG_1: dict[str, tuple[str, ...]] = {  # groups IV and V; mg/L, Coliform and E. coli MPN/100 mL
+    "bod5": ("≤4", "6", "15", "25", "≥50"),
+    "cod": ("≤10", "15", "30", "50", "≥150"),
+    "toc": ("≤4", "6", "15", "25", "≥50"),
+    "n_nh4": ("<0.3", "0.3", "0.6", "0.9", "≥5"),
+    "n_no3": ("≤2", "5", "10", "15", ">15"),
+    "n_no2": ("≤0.05", "-", "-", "-", ">0.05"),
+    "p_po4": ("≤0.1", "0.2", "0.3", "0.5", "≥4"),
+    "coliform": ("≤2500", "5000", "7500", "10000", ">10000"),
+    "e_coli": ("≤20", "50", "100", "200", ">200"),
+}
+BANG_2: dict[str, tuple[str, ...]] = {  # group III heavy metals, mg/L
+    "as": ("≤0.01", "0.02", "0.05", "0.1", ">0.1"),
+    "cd": ("<0.005", "0.005", "0.008", "0.01", "≥0.1"),
+    "pb": ("<0.02", "0.02", "0.04", "0.05", "≥0.5"),
+    "cr6": ("≤0.01", "0.02", "0.04", "0.05", "≥0.1"),
+    "cu": ("≤0.1", "0.2", "0.5", "1.0", "≥2"),
+    "zn": ("≤0.5", "1.0", "1.5", "2.0", "≥3"),
+    "hg": ("<0.001", "0.001", "0.0015", "0.002", "≥0.01"),
+}
+# Group II pesticides (µg/L): 100 at or below the limit, 10 above it.
+PESTICIDE_LIMITS: dict[str, float] = {"aldrin": 0.1, "bhc": 0.02, "dieldrin": 0.1, "ddts": 1.0, "heptachlor": 0.2}
+
+UNITS = {**{p: "mg/L" for p in (*BANG_1, *BANG_2)}, "coliform": "MPN/100mL", "e_coli": "MPN/100mL",
+         **{p: "µg/L" for p in PESTICIDE_LIMITS}}
 
 
 @dataclass(frozen=True)
 class Table:
-    """Breakpoints of a "higher concentration is worse" parameter.
+    """One parameter's breakpoints: ``points`` ((BP, q), …) in rising BP; a value below the
+    first BP scores ``below``, above the last one ``above``; between two BPs q is linear."""
 
-    ``points`` = ((BP, q), …) with q decreasing 100 → …; values ≤ the first BP score
-    100; between BPs q is linear; above the last BP q = ``above`` (10).
-    Equal consecutive BPs (e.g. N-NH4 0.3/0.3) make a step: a value exactly at the BP
-    takes the better q, anything above takes the next segment.
-    """
-
-    unit: str
     points: tuple[tuple[float, float], ...]
+    below: float
     above: float = Q_FLOOR
-    confidence: str = "low"
-    note: str = ""
 
 
-# Group IV (except DO) and group V — QĐ 1460 Bảng 3 as recalled; columns q = 100/75/50/25
-# correspond to QCVN 08-MT:2015 A1/A2/B1/B2 limits.
+def _table_from_row(name: str, cells: tuple[str, ...]) -> Table:
+    """A printed row → its breakpoints; a row that does not read as described above raises."""
+    if len(cells) != len(Q_COLUMNS):
+        raise ValueError(f"{name}: {len(cells)} cells, expected {len(Q_COLUMNS)}")
+    first, *middle, last = cells
+    points: list[tuple[float, float]] = []
+    if first.startswith("≤"):
+        points.append((float(first[1:]), Q_TOP))
+    elif not first.startswith("<"):
+        raise ValueError(f"{name}: the q = 100 cell must read ≤X or <X, got {first!r}")
+    for cell, q in zip(middle, Q_COLUMNS[1:-1], strict=True):
+        if cell != "-":
+            points.append((float(cell), q))
+    if first.startswith("<") and points[0][0] != float(first[1:]):
+        raise ValueError(f"{name}: '<X' must be followed by X at q = 75")
+    if last.startswith("≥"):
+        points.append((float(last[1:]), Q_FLOOR))
+    elif not (last.startswith(">") and float(last[1:]) == points[-1][0]):
+        raise ValueError(f"{name}: the q = 10 cell must read ≥X or >X (X = the last breakpoint), got {last!r}")
+    bps = [bp for bp, _ in points]
+    if bps != sorted(set(bps)):
+        raise ValueError(f"{name}: breakpoints must rise, got {bps}")
+    return Table(tuple(points), below=Q_TOP)
+
+
 TABLES: dict[str, Table] = {
-    "bod5": Table("mg/L", ((4, 100), (6, 75), (15, 50), (25, 25), (50, 10)), confidence="medium",
-                  note="same figures as QĐ 879/2011 and QCVN 08-MT:2015"),
-    "cod": Table("mg/L", ((10, 100), (15, 75), (30, 50), (50, 25), (150, 10)), confidence="medium",
-                 note="q=10 point 150 mg/L uncertain (QĐ 879 used 80)"),
-    "toc": Table("mg/L", ((4, 100), (6, 75), (15, 50), (25, 25), (50, 10)), confidence="low",
-                 note="assumed to mirror BOD5; verify"),
-    "n_nh4": Table("mg/L", ((0.3, 100), (0.3, 75), (0.9, 50), (0.9, 25), (5, 10)), confidence="low",
-                   note="QCVN 08-MT:2015 A1=A2=0.3, B1=B2=0.9 → steps; q=10 point uncertain"),
-    "n_no3": Table("mg/L", ((2, 100), (5, 75), (10, 50), (15, 25), (20, 10)), confidence="low"),
-    "n_no2": Table("mg/L", ((0.05, 100), (0.05, 75), (0.05, 50), (0.05, 25)), confidence="low",
-                   note="QCVN 08-MT:2015 0.05 in all columns → binary 100 / 10"),
-    "p_po4": Table("mg/L", ((0.1, 100), (0.2, 75), (0.3, 50), (0.5, 25), (6, 10)), confidence="medium"),
-    "coliform": Table("MPN/100mL", ((2500, 100), (5000, 75), (7500, 50), (10000, 25)), confidence="medium",
-                      note="> 10000 scores 10"),
-    "e_coli": Table("MPN/100mL", ((20, 100), (50, 75), (100, 50), (200, 25)), confidence="medium",
-                    note="> 200 scores 10"),
-    # Group II pesticides (µg/L) — QCVN 08-MT:2015 limit equal in all columns → 100 / 10.
-    "aldrin": Table("µg/L", ((0.1, 100),), confidence="low"),
-    "bhc": Table("µg/L", ((0.02, 100),), confidence="low"),
-    "dieldrin": Table("µg/L", ((0.1, 100),), confidence="low"),
-    "ddts": Table("µg/L", ((1.0, 100),), confidence="low", note="p,p'-DDT + DDD + DDE"),
-    "heptachlor": Table("µg/L", ((0.2, 100),), confidence="low", note="heptachlor + heptachlor epoxide"),
-    # Group III heavy metals (mg/L) — QCVN 08-MT:2015 A1/A2/B1/B2 → 100/75/50/25, above → 10.
-    "as": Table("mg/L", ((0.01, 100), (0.02, 75), (0.05, 50), (0.1, 25)), confidence="low"),
-    "cd": Table("mg/L", ((0.005, 100), (0.005, 75), (0.01, 50), (0.01, 25)), confidence="low"),
-    "pb": Table("mg/L", ((0.02, 100), (0.02, 75), (0.05, 50), (0.05, 25)), confidence="low"),
-    "cr6": Table("mg/L", ((0.01, 100), (0.02, 75), (0.04, 50), (0.05, 25)), confidence="low"),
-    "cu": Table("mg/L", ((0.1, 100), (0.2, 75), (0.5, 50), (1.0, 25)), confidence="low"),
-    "zn": Table("mg/L", ((0.5, 100), (1.0, 75), (1.5, 50), (2.0, 25)), confidence="low"),
-    "hg": Table("mg/L", ((0.001, 100), (0.001, 75), (0.001, 50), (0.002, 25)), confidence="low"),
+    **{p: _table_from_row(p, row) for p, row in {**BANG_1, **BANG_2}.items()},
+    **{p: Table(((limit, Q_TOP),), below=Q_TOP) for p, limit in PESTICIDE_LIMITS.items()},
 }
+# Bảng 4 (pH) and Bảng 3 (DO % saturation): 10 below the first and above the last breakpoint.
+PH_TABLE = Table(((5.5, 50.0), (6.0, 100.0), (8.5, 100.0), (9.0, 50.0)), below=Q_FLOOR)
+DO_TABLE = Table(((20.0, 25.0), (50.0, 50.0), (75.0, 75.0), (88.0, 100.0), (112.0, 100.0),
+                  (125.0, 75.0), (150.0, 50.0), (200.0, 25.0)), below=Q_FLOOR)
 
-# pH (group I): < 5.5 → 10; 5.5–6 → 50..100; 6–8.5 → 100; 8.5–9 → 100..50; > 9 → 10.
-# Confidence: medium (same shape as QĐ 879/2011 with the floor 10).
-PH_POINTS = ((5.5, 50.0), (6.0, 100.0), (8.5, 100.0), (9.0, 50.0))
-# DO % saturation (group IV): ≤ 20 → 10 (exactly 20 → 25); 20–88 rising 25..100;
-# 88–112 → 100; 112–200 falling 100..25; > 200 → 10. Confidence: medium-high.
-DO_POINTS = ((20.0, 25.0), (50.0, 50.0), (75.0, 75.0), (88.0, 100.0), (112.0, 100.0),
-             (125.0, 75.0), (150.0, 50.0), (200.0, 25.0))
-
-GROUPS: dict[str, tuple[str, ...]] = {
+GROUPS: dict[str, tuple[str, ...]] = {  # §2.1.b
     "I": ("ph",),
-    "II": ("aldrin", "bhc", "dieldrin", "ddts", "heptachlor"),
-    "III": ("as", "cd", "pb", "cr6", "cu", "zn", "hg"),
+    "II": tuple(PESTICIDE_LIMITS),
+    "III": tuple(BANG_2),
     "IV": ("do", "bod5", "cod", "toc", "n_nh4", "n_no3", "n_no2", "p_po4"),
     "V": ("coliform", "e_coli"),
 }
 PARAMETER_GROUP = {p: g for g, ps in GROUPS.items() for p in ps}
 # Inputs accepted besides the parameters themselves.
 AUXILIARY = ("temperature", "do_mg_l", "do_pct")
-# Plausibility: values outside are rejected (reason given), not scored.
+# §2.1.a asks for data already cleared of erroneous values; the text sets no limits. Ours:
+# values outside these ranges (or negative) are rejected with a reason, not scored.
 PLAUSIBLE = {"ph": (0.0, 14.0), "temperature": (-5.0, 50.0), "do_mg_l": (0.0, 30.0),
              "do_pct": (0.0, 400.0)}
 
+FORMULA_STANDARD = 3  # formula 3; formula 4 when group V is not measured
+FORMULA_WEIGHTED = 5  # formula 5, Bảng 5 weights: group IV 2, group V 1
+
 
 def do_saturation(temperature_c: float) -> float:
-    """Saturated dissolved oxygen (mg/L) at temperature T (°C), QĐ 1460 / QĐ 879:
+    """Saturated dissolved oxygen (mg/L) at the water temperature T (°C), §2.2.a, DO step 1:
     DO_bh = 14.652 − 0.41022·T + 0.0079910·T² − 0.000077774·T³."""
     t = float(temperature_c)
     return 14.652 - 0.41022 * t + 0.0079910 * t**2 - 0.000077774 * t**3
 
 
 def do_percent_saturation(do_mg_l: float, temperature_c: float) -> float:
-    """DO % saturation = DO measured / DO_bh(T) × 100."""
+    """DO % saturation = DO measured / DO_bh(T) × 100 (§2.2.a, DO step 1)."""
     return float(do_mg_l) / do_saturation(temperature_c) * 100.0
 
 
-def _interp(points: tuple[tuple[float, float], ...], c: float) -> float:
-    for (x0, q0), (x1, q1) in zip(points, points[1:], strict=False):
-        if x0 < c <= x1 and x1 > x0:
-            return q0 + (q1 - q0) / (x1 - x0) * (c - x0)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _table_q(table: Table, c: float) -> float:
+def _sub_index(table: Table, c: float) -> float:
     pts = table.points
-    if c <= pts[0][0]:
-        return float(pts[0][1])
+    if c < pts[0][0]:
+        return table.below
     if c > pts[-1][0]:
-        return float(table.above)
-    return _interp(pts, c)
-
-
-def _ph_q(ph: float) -> float:
-    if ph < 5.5 or ph > 9.0:
-        return Q_FLOOR
-    if ph == 5.5:
-        return 50.0
-    return _interp(PH_POINTS, ph)
-
-
-def _do_q(pct: float) -> float:
-    if pct < 20.0 or pct > 200.0:
-        return Q_FLOOR
-    if pct == 20.0:
-        return 25.0
-    return _interp(DO_POINTS, pct)
+        return table.above
+    for (bp_i, q_i), (bp_next, q_next) in zip(pts, pts[1:], strict=False):
+        if c == bp_i:  # "Cp equal to a BP: WQI_SI is that BP's q"
+            return q_i
+        if c < bp_next:  # formula 1 (formula 2 is the same line written from the other end)
+            return (q_i - q_next) / (bp_next - bp_i) * (bp_next - c) + q_next
+    return pts[-1][1]  # c is the last breakpoint
 
 
 def _number(name: str, value) -> float:
@@ -188,23 +187,22 @@ def _number(name: str, value) -> float:
     return v
 
 
-def parameter_sub_index(parameter: str, value: float, tables: Mapping[str, Table] | None = None) -> float:
-    """Sub-index (10..100, unrounded) of one parameter.
+def parameter_sub_index(parameter: str, value: float) -> float:
+    """WQI_SI (10..100, unrounded) of one parameter.
 
-    ``parameter``: ``ph``, ``do`` (value = % saturation), or a key of :data:`TABLES`.
-    Raises ``ValueError`` naming the parameter for an unknown parameter or a
-    negative/NaN/implausible value.
+    ``parameter``: ``ph`` (Bảng 4), ``do`` (value = % saturation, Bảng 3) or a key of
+    :data:`TABLES` (Bảng 1, Bảng 2, pesticides). Raises ``ValueError`` naming the parameter
+    for an unknown parameter or a negative/NaN/implausible value.
     """
-    tabs = TABLES if tables is None else tables
     if parameter == "ph":
-        return _ph_q(_number("ph", value))
+        return _sub_index(PH_TABLE, _number("ph", value))
     if parameter == "do":
-        return _do_q(_number("do_pct", value))
-    if parameter not in tabs:
+        return _sub_index(DO_TABLE, _number("do_pct", value))
+    if parameter not in TABLES:
         raise ValueError(
-            f"unknown WQI parameter {parameter!r}; expected ph, do or one of {', '.join(tabs)}"
+            f"unknown WQI parameter {parameter!r}; expected ph, do or one of {', '.join(TABLES)}"
         )
-    return _table_q(tabs[parameter], _number(parameter, value))
+    return _sub_index(TABLES[parameter], _number(parameter, value))
 
 
 # --- categories -------------------------------------------------------------------------
@@ -212,7 +210,7 @@ def parameter_sub_index(parameter: str, value: float, tables: Mapping[str, Table
 
 @dataclass(frozen=True)
 class WQICategory(Category):
-    """A VN_WQI band: the AQI category's fields plus the water use it allows."""
+    """A VN_WQI band: the AQI category's fields plus the water use Bảng 7 says it suits."""
 
     use_vi: str
 
@@ -221,37 +219,88 @@ def _hex(rgb: tuple[int, int, int]) -> str:
     return "#{:02X}{:02X}{:02X}".format(*rgb)
 
 
-# QĐ 1460 Bảng (mức đánh giá). Uses as we recall them (medium confidence).
+# Ranges, names and colours: §1.4. (Bảng 7 calls 26–50 "Kém" and 10–25 "Ô nhiễm nặng"; we
+# use §1.4's names, as the agencies do.) Uses: Bảng 7.
 CATEGORIES: tuple[WQICategory, ...] = tuple(
     WQICategory(k, vi, en, rgb, _hex(rgb), lo, hi, use)
     for k, vi, en, rgb, lo, hi, use in (
-        ("very_good", "Rất tốt", "Very good", (51, 51, 255), 91, 100, "Sử dụng tốt cho cấp nước sinh hoạt"),
-        ("good", "Tốt", "Good", (0, 228, 0), 76, 90, "Cấp nước sinh hoạt, cần xử lý phù hợp"),
-        ("medium", "Trung bình", "Medium", (255, 255, 0), 51, 75, "Tưới tiêu và mục đích tương đương"),
-        ("bad", "Xấu", "Bad", (255, 126, 0), 26, 50, "Giao thông thủy và mục đích tương đương"),
-        ("poor", "Kém", "Poor", (255, 0, 0), 10, 25, "Nước ô nhiễm nặng, cần xử lý trong tương lai"),
+        ("very_good", "Rất tốt", "Very good", (51, 51, 255), 91, 100,
+         "Sử dụng tốt cho mục đích cấp nước sinh hoạt"),
+        ("good", "Tốt", "Good", (0, 228, 0), 76, 90,
+         "Sử dụng cho mục đích cấp nước sinh hoạt nhưng cần các biện pháp xử lý phù hợp"),
+        ("medium", "Trung bình", "Medium", (255, 255, 0), 51, 75,
+         "Sử dụng cho mục đích tưới tiêu và các mục đích tương đương khác"),
+        ("bad", "Xấu", "Bad", (255, 126, 0), 26, 50,
+         "Sử dụng cho giao thông thủy và các mục đích tương đương khác"),
+        ("poor", "Kém", "Poor", (255, 0, 0), 10, 25,
+         "Nước ô nhiễm nặng, cần các biện pháp xử lý trong tương lai"),
         ("very_polluted", "Ô nhiễm rất nặng", "Heavily polluted", (126, 0, 35), 0, 9,
-         "Nước nhiễm độc, cần khắc phục, xử lý"),
+         "Nước nhiễm độc, cần có biện pháp khắc phục, xử lý"),
     )
 )
 
 
+def _round_half_up(x: float) -> int:
+    return int(math.floor(x + 0.5))
+
+
 def category(wqi: float | None) -> WQICategory | None:
-    """Category of a VN_WQI value (rounded half up first); None for no data."""
+    """Category of a VN_WQI value (rounded half up first, as the index is published as an
+    integer); None for no data."""
     if wqi is None:
         return None
     if isinstance(wqi, bool) or not isinstance(wqi, Real) or math.isnan(wqi):
         return None
     if wqi < 0 or wqi > 100:
         raise ValueError(f"VN_WQI must lie in 0..100, got {wqi!r}")
-    v = int(math.floor(float(wqi) + 0.5))
+    v = _round_half_up(float(wqi))
     for cat in CATEGORIES:
         if v >= cat.low:
             return cat
     return CATEGORIES[-1]
 
 
-# --- computation ------------------------------------------------------------------------
+# --- the index --------------------------------------------------------------------------
+
+
+def _group_value(group: str, qs: list[float]) -> float:
+    """WQI of one group: I its only parameter; II and III the geometric mean (formula 3:
+    (∏ WQI_II)^(1/n), (∏ WQI_III)^(1/m)); IV and V the arithmetic mean."""
+    if group in ("II", "III"):
+        return math.prod(qs) ** (1.0 / len(qs))
+    return sum(qs) / len(qs)
+
+
+def combine(groups: Mapping[str, float], formula: int = FORMULA_STANDARD) -> tuple[float, int]:
+    """Unrounded VN_WQI from the group values (``{"I": …, "IV": …}``, group IV required) and
+    the number of the formula applied (3, 4 or 5)::
+
+        formula 3:  (WQI_I/100)·(WQI_II/100)·(WQI_III/100) · [WQI_IV · WQI_V]^(1/2)
+        formula 4:  (WQI_I/100)·(WQI_II/100)·(WQI_III/100) · WQI_IV            (no group V)
+        formula 5:  (WQI_I/100)·(WQI_II/100)·(WQI_III/100) · [WQI_IV² · WQI_V]^(1/3)
+
+    A group I/II/III not measured drops out (factor 1: the text is silent). Formula 5
+    without group V falls back to formula 4 (silent too: with one group left the weights
+    have nothing to weigh).
+    """
+    if formula not in (FORMULA_STANDARD, FORMULA_WEIGHTED):
+        raise ValueError(f"formula must be {FORMULA_STANDARD} or {FORMULA_WEIGHTED}, got {formula!r}")
+    factor = math.prod(groups[g] / 100.0 for g in ("I", "II", "III") if g in groups)
+    iv = groups["IV"]
+    if "V" not in groups:
+        return factor * iv, 4
+    if formula == FORMULA_WEIGHTED:
+        return factor * (iv * iv * groups["V"]) ** (1.0 / 3.0), 5
+    return factor * math.sqrt(iv * groups["V"]), 3
+
+
+def station_formula(properties: Mapping | None) -> int:
+    """The formula a station asks for: ``Station.properties["wqi_formula"] = 5`` selects
+    formula 5; no value or any other value gives the standard formula 3 (or 4)."""
+    value = properties.get("wqi_formula") if isinstance(properties, Mapping) else None
+    if isinstance(value, bool):
+        return FORMULA_STANDARD
+    return FORMULA_WEIGHTED if value in (FORMULA_WEIGHTED, str(FORMULA_WEIGHTED)) else FORMULA_STANDARD
 
 
 @dataclass
@@ -266,6 +315,7 @@ class WQIResult:
     do_pct: float | None = None  # DO % saturation used
     rejected: dict[str, str] = field(default_factory=dict)  # input → reason
     ignored: list[str] = field(default_factory=list)  # inputs that are not WQI parameters
+    formula: int | None = None  # the decision's formula applied (3, 4 or 5); None without a value
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -279,7 +329,28 @@ def _missing(v) -> bool:
     return isinstance(v, float) and math.isnan(v)
 
 
-def compute(sample: Mapping[str, float | None], tables: Mapping[str, Table] | None = None) -> WQIResult:
+def _do_pct(data: dict, res: WQIResult) -> float | None:
+    """DO % saturation from ``do_pct``, else from ``do_mg_l`` and ``temperature``."""
+    if not _missing(data.get("do_pct")):
+        try:
+            return _number("do_pct", data["do_pct"])
+        except ValueError as err:
+            res.rejected["do_pct"] = str(err)
+            return None
+    if _missing(data.get("do_mg_l")):
+        return None
+    try:
+        mg = _number("do_mg_l", data["do_mg_l"])
+        if _missing(data.get("temperature")):
+            res.rejected["do_mg_l"] = "do_mg_l: temperature needed for % saturation"
+            return None
+        return do_percent_saturation(mg, _number("temperature", data["temperature"]))
+    except ValueError as err:
+        res.rejected["do_mg_l"] = str(err)
+        return None
+
+
+def compute(sample: Mapping[str, float | None], formula: int = FORMULA_STANDARD) -> WQIResult:
     """VN_WQI of one sample (one station, one sampling time).
 
     ``sample`` keys: ``ph``; ``do_mg_l`` + ``temperature`` (°C) or ``do_pct``
@@ -288,65 +359,40 @@ def compute(sample: Mapping[str, float | None], tables: Mapping[str, Table] | No
     ``as, cd, pb, cr6, cu, zn, hg`` (mg/L); pesticides ``aldrin, bhc, dieldrin, ddts,
     heptachlor`` (µg/L). None/NaN = not measured. Invalid values are listed in
     ``rejected`` (not scored); other keys are listed in ``ignored``.
-    Never raises for bad values; ``value`` is None with ``reason`` when the rule of
-    QĐ 1460 (≥ 3 groups incl. group IV with ≥ 3 parameters) is not met.
+    ``formula``: :data:`FORMULA_STANDARD` (3, or 4 without group V) or
+    :data:`FORMULA_WEIGHTED` (5) — see :func:`station_formula`.
+    Never raises for bad values; ``value`` is None with ``reason`` when §2.1's rule
+    (≥ 3 groups incl. group IV with ≥ 3 parameters) is not met.
     """
     if not isinstance(sample, Mapping):
         raise TypeError(f"sample must be a mapping of parameter → value, got {type(sample).__name__}")
-    tabs = TABLES if tables is None else tables
+    if formula not in (FORMULA_STANDARD, FORMULA_WEIGHTED):
+        raise ValueError(f"formula must be {FORMULA_STANDARD} or {FORMULA_WEIGHTED}, got {formula!r}")
     res = WQIResult(value=None, raw=None, category=None, reason=None)
     data = dict(sample)
     if "do" in data and "do_mg_l" not in data:
         data["do_mg_l"] = data.pop("do")
     known = set(PARAMETER_GROUP) | set(AUXILIARY)
-    for key in data:
-        if key not in known:
-            res.ignored.append(str(key))
+    res.ignored = [str(k) for k in data if k not in known]
 
-    # DO → % saturation
-    do_pct = None
-    if not _missing(data.get("do_pct")):
-        try:
-            do_pct = _number("do_pct", data["do_pct"])
-        except ValueError as err:
-            res.rejected["do_pct"] = str(err)
-    elif not _missing(data.get("do_mg_l")):
-        try:
-            mg = _number("do_mg_l", data["do_mg_l"])
-            if _missing(data.get("temperature")):
-                res.rejected["do_mg_l"] = "do_mg_l: temperature needed for % saturation"
-            else:
-                t = _number("temperature", data["temperature"])
-                do_pct = do_percent_saturation(mg, t)
-        except ValueError as err:
-            res.rejected.setdefault("do_mg_l", str(err))
-    res.do_pct = do_pct
-
-    for param, group in PARAMETER_GROUP.items():
+    res.do_pct = _do_pct(data, res)
+    for param in PARAMETER_GROUP:
         if param == "do":
-            if do_pct is not None:
-                res.parameters["do"] = _do_q(do_pct)
+            if res.do_pct is not None:
+                res.parameters["do"] = _sub_index(DO_TABLE, res.do_pct)
             continue
-        raw = data.get(param)
-        if _missing(raw):
+        if _missing(data.get(param)):
             continue
         try:
-            res.parameters[param] = parameter_sub_index(param, raw, tabs)
+            res.parameters[param] = parameter_sub_index(param, data[param])
         except ValueError as err:
             res.rejected[param] = str(err)
 
     by_group: dict[str, list[float]] = {}
     for param, q in res.parameters.items():
         by_group.setdefault(PARAMETER_GROUP[param], []).append(q)
-    for g in GROUPS:
-        qs = by_group.get(g)
-        if not qs:
-            continue
-        if g in ("IV", "V"):
-            res.groups[g] = sum(qs) / len(qs)
-        else:  # I has one parameter; II, III: the lowest (penalty factor)
-            res.groups[g] = min(qs)
-    res.groups_used = [g for g in GROUPS if g in res.groups]
+    res.groups = {g: _group_value(g, by_group[g]) for g in GROUPS if g in by_group}
+    res.groups_used = list(res.groups)
 
     n_iv = len(by_group.get("IV", []))
     if n_iv < 3:
@@ -359,33 +405,7 @@ def compute(sample: Mapping[str, float | None], tables: Mapping[str, Table] | No
         )
         return res
 
-    factor = 1.0
-    for g in ("I", "II", "III"):
-        if g in res.groups:
-            factor *= res.groups[g] / 100.0
-    means = [res.groups[g] for g in ("IV", "V") if g in res.groups]
-    bracket = math.prod(means) ** (1.0 / len(means))
-    raw_value = factor * bracket
-    res.raw = raw_value
-    res.value = int(math.floor(raw_value + 0.5))
+    res.raw, res.formula = combine(res.groups, formula)
+    res.value = _round_half_up(res.raw)  # "rounded to an integer"; halves: up (silent)
     res.category = category(res.value)
     return res
-
-
-def wqi_frame(samples: pd.DataFrame, tables: Mapping[str, Table] | None = None) -> pd.DataFrame:
-    """VN_WQI for many samples: one row per sample (columns = parameter keys).
-
-    Returns a DataFrame with the same index and object columns ``wqi`` (int/None),
-    ``category`` (key/None), ``reason`` (str/None), ``groups_used`` (list).
-    """
-    if not isinstance(samples, pd.DataFrame):
-        raise TypeError(f"samples must be a DataFrame, got {type(samples).__name__}")
-    rows = []
-    for _, row in samples.iterrows():
-        r = compute({str(k): (None if _missing(v) else v) for k, v in row.items()}, tables)
-        rows.append((r.value, r.category.key if r.category else None, r.reason, r.groups_used))
-    cols = ["wqi", "category", "reason", "groups_used"]
-    return pd.DataFrame(
-        {c: pd.Series([r[i] for r in rows], index=samples.index, dtype=object) for i, c in enumerate(cols)},
-        index=samples.index,
-    )

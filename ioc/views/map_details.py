@@ -220,7 +220,7 @@ def station_series(views, station_id: str, rng: str, lang: str) -> dict:
                        "points": [[a, round(float(v), 4)] for a, v in zip(times, values) if np.isfinite(v)],
                        "thresholds": _thresholds(d.code, unit, kind, props, lang)})
     if kind == "water":
-        categories = _wqi_history(in_range, ds, tz, lang)
+        categories = _wqi_history(in_range, ds, wqi_mod.station_formula(props), tz, lang)
     elif kind in ("iot_water", "insect"):
         categories = _level_history(in_range, ds, props, tz, lang)
     return {"id": str(row.id), "name": row.name, "kind": kind, "range": rng,
@@ -294,7 +294,7 @@ def _aqi_history(obs: pd.DataFrame, ds: pd.DataFrame, start: datetime, now: date
              "thresholds": thresholds}, cats)
 
 
-def _wqi_history(obs: pd.DataFrame, ds: pd.DataFrame, tz, lang: str) -> list[list]:
+def _wqi_history(obs: pd.DataFrame, ds: pd.DataFrame, formula: int, tz, lang: str) -> list[list]:
     """VN_WQI (QĐ 1460) of each sample: the values of one sampling time."""
     codes = dict(zip(ds["id"].astype(str), ds["code"]))
     units = dict(zip(ds["id"].astype(str), ds["unit"]))
@@ -308,7 +308,7 @@ def _wqi_history(obs: pd.DataFrame, ds: pd.DataFrame, tz, lang: str) -> list[lis
                 code = "do_pct"
             if code in wanted or code == "do_pct":
                 sample[code] = v
-        res = wqi_mod.compute(sample)
+        res = wqi_mod.compute(sample, formula)
         if res.value is None or res.category is None:
             continue
         c = res.category

@@ -102,6 +102,11 @@ def clear_cache() -> None:
     _cache.clear()
 
 
+def _peek(key: tuple) -> Any | None:
+    hit = _cache.get(key)
+    return hit[1] if hit is not None and time.monotonic() - hit[0] < CACHE_TTL else None
+
+
 def _cached(key: tuple, make: Callable[[], Any]) -> Any:
     hit = _cache.get(key)
     if hit is not None and time.monotonic() - hit[0] < CACHE_TTL:
@@ -442,30 +447,51 @@ def daily_series(views, period: str, *, figures: Figures | None = None) -> dict[
         out["aqi"] = [(d.isoformat(), max(per_day[d.isoformat()]) if d.isoformat() in per_day else None) for d in days]
         return out
 
-    return _cached(("trend", _db_key(views), period, today, id(fn)), make)
+    return _cached(_trend_key(views, period, today, fn), make)
+
+
+def _trend_key(views, period: str, today: date, fn: Figures) -> tuple:
+    return ("trend", _db_key(views), period, today, id(fn))
+
+
+def _trend_labels(period: str, lang: str) -> dict[str, str]:
+    span = t(f"m.trend.span.{period}", lang)
+    return {
+        "hotline": f"{t('m.trend.hotline', lang)} — {span}",
+        "cameras": f"{t('m.trend.cameras', lang).format(target=pct(CAMERAS_TARGET[0], lang, 0))} — {span}",
+        "aqi": f"{t('m.trend.aqi', lang)} — {span}",
+        "qd766": f"{t('m.trend.qd766', lang).format(target=num(QD766_TARGET[0], lang))} — {span}",
+    }
 
 
 def trends(views, period: str, lang: str, *, figures: Figures | None = None) -> dict[str, Trend]:
     """The trend of each card, drawn as SVG, with what it shows in words. Never raises."""
     _check(period)
-    span = t(f"m.trend.span.{period}", lang)
-    labels = {
-        "hotline": t("m.trend.hotline", lang),
-        "cameras": t("m.trend.cameras", lang).format(target=pct(CAMERAS_TARGET[0], lang, 0)),
-        "aqi": t("m.trend.aqi", lang),
-        "qd766": t("m.trend.qd766", lang).format(target=num(QD766_TARGET[0], lang)),
-    }
+    labels = _trend_labels(period, lang)
     try:
         series = daily_series(views, period, figures=figures)
     except Exception:  # noqa: BLE001
         log.exception("mobile view: daily series failed (%s)", period)
-        return {k: Trend(label=f"{labels[k]} — {span}", empty_text=t("m.trend.error", lang)) for k in CARD_KEYS}
+        return {k: Trend(label=labels[k], empty_text=t("m.trend.error", lang)) for k in CARD_KEYS}
+    return _trend_views(series, labels, lang)
+
+
+def cached_trends(views, period: str, lang: str, *, figures: Figures | None = None) -> dict[str, Trend] | None:
+    """The trends if their daily series is in the cache already, else None: the page's first
+    answer must not wait for up to 31 day queries (the trends then follow in a callback)."""
+    _check(period)
+    series = _peek(_trend_key(views, period, _today(views), figures or period_figures))
+    return None if series is None else _trend_views(series, _trend_labels(period, lang), lang)
+
+
+def _trend_views(series: Mapping[str, list[tuple[str, float | None]]], labels: Mapping[str, str],
+                 lang: str) -> dict[str, Trend]:
     out = {}
     for k in CARD_KEYS:
         pts = series.get(k) or []
         decimals = 1 if k in ("cameras", "qd766") else 0
         fmt = (lambda v: pct(v, lang)) if k == "cameras" else (lambda v, d=decimals: num(v, lang, d))
-        out[k] = trend_view(pts, f"{labels[k]} — {span}", lang, fmt, k)
+        out[k] = trend_view(pts, labels[k], lang, fmt, k)
     return out
 
 

@@ -218,7 +218,7 @@ class Stack:
             "IOC_LOG_LEVEL": "WARNING",
             # as `ioc up` in demo mode: the simulator fills every source
             **{f"IOC_{name}_URL": self.sim_url + path for name, path in SOURCE_PATHS.items()},
-            "IOC_HOTLINE_API_KEY": "demo-key",
+            "IOC_HOTLINE_API_KEY": "sim-hotline-key",
         }
         (self.root / "var").mkdir(exist_ok=True)
         self.env = env

@@ -12,6 +12,7 @@ import pytest
 
 from .iocbrowser import (SIZES, WALL_1080, console_errors, new_driver, page_metrics, screenshot, tile_values,
                         wait_dash_ready, wait_until)
+from .test_mobile import wait_m
 
 pytestmark = pytest.mark.browser
 
@@ -24,7 +25,7 @@ MIN_TEXT = 20  # characters of visible text: less is a blank (or placeholder) sc
 def test_page_loads_clean_and_fits(stack, browser, page):
     driver, size = browser, browser.ioc_size
     driver.get(stack.web_url + PAGES[page])
-    wait_dash_ready(driver)
+    wait_ready(driver, PAGES[page])
     if page == "wall":  # the figures arrive by the version poll, a moment after the layout
         wait_until(lambda: all(tile_values(driver).values()), 15, 0.2, "wall tiles filled")
     m = page_metrics(driver)
@@ -56,7 +57,7 @@ def test_language_stays_vietnamese_from_page_to_page(stack, tmp_path):
         seen = []
         for path in ("/wall", "/", "/m", "/wall"):
             driver.get(stack.web_url + path)
-            wait_dash_ready(driver)
+            wait_ready(driver, path)
             stored = driver.execute_script("return window.localStorage.getItem('lang')")
             seen.append((path, stored))
             if path == "/wall":
@@ -68,3 +69,11 @@ def test_language_stays_vietnamese_from_page_to_page(stack, tmp_path):
         assert all("," in s[2] for s in seen if s[0] == "/wall"), f"the wall is not in Vietnamese formats: {seen}"
     finally:
         driver.quit()
+
+
+def wait_ready(driver, path: str) -> None:
+    """/m is a plain page of the server (layouts/mobile.py); the others are Dash pages."""
+    if path == "/m":
+        wait_m(driver)
+    else:
+        wait_dash_ready(driver)

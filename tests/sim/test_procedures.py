@@ -99,26 +99,68 @@ def test_api_key_when_configured():
         assert httpx.get(s.procedures_url + "/dossiers", headers={"X-API-Key": "k1"}).status_code == 200
 
 
+YEAR_END = "2026-10-15T10:00:00+07:00"  # a fixed instant: the figures do not depend on today's date
+
+
 @pytest.fixture(scope="module")
 def year():
-    return Simulator(SimConfig(seed=5, history_days=365))
+    return Simulator(SimConfig(seed=5, history_days=365, frozen=True, frozen_at=YEAR_END))
 
 
-def test_yearly_figures(year):
-    """Volumes and shares the QĐ 766 indicators will see (DOMAIN.md)."""
+@pytest.fixture(scope="module")
+def dossiers(year):
     pr = year.procedures
-    now = year.ctx.now()
-    n = pr.stats()["dossiers"]
+    return pr.render(np.arange(pr.stats()["dossiers"]), year.ctx.now())
+
+
+def _on_time(x: dict) -> bool:
+    """QĐ 766 indicator 2.1 for one finished dossier, from the feed's own fields."""
+    return x["so_lan_yeu_cau_bo_sung"] <= 1 and datetime.fromisoformat(x["NgayKetThucXuLy"]) <= (
+        datetime.fromisoformat(x["NgayHenTra"]) + timedelta(hours=x["thoi_gian_cho_bo_sung"]))
+
+
+def test_yearly_figures(year, dossiers):
+    """Volumes and shares the QĐ 766 indicators will see (DOMAIN.md)."""
+    n = len(dossiers)
     assert 45_000 <= n <= 56_000
-    items = pr.render(np.arange(n), now)
-    online = np.mean([x["KenhThucHien"] == 2 for x in items])
-    assert 0.86 <= online <= 0.95
-    done = [x for x in items if x["NgayKetThucXuLy"]]
-    on_time = np.mean([
-        x["so_lan_yeu_cau_bo_sung"] <= 1 and datetime.fromisoformat(x["NgayKetThucXuLy"])
-        <= datetime.fromisoformat(x["NgayHenTra"]) + timedelta(hours=x["thoi_gian_cho_bo_sung"])
-        for x in done])
-    assert 0.92 <= on_time <= 0.975, on_time
-    rated = [x["danh_gia_hai_long"] for x in items if x["danh_gia_hai_long"]]
+    rated = [x["danh_gia_hai_long"] for x in dossiers if x["danh_gia_hai_long"]]
     assert 0.3 < len(rated) / n < 0.6
-    assert 0 < np.mean([x["co_khieu_nai"] for x in items]) < 0.01
+    assert 0 < np.mean([x["co_khieu_nai"] for x in dossiers]) < 0.01
+
+
+def test_shares_land_on_the_published_figures(year, dossiers):
+    """The ranges docs/simulator.md § Figures the data aims at gives, computed from the
+    dossiers themselves (not through ioc/kpi): ~96.8 % on time, a few overdue, a few slow
+    agencies and communes, and digital-service shares that put the dossier-supported part of
+    the QĐ 766 score within the published 77–86 / 100."""
+    now = datetime.fromisoformat(YEAR_END)
+    done = [x for x in dossiers if x["NgayKetThucXuLy"]]
+    on_time = np.mean([_on_time(x) for x in done])
+    assert 0.960 <= on_time <= 0.978, on_time
+    # overdue now: in progress (not waiting on the citizen, not withdrawn or stopped), past due
+    in_progress = [x for x in dossiers if x["TrangThaiHoSo"] in (2, 4)]
+    overdue = [x for x in in_progress if datetime.fromisoformat(x["NgayHenTra"])
+               + timedelta(hours=x["thoi_gian_cho_bo_sung"]) < now]
+    assert 1 <= len(overdue) <= 0.05 * len(in_progress), (len(overdue), len(in_progress))
+
+    def by(field):
+        groups: dict = {}
+        for x in done:
+            groups.setdefault(x[field], []).append(_on_time(x))
+        return {k: np.mean(v) for k, v in groups.items() if len(v) >= 100}
+
+    agencies, communes = by("TenCoQuan"), by("commune_code")
+    assert 3 <= sum(v < 0.92 for v in agencies.values()) <= 12, sorted(agencies.values())[:12]
+    assert np.median(list(agencies.values())) >= 0.97
+    assert 2 <= sum(v < 0.94 for v in communes.values()) <= 10, sorted(communes.values())[:10]
+
+    online = np.mean([x["KenhThucHien"] == 2 for x in dossiers])
+    assert 0.88 <= online <= 0.95, online  # 93.6 % in Đồng Tháp, 9 months of 2022
+    fee = {p["MaTTHC"]: p["co_phi"] for p in year.procedures.catalogue_items()}
+    paid = np.mean([x["thanh_toan_truc_tuyen"] for x in dossiers if fee[x["MaTTHC"]]])
+    assert 0.55 <= paid <= 0.65, paid
+    assert 0.72 <= np.mean([x["co_ket_qua_dien_tu"] for x in done]) <= 0.78
+    assert 0.57 <= np.mean([x["da_so_hoa"] for x in dossiers]) <= 0.63
+    assert 0.27 <= np.mean([x["tai_su_dung_du_lieu"] for x in dossiers]) <= 0.33
+    unhappy = np.mean([x["co_khieu_nai"] or (x["danh_gia_hai_long"] or 5) <= 2 for x in done])
+    assert unhappy < 0.04, unhappy

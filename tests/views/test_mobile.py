@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import re
 import struct
+from html import unescape as html_unescape
+from html.parser import HTMLParser
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -137,6 +139,25 @@ def text_of(component) -> str:
     return " ".join(parts)
 
 
+class _Text(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+    def handle_starttag(self, tag, attrs):
+        self.parts += [v for k, v in attrs if k in ("alt", "title") and v]
+
+
+def html_text(markup: str) -> str:
+    """What an HTML text shows (with alt and title attributes), entities decoded."""
+    parser = _Text()
+    parser.feed(markup)
+    return " ".join(parser.parts)
+
+
 def by_key(view):
     return {c.key: c for c in view.cards}
 
@@ -235,8 +256,9 @@ def test_database_error_is_said_once_in_words():
     view = mv.cards(FakeViews(), "day", "vi", figures=broken)
     assert view.error.startswith("Không đọc được số liệu lúc này")
     assert all(c.value == "—" and c.status_label == "Không đọc được số liệu" for c in view.cards)
-    out = lm.render(view, "vi")
-    assert "database is locked" not in text_of(list(out)) and "Traceback" not in text_of(list(out))
+    shown = html_text(lm.page_html(view, None, "vi", chosen=False))
+    assert "Không đọc được số liệu lúc này" in shown
+    assert "database is locked" not in shown and "Traceback" not in shown
     trends = mv.trends(FakeViews(), "day", "vi", figures=broken)
     assert all(tr.svg == "" and tr.empty_text.startswith("Không đọc được xu hướng") for tr in trends.values())
 
@@ -245,9 +267,9 @@ def test_a_stale_source_is_said_on_its_card():
     stale = Freshness(state="stale", label="Cũ từ 09:40", since=NOW - timedelta(minutes=20))
     view = mv.cards(FakeViews({"cameras": stale}), "day", "vi", figures=fake(week_figures()))
     out = lm.render(view, "vi")
-    classes, summaries = out[6::3], out[7::3]  # after 6 header outputs, per card: class, summary, detail
-    assert "m-stale" in classes[1] and "m-stale" not in classes[0]
-    assert "◑ Cũ từ 09:40" in text_of(summaries[1]) and "Cũ từ" not in text_of(summaries[0])
+    assert "m-stale" in out["m-card-cameras"]["class"] and "m-stale" not in out["m-card-hotline"]["class"]
+    assert "◑ Cũ từ 09:40" in html_text(out["m-sum-cameras"]["html"])
+    assert "Cũ từ" not in html_text(out["m-sum-hotline"]["html"])
 
 
 def test_figures_are_cached_per_period_and_day():
@@ -315,31 +337,157 @@ def test_trend_without_any_daily_value_says_so():
 def test_rendered_page_has_no_personal_data():
     views = FakeViews()
     fn = fake(week_figures(), daily_results())
-    out = lm.render(mv.cards(views, "week", "vi", figures=fn), "vi")
-    trends = [lm.trend(tr) for tr in mv.trends(views, "week", "vi", figures=fn).values()]
-    shown = text_of(list(out)) + text_of(trends)
+    page = lm.page_html(mv.cards(views, "week", "vi", figures=fn), mv.trends(views, "week", "vi", figures=fn), "vi",
+                        chosen=False)
+    shown = html_text(page) + page
     assert "Phường Mỹ Tho" in shown and "1.234" in shown
     for value in PERSONAL:
         assert value not in shown
 
 
-def test_layout_is_light_and_ids_are_prefixed():
-    ids = []
+def week_page(lang="vi", trends=True, **kw) -> str:
+    fn = fake(week_figures(), daily_results())
+    views = FakeViews()
+    return lm.page_html(mv.cards(views, "week", lang, figures=fn),
+                        mv.trends(views, "week", lang, figures=fn) if trends else None, lang, **{"chosen": False, **kw})
 
-    def walk(c):
-        if isinstance(c, (list, tuple)):
-            for x in c:
-                walk(x)
-            return
-        if getattr(c, "id", None):
-            ids.append(c.id)
-        walk(getattr(c, "children", None) or [])
 
+def test_page_carries_the_figures_and_works_without_javascript():
+    page = week_page()
+    shown = html_text(page)
+    assert page.startswith('<!DOCTYPE html><html lang="vi">')
+    # the four cards, each a <details>: one tap to its trend and worst list, no script needed
+    assert re.findall(r'<details id="m-card-(\w+)" class="m-card status-(\w+)', page) == [
+        ("hotline", "warn"), ("cameras", "warn"), ("aqi", "bad"), ("qd766", "warn")]
+    assert "1.234" in shown and "Trả lời đúng hạn 87,5 % — Dưới mục tiêu 90 %" in shown
+    assert "+34 so với 7 ngày trước đó" in shown and "Phường Mỹ Tho" in shown
+    assert page.count('class="m-chart" src="data:image/svg+xml') == 4 and 'data-pending="1"' not in page
+    # the switches are links: the period (the current one marked) and the language, each keeping the other
+    assert re.findall(r'<a href="\?p=(\w+)&amp;lang=vi"( aria-current="page")?>(\w+)</a>', page) == [
+        ("day", "", "Ngày"), ("week", ' aria-current="page"', "Tuần"), ("month", "", "Tháng")]
+    assert '<a id="m-lang" class="m-lang" href="?p=week&amp;lang=en" hreflang="en" lang="en">English</a>' in page
+    assert '<a id="m-status-link" class="m-status-link" href="/">' in page  # the status page: a page load
+    # no framework: two stylesheets, the icon, the manifest and one inline script
+    assert "<script src" not in page and "_dash" not in page and "plotly" not in page.lower()
+    assert re.findall(r'<link rel="(\w+)" href="([^"]+)"', page) == [
+        ("icon", "/assets/favicon.ico"), ("manifest", "/manifest.webmanifest"),
+        ("stylesheet", "/assets/base.css"), ("stylesheet", "/assets/mobile.css")]
+    assert page.count("<script>") == 1 and lm.SCRIPT in page
+
+
+def test_page_in_english_and_its_script_settings():
+    page = week_page("en", chosen=True)
+    assert page.startswith('<!DOCTYPE html><html lang="en">') and "1,234" in html_text(page)
+    assert ">Tiếng Việt</a>" in page and '?p=day&amp;lang=en">Day</a>' in page
+    config = json.loads(html_unescape(re.search(r'data-m="([^"]+)"', page).group(1)))
+    assert config == {"period": "week", "lang": "en", "chosen": True, "refresh": lm.REFRESH_MS,
+                      "offline": "Server unreachable since {since} — reconnecting; figures below may be out of date"}
+
+
+def test_page_without_trends_asks_for_them():
+    page = week_page(trends=False)
+    assert page.count('class="m-trend" data-pending="1">Đang tải… · Loading…</div>') == 4
+    assert "1.234" in html_text(page)  # the figures do not wait for the trends
+
+
+def test_parts_are_the_pages_pieces_by_id():
+    fn = fake(week_figures(), daily_results())
+    view = mv.cards(FakeViews(), "week", "vi", figures=fn)
+    trends = mv.trends(FakeViews(), "week", "vi", figures=fn)
+    page = lm.page_html(view, trends, "vi", chosen=False)
+    parts = {**lm.render(view, "vi"), **lm.render_trends(trends)}
+    for cid, part in parts.items():  # every piece lands on an element of the page, as the page has it
+        if "html" in part:
+            assert re.search(f'id="{cid}"[^>]*>' + re.escape(part["html"]), page), cid
+        if "class" in part:
+            assert f'id="{cid}" class="{part["class"]}"' in page, cid
+    assert {f"m-{p}-{k}" for k in mv.CARD_KEYS for p in ("card", "sum", "detail", "trend")} <= set(parts)
+
+
+def test_to_html_escapes_and_writes_attributes():
+    from dash import dcc, html
+
+    tree = html.Div([html.Span("<b>Xã A & B</b>", className="x", **{"aria-hidden": "true"}), None,
+                     html.Img(src="data:x?a=1&b=2", alt='say "hi"'), 12, html.Details(open=True),
+                     html.Span("tím", style={"color": "#8F3F97", "fontWeight": 700})], id="m-x")
+    assert lm.to_html(tree) == (
+        '<div id="m-x"><span class="x" aria-hidden="true">&lt;b&gt;Xã A &amp; B&lt;/b&gt;</span>'
+        '<img alt="say &quot;hi&quot;" src="data:x?a=1&amp;b=2">12<details open></details>'
+        '<span style="color:#8F3F97;font-weight:700">tím</span></div>')
+    with pytest.raises(TypeError):
+        lm.to_html(dcc.Store(id="s"))  # only html components have an HTML form
+
+
+def test_dash_page_at_m_only_loads_the_servers_page():
     page = lm.layout()
-    walk(page)
-    assert ids and all(i.startswith("m-") for i in ids)
-    assert "Graph" not in repr(page)  # no plotly.js on first paint
-    assert "m-card-hotline" in ids and "m-trend-qd766" in ids
+    assert page.id == "m-reload" and page.children.href == "/m"
+
+
+# --- what the app sends to a phone ---------------------------------------------------------------
+
+
+@pytest.fixture
+def client(sqlite_url, redis_url, tmp_path, monkeypatch):
+    from ioc.settings import load_settings
+    from ioc.web.app import create_app
+
+    monkeypatch.setenv("IOC_DATA_DIR", str(tmp_path))
+    app = create_app(load_settings(redis_url=redis_url, database_url=sqlite_url))
+    assert "m-reload.title" in app.callback_map  # a client-side navigation to /m loads the page
+    return app.server.test_client()
+
+
+def test_m_is_a_plain_page_compressed_and_never_cached(client):
+    res = client.get("/m", headers={"Accept-Encoding": "gzip, deflate, br, zstd"})
+    assert res.status_code == 200 and res.mimetype == "text/html" and res.headers["Cache-Control"] == "no-store"
+    assert res.headers["Content-Encoding"] in ("br", "zstd", "gzip")
+    page = client.get("/m").get_data(as_text=True)
+    assert "<script src" not in page and "_dash-component-suites" not in page and "react-entry-point" not in page
+    links = re.findall(r'<link rel="\w+" href="([^"]+)"', page)
+    assert [u.split("?")[0] for u in links] == ["/assets/favicon.ico", "/manifest.webmanifest", "/assets/base.css",
+                                               "/assets/mobile.css"]
+    assert all(re.search(r"\?m=\d+$", u) for u in links if u.startswith("/assets/"))  # versioned: cacheable
+    for url in links:
+        assert client.get(url).status_code == 200, url
+    # an empty database: "—" and words on every card, never a blank card or a 0
+    assert page.count('<span class="m-value">—</span>') == 4 and "Chưa có dữ liệu" in html_text(page)
+    assert client.get("/m/").status_code == 200
+
+
+def test_switches_keep_the_phones_choice(client):
+    res = client.get("/m?p=week&lang=en")
+    cookies = {c.split("=")[0]: c.split(";")[0].split("=")[1] for c in res.headers.getlist("Set-Cookie")}
+    assert cookies == {"ioc_m_period": "week", "ioc_lang": "en"}
+    assert 'lang="en"' in res.get_data(as_text=True)[:40] and "7 days" in html_text(res.get_data(as_text=True))
+    again = client.get("/m").get_data(as_text=True)  # the test client sends the cookies back
+    assert again.startswith('<!DOCTYPE html><html lang="en">') and '?p=week&amp;lang=en" aria-current="page"' in again
+    assert not client.get("/m").headers.getlist("Set-Cookie")  # nothing chosen: nothing set
+    client.set_cookie("ioc_lang", "fr")
+    client.set_cookie("ioc_m_period", "year")
+    odd = client.get("/m").get_data(as_text=True)
+    assert odd.startswith('<!DOCTYPE html><html lang="vi">') and '?p=day&amp;lang=vi" aria-current="page"' in odd
+
+
+def test_parts_endpoint(client):
+    res = client.get("/m/parts?p=month&lang=en")
+    assert res.status_code == 200 and res.headers["Cache-Control"] == "no-store"
+    parts = res.json
+    assert {"m-period-label", "m-banner", "m-updated", "m-card-qd766", "m-sum-aqi", "m-trend-hotline"} <= set(parts)
+    assert parts["m-period-label"]["html"].startswith("Month ")
+    trends = client.get("/m/parts?p=day&lang=vi&what=trends").json
+    assert set(trends) == {f"m-trend-{k}" for k in mv.CARD_KEYS}
+    assert "Chưa có số liệu theo ngày" in html_text(trends["m-trend-hotline"]["html"])
+
+
+def test_cached_trends_only_once_computed():
+    fn = fake(week_figures(), daily_results())
+    assert mv.cached_trends(FakeViews(), "week", "vi", figures=fn) is None
+    computed = mv.trends(FakeViews(), "week", "vi", figures=fn)
+    assert mv.cached_trends(FakeViews(), "week", "vi", figures=fn) == computed
+    assert mv.cached_trends(FakeViews(), "week", "en", figures=fn)["hotline"].label.startswith("Requests received")
+    calls = len(fn.calls)
+    mv.cached_trends(FakeViews(), "week", "vi", figures=fn)
+    assert len(fn.calls) == calls  # a look into the cache never queries
 
 
 def test_trend_is_an_inline_svg_image():
@@ -376,6 +524,12 @@ def test_empty_database_through_the_real_read_model(sqlite_url, redis_url):
 # --- the PWA files ------------------------------------------------------------------------------
 
 
+def test_favicon_is_small_and_a_real_icon():
+    ico = (ASSETS / "favicon.ico").read_bytes()
+    assert struct.unpack("<HHH", ico[:6]) == (0, 1, 1) and ico[22:30] == b"\x89PNG\r\n\x1a\n"
+    assert len(ico) < 2048  # Dash's own favicon: 15 KiB
+
+
 def test_manifest_and_icons():
     m = json.loads((ASSETS / "manifest.webmanifest").read_text(encoding="utf-8"))
     assert (m["name"], m["start_url"], m["display"], m["theme_color"]) == ("IOC Đồng Tháp", "/m", "standalone",
@@ -395,5 +549,5 @@ def test_service_worker_never_caches_data():
     # the only responses it answers itself are GETs of /assets/ on this origin
     assert 'url.pathname.startsWith("/assets/")' in sw and 'req.method !== "GET"' in sw
     assert sw.count("respondWith") == 1 and "_dash" not in sw.replace("/_dash-*", "")
-    reg = (ASSETS / "pwa.js").read_text(encoding="utf-8")
-    assert 'register("/sw.js", { scope: "/" })' in reg and "^\\/m(\\/|$)" in reg
+    assert 'register("/sw.js", {scope: "/"})' in lm.SCRIPT  # by /m's own script, on /m only
+    assert not (ASSETS / "pwa.js").exists()  # Dash pages never show /m themselves any more
