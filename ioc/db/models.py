@@ -294,7 +294,7 @@ class Briefing(Base):
     path: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # migration 0004 (docs/briefings.md): the local day, the post-render checks and the file
+    # migration 0005_briefings (docs/briefings.md): the local day, the post-render checks and the file
     last_day: Mapped[date | None] = mapped_column(Date, index=True)  # the --date: the day, or the week's last day
     checks: Mapped[list | None] = mapped_column(JSON)
     pages: Mapped[int | None] = mapped_column(Integer)

@@ -1,7 +1,7 @@
 """briefings: local day (the --date), post-render checks, pages, size, finished_at (docs/briefings.md)
 
-Revision ID: 0004_briefings
-Revises: 0003
+Revision ID: 0005_briefings
+Revises: 0004
 Create Date: 2026-12-02 08:00:00
 """
 import sqlalchemy as sa
@@ -9,8 +9,8 @@ from alembic import op
 
 import ioc.db.types
 
-revision = '0004_briefings'
-down_revision = '0003'
+revision = '0005_briefings'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
