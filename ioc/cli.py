@@ -209,6 +209,7 @@ _mount("simulator.cli", "sim", "Upstream simulator (demo and tests only).")
 _mount("connectors.cli", "connectors", "Poll the upstream sources.")
 _mount("ioc.kpi.cli", "kpi", "KPI snapshot and period figures.")
 _mount("ioc.store_cli", "store", "Live store maintenance.")
+_mount("ioc.briefings.cli", "briefing", "Daily and weekly PDF briefings.")
 
 
 def main() -> None:

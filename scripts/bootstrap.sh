@@ -39,6 +39,8 @@ need_apt=()
 [ -n "$PY" ] || need_apt+=(python3 python3-venv python3-dev)
 [ -n "$PY" ] && ! "$PY" -c 'import venv, ensurepip' 2>/dev/null && need_apt+=(python3-venv)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# PDF briefings (WeasyPrint): pango and a font with Vietnamese letters (docs/briefings.md)
+for p in libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core; do dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p"); done
 # shellcheck disable=SC2206
 [ -n "$WANT_APT" ] && need_apt+=($WANT_APT)
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -294,6 +294,12 @@ class Briefing(Base):
     path: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # migration 0005_briefings (docs/briefings.md): the local day, the post-render checks and the file
+    last_day: Mapped[date | None] = mapped_column(Date, index=True)  # the --date: the day, or the week's last day
+    checks: Mapped[list | None] = mapped_column(JSON)
+    pages: Mapped[int | None] = mapped_column(Integer)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Alert(Base):

@@ -103,14 +103,15 @@ def create_app(settings: Settings | None = None, read_model: ReadModel | None = 
         return _asset("manifest.webmanifest", "application/manifest+json", {"Cache-Control": "public, max-age=3600"})
 
     from layouts import map as sector_map
-    from layouts import mobile, status, wall
+    from layouts import briefings, mobile, status, wall
 
     map_api.register(app.server, views)
     dash.register_page("status", path="/", name="Trạng thái", layout=status.layout)
     dash.register_page("wall", path="/wall", name="Màn hình tường", layout=wall.layout)
     dash.register_page("mobile", path="/m", name="Lãnh đạo", layout=mobile.layout)
     dash.register_page("map", path="/map", name="Bản đồ", layout=sector_map.layout)
-    for page in (status, wall, mobile, sector_map):
+    dash.register_page("briefings", path="/briefings", name="Bản tin", layout=briefings.layout)
+    for page in (status, wall, mobile, sector_map, briefings):
         page.register(app, settings, views)
     app.layout = dash.html.Div([
         # the UI language: IOC_LANGUAGE by default, the user's choice once made (kept in the browser)

@@ -1,0 +1,81 @@
+"""Briefings page `/briefings`: the stored daily and weekly briefings, newest first, with their
+status in words and a download for each one that passed its checks (docs/briefings.md). A
+failed briefing shows why and is never offered. Reads ``ioc.views.briefing_list`` only."""
+
+from __future__ import annotations
+
+from dash import Input, Output, dcc, html
+from flask import Response, send_file
+
+from ioc.views.briefing_list import BriefingRow, briefing_file, briefings
+
+TEXT = {
+    "title": {"vi": "Bản tin điều hành", "en": "Briefings"},
+    "intro": {"vi": "Bản tin ngày và tuần dạng PDF. Chỉ bản tin đạt mọi kiểm tra mới được tải về.",
+              "en": "Daily and weekly PDF briefings. Only briefings that passed every check can be downloaded."},
+    "cols": {"vi": ["Kỳ", "Trạng thái", "Số trang", "Dung lượng", "Lập lúc", ""],
+             "en": ["Period", "Status", "Pages", "Size", "Made at", ""]},
+    "download": {"vi": "⤓ Tải PDF", "en": "⤓ Download PDF"},
+    "none": {"vi": "Chưa có bản tin nào. Lệnh: ioc briefing build --period day --date YYYY-MM-DD",
+             "en": "No briefing yet. Command: ioc briefing build --period day --date YYYY-MM-DD"},
+    "db_down": {"vi": "Không đọc được danh sách bản tin lúc này; trang tự thử lại sau 1 phút.",
+                "en": "The list of briefings cannot be read now; the page retries in a minute."},
+    "back": {"vi": "← Trạng thái", "en": "← Status"},
+}
+STATUS_EN = {"done": "Passed its checks", "failed": "Failed — not issued", "pending": "Being made"}
+STATUS_CLASS = {"done": "ok", "failed": "bad", "pending": "none"}
+
+
+def download_href(row: BriefingRow) -> str:
+    return f"/api/briefings/{row.id}.pdf"
+
+
+def layout(**_kwargs):
+    return html.Div(className="page briefings", children=[
+        dcc.Interval(id="briefings-tick", interval=60_000),
+        html.Header(className="topbar", children=[html.H1(id="briefings-title"),
+                                                  html.Nav([dcc.Link(id="briefings-back", href="/")], className="nav")]),
+        html.P(id="briefings-intro"),
+        html.Div(id="briefings-list"),
+    ])
+
+
+def rows_table(rows: list[BriefingRow], lang: str):
+    if not rows:
+        return html.P(TEXT["none"][lang], className="empty")
+    head = html.Thead(html.Tr([html.Th(c) for c in TEXT["cols"][lang]]))
+    body = []
+    for r in rows:
+        status = r.status_label if lang == "vi" else STATUS_EN.get(r.status, r.status)
+        mark = {"done": "✔", "failed": "✖", "pending": "…"}.get(r.status, "")
+        action = (html.A(TEXT["download"][lang], href=download_href(r), download=f"ban-tin-{r.id}.pdf")
+                  if r.downloadable else html.Span(r.reason or "", className="reason"))
+        body.append(html.Tr(className=f"state-{STATUS_CLASS.get(r.status, 'none')}", children=[
+            html.Td(r.period_label), html.Td(f"{mark} {status}"), html.Td(r.pages_text), html.Td(r.size_text),
+            html.Td(r.made_at), html.Td(action)]))
+    return html.Table([head, html.Tbody(body)], className="briefings-table")
+
+
+def register(app, settings, views) -> None:
+    @app.server.get("/api/briefings/<int:briefing_id>.pdf")
+    def briefing_pdf(briefing_id: int):
+        path = briefing_file(views, briefing_id)
+        if path is None:
+            return Response("Bản tin không có hoặc không đạt kiểm tra.", status=404, mimetype="text/plain")
+        return send_file(path, mimetype="application/pdf", as_attachment=True, download_name=path.name)
+
+    @app.callback(
+        Output("briefings-title", "children"),
+        Output("briefings-intro", "children"),
+        Output("briefings-back", "children"),
+        Output("briefings-list", "children"),
+        Input("briefings-tick", "n_intervals"),
+        Input("lang", "data"),
+    )
+    def refresh(_n, lang):
+        lang = lang if lang in ("vi", "en") else settings.language
+        try:
+            content = rows_table(briefings(views), lang)
+        except Exception:  # noqa: BLE001 - the database is down: say so, keep the page
+            content = html.P(TEXT["db_down"][lang], className="empty bad")
+        return TEXT["title"][lang], TEXT["intro"][lang], TEXT["back"][lang], content

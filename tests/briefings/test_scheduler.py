@@ -1,0 +1,86 @@
+"""The briefing scheduler: slots in Asia/Ho_Chi_Minh, a missed 07:00 run caught up once (not
+twice) with two scheduler processes running, retries with backoff counted in SQL."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ioc.briefings import scheduler as sch
+from ioc.db import models as m
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def test_due_slots_daily_and_weekly_in_local_time():
+    # Wednesday 25/11/2026 06:59 local: today's 07:00 not yet due; looking back two days
+    # reaches Monday 23/11 and its weekly slot (07:30: the 7 days ending Sunday 22/11)
+    now = datetime(2026, 11, 24, 23, 59, tzinfo=timezone.utc)
+    slots = sch.due_slots(now, TZ, daily=time(7, 0), weekly=(0, time(7, 30)), catch_up_days=2)
+    assert [(s.period, s.last_day.isoformat(), s.due.isoformat()) for s in slots] == [
+        ("day", "2026-11-22", "2026-11-23T07:00:00+07:00"),
+        ("week", "2026-11-22", "2026-11-23T07:30:00+07:00"),
+        ("day", "2026-11-23", "2026-11-24T07:00:00+07:00"),
+    ]
+    later = sch.due_slots(now + timedelta(minutes=1), TZ, daily=time(7, 0), weekly=None, catch_up_days=0)
+    assert [s.key for s in later] == ["day:2026-11-24"]
+    assert sch.due_slots(now, TZ, daily=None, weekly=None, catch_up_days=5) == []
+    assert sch.parse_weekly("mon@07:30") == (0, time(7, 30)) and sch.parse_daily("off") is None
+    with pytest.raises(Exception, match="DAY@HH:MM"):
+        sch.parse_weekly("monday 7:30")
+    assert [sch.backoff(n).total_seconds() for n in (1, 2, 3, 10)] == [120, 240, 480, 3600]
+
+
+def test_missed_run_is_caught_up_once_with_two_schedulers(world):
+    _settings, env = world
+    # the scheduler was down at 07:00 on 22/11; two replicas come back at 09:00
+    args = [sys.executable, "-m", "ioc", "briefing", "schedule", "--once", "--now", "2026-11-22T09:00+07:00",
+            "--weekly", "off", "--catch-up-days", "0"]
+    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
+    outcomes = sorted(json.loads(o[0].strip().splitlines()[-1])[0]["outcome"] for o in outs)
+    assert outcomes[0] in ("done-before", "locked") and outcomes[1] == "made", outcomes
+    again = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+    assert json.loads(again.stdout.strip().splitlines()[-1]) == [
+        {"slot": "day:2026-11-21", "due": "2026-11-22T07:00:00+07:00", "outcome": "done-before"}]
+    from ioc.db.session import make_engine
+
+    eng = make_engine(env["IOC_DATABASE_URL"])
+    with Session(eng) as s:
+        rows = s.execute(select(m.Briefing.status).where(m.Briefing.kind == "daily",
+                                                          m.Briefing.last_day == date(2026, 11, 21))).all()
+    eng.dispose()
+    assert rows == [("done",)]  # made once, not twice
+
+
+def test_failed_attempts_back_off_and_are_counted_in_sql(views, tmp_path):
+    from ioc.briefings.build import build
+
+    now = {"t": datetime(2026, 11, 21, 1, 0, tzinfo=timezone.utc)}  # 08:00 local on 21/11
+    calls = []
+
+    def failing_build(v, period, last_day):
+        calls.append(last_day)
+        return build(v, period, last_day, out=str(tmp_path / "x.pdf"), blank_figures=("fig-map",))
+
+    s = sch.Scheduler(views, daily=time(7, 0), weekly=None, catch_up_days=0, build=failing_build,
+                      clock=lambda: now["t"])
+    assert [o for _s, o in s.tick()] == ["failed"]
+    assert [o for _s, o in s.tick()] == ["backing-off"]  # 2 minutes before the second attempt
+    with Session(views.engine()) as ses:  # the 2 minutes pass
+        ses.execute(update(m.Briefing).where(m.Briefing.last_day == date(2026, 11, 20))
+                    .values(finished_at=datetime.now(timezone.utc) - timedelta(minutes=3)))
+        ses.commit()
+    assert [o for _s, o in s.tick()] == ["failed"]
+    assert [o for _s, o in s.tick()] == ["backing-off"]  # now 4 minutes
+    done, failed, _last = sch.attempts(views.engine(), sch.Slot("day", now["t"], date(2026, 11, 20)))
+    assert not done and failed == 2 and calls == [date(2026, 11, 20)] * 2
