@@ -51,6 +51,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "m.status_link": {"vi": "Trạng thái nguồn dữ liệu ›", "en": "Data source status ›"},
     "nav.wall": {"vi": "Màn hình tường", "en": "Wall display"},
     "nav.mobile": {"vi": "Bản di động cho lãnh đạo", "en": "Leaders' mobile view"},
+    "nav.map": {"vi": "Bản đồ chuyên ngành", "en": "Sector map"},
+    "nav.briefings": {"vi": "Bản tin PDF", "en": "PDF briefings"},
     "wall.server_down": {"vi": "Mất kết nối máy chủ từ {since} — đang tự kết nối lại; số liệu dưới đây có thể đã cũ",
                          "en": "Server unreachable since {since} — reconnecting; figures below may be out of date"},
     "wall.sources": {"vi": "Nguồn dữ liệu", "en": "Sources"},

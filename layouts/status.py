@@ -24,7 +24,8 @@ def layout(**_kwargs):
                 className="topbar",
                 children=[
                     html.H1(id="title"),
-                    html.Nav([dcc.Link(id="link-wall", href="/wall"), dcc.Link(id="link-mobile", href="/m")],
+                    html.Nav([dcc.Link(id="link-wall", href="/wall"), dcc.Link(id="link-mobile", href="/m"),
+                              dcc.Link(id="link-map", href="/map"), dcc.Link(id="link-briefings", href="/briefings")],
                              className="nav"),
                     html.Button(id="lang-toggle", className="lang-toggle", n_clicks=0),
                 ],
@@ -71,6 +72,8 @@ def register(app, settings, views) -> None:
         Output("lang-toggle", "children"),
         Output("link-wall", "children"),
         Output("link-mobile", "children"),
+        Output("link-map", "children"),
+        Output("link-briefings", "children"),
         Output("source-cards", "children"),
         Output("updated", "children"),
         Input("tick", "n_intervals"),
@@ -88,4 +91,4 @@ def register(app, settings, views) -> None:
             cards = [source_card(s, lang) for s in statuses]
         tiles = [tile(v, "kpi") for v in views.tiles(lang)]
         return (t("app_title", lang), t("kpis", lang), tiles, t("sources", lang), t("language", lang),
-                t("nav.wall", lang), t("nav.mobile", lang), cards, f"{t('updated_at', lang)} {now}")
+                t("nav.wall", lang), t("nav.mobile", lang), t("nav.map", lang), t("nav.briefings", lang), cards, f"{t('updated_at', lang)} {now}")
