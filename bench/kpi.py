@@ -424,11 +424,12 @@ def run_one(label: str, url: str, store: LiveStore, args, meta_path: Path | None
               f"{verdict(med, TARGETS['incremental'])}", flush=True)
 
     # closed-bucket refresh cost (amortised: a late correction of a closed day / month)
-    from ioc.kpi import frames as kf
+    from ioc.kpi import dates as kf
+    from ioc.kpi import sql as ksql
 
     today = pd.Timestamp.now(tz=TZ).date()
     pm = kf.add_months(kf.month_start(today), -1)
-    with kf.connect(engine) as conn:
+    with ksql.connect(engine) as conn:
         builder._buckets.pop(("m", pm), None)
         t = time.perf_counter()
         builder._bucket(conn, "m", pm, kf.month_start(today))

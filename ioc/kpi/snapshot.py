@@ -16,7 +16,6 @@ are ISO-8601 strings in UTC; the document is plain JSON (orjson-serialisable).
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,8 +29,10 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.engine import Engine
 
 from ioc.db import models as m
-from ioc.kpi import aqi, cameras, environment, frames, hotline, wqi
-from ioc.kpi.frames import add_months, local_day, local_midnight, month_start, ts
+from ioc.kpi import (air_grid, aqi, cameras, cameras_sql, environment, environment_sql, hotline, parameters, qd766,
+                     qd766_sql, sql, stream, tickets, wqi)
+from ioc.kpi.jsonable import iso, plain
+from ioc.kpi.dates import NAT_US, add_months, local_day, local_midnight, micros, month_start, ts
 from ioc.live_store import SOURCES
 from ioc.source_health import derive_state
 
@@ -45,53 +46,6 @@ DEFAULT_TZ = "Asia/Ho_Chi_Minh"
 
 
 # --- small helpers ------------------------------------------------------------------------
-
-
-def iso(v) -> str | None:
-    if v is None:
-        return None
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    if isinstance(v, pd.Timestamp):
-        if pd.isna(v):
-            return None
-        return v.tz_convert("UTC").isoformat() if v.tzinfo else v.isoformat()
-    if isinstance(v, datetime):
-        return v.astimezone(timezone.utc).isoformat() if v.tzinfo else v.isoformat()
-    if isinstance(v, date):
-        return v.isoformat()
-    if v is pd.NaT:
-        return None
-    return str(v)
-
-
-def plain(v):
-    """numpy / pandas scalars → Python (NaN → None); datetimes → ISO strings."""
-    t = type(v)  # the common exact types first: this runs for every value of a snapshot
-    if t is str or t is int or t is bool or v is None:
-        return v
-    if t is dict:
-        return {str(k): plain(x) for k, x in v.items()}
-    if isinstance(v, (bool, int, str)):
-        return v
-    if isinstance(v, float):
-        return None if math.isnan(v) or math.isinf(v) else v
-    if isinstance(v, np.bool_):
-        return bool(v)
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, np.floating):
-        f = float(v)
-        return None if math.isnan(f) or math.isinf(f) else f
-    if isinstance(v, (datetime, date, pd.Timestamp)):
-        return iso(v)
-    if v is pd.NaT or v is pd.NA:
-        return None
-    if isinstance(v, Mapping):
-        return {str(k): plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple, set)):
-        return [plain(x) for x in v]
-    return v
 
 
 def dumps(snapshot: Mapping) -> bytes:
@@ -197,12 +151,12 @@ class SnapshotBuilder:
         self._month_refreshes = 0
         self._force = False
         self._sums: dict[str, tuple] = {}
-        self._space = frames.CountSpace()
+        self._space = qd766_sql.CountSpace()
         self._hot: dict | None = None
         self._env_catalogue: tuple | None = None
         self._cams: pd.DataFrame | None = None
         self._cams_loaded = 0.0
-        self._cams_follow = frames.StreamFollower(store, "cameras")
+        self._cams_follow = stream.StreamFollower(store, "cameras")
         self._moved: dict[str, bool] = {}
         self._latest_map: dict[str, tuple[int, float]] | None = None  # datastream → (µs, value)
         self._new_obs: tuple[int, pd.DataFrame] | None = None  # (rows after this id, the rows)
@@ -210,11 +164,11 @@ class SnapshotBuilder:
         self._moved_no_events: dict[str, bool] = {}
         self._latest_loaded = 0.0
         self._latest_max_id = 0
-        self._env_follow = frames.StreamFollower(store, "environment")
+        self._env_follow = stream.StreamFollower(store, "environment")
         self._aqi_memo: dict = {}
         self._iso_memo: dict[int, str] = {}
         self._wqi_memo: dict = {}
-        self._hot_follow = frames.StreamFollower(store, "hotline")
+        self._hot_follow = stream.StreamFollower(store, "hotline")
         self._unfinished: pd.DataFrame | None = None
         self._today: pd.DataFrame | None = None  # dossiers received or finished today (local)
         self._today_t0: datetime | None = None
@@ -341,7 +295,7 @@ class SnapshotBuilder:
             "this_month": (local_midnight(m0, z), local_midnight(add_months(m0, -1), z), local_midnight(m0, z)),
         }
 
-    def _hotline_working_set(self, conn, now: datetime, load_from: pd.Timestamp) -> frames.TicketFrame | None:
+    def _hotline_working_set(self, conn, now: datetime, load_from: pd.Timestamp) -> tickets.TicketFrame | None:
         """Tickets the hotline part needs, kept in memory: requested since ``load_from``,
         plus older ones not answered or answered in the last 8 days (backlog, overdue
         list, baseline). Refreshed from the ``hotline`` change stream (changed tickets
@@ -361,22 +315,22 @@ class SnapshotBuilder:
                 return None
             self._hot_follow.mark()
             week_ago = (ts(now) - pd.Timedelta(days=8)).to_pydatetime()
-            rows = frames.load_tickets(conn, t.c.requested_at >= load_from.to_pydatetime())
-            older = frames.load_tickets(
+            rows = tickets.load_tickets(conn, t.c.requested_at >= load_from.to_pydatetime())
+            older = tickets.load_tickets(
                 conn, t.c.requested_at < load_from.to_pydatetime(),
                 or_(t.c.answered_at > week_ago,
                     (t.c.answered_at.is_(None)) & (func.lower(func.trim(t.c.status)) != "closed")))
-            tickets = pd.concat([rows, older], ignore_index=True) if len(older) else rows
-            tickets["deadline"] = frames.ticket_deadlines(tickets, self.zone)
-            self._hot = {"from": load_from, "loaded": mono, "tf": frames.TicketFrame(tickets)}
+            loaded = pd.concat([rows, older], ignore_index=True) if len(older) else rows
+            loaded["deadline"] = tickets.ticket_deadlines(loaded, self.zone)
+            self._hot = {"from": load_from, "loaded": mono, "tf": tickets.TicketFrame(loaded)}
             return self._hot["tf"]
         if ids:
             uniq = sorted(set(ids))
             dn = conn.dialect.name
-            parts = [frames.load_tickets(conn, frames.in_list(t.c.external_id, uniq[i:i + 500], dn))
+            parts = [tickets.load_tickets(conn, sql.in_list(t.c.external_id, uniq[i:i + 500], dn))
                      for i in range(0, len(uniq), 500)]
             changed = pd.concat(parts, ignore_index=True)
-            changed["deadline"] = frames.ticket_deadlines(changed, self.zone)
+            changed["deadline"] = tickets.ticket_deadlines(changed, self.zone)
             hot["tf"].update(changed)
         return hot["tf"]
 
@@ -391,7 +345,7 @@ class SnapshotBuilder:
             if hit and mono - hit[0] <= self.opts.closed_ttl:
                 prev_cached[name] = hit[1]
         load_from = min(s for s, _ps, _pe in periods.values())
-        with frames.connect(self.engine) as conn:
+        with sql.connect(self.engine) as conn:
             tf = self._hotline_working_set(conn, now, load_from)
             if tf is None:
                 return _hotline_empty(periods, now)
@@ -401,9 +355,9 @@ class SnapshotBuilder:
                 lo = min(periods[name][1] for name in misses)
                 wfrom = self._hot["from"]
                 if lo < wfrom:  # closed periods before the working set: read once, cached
-                    extra = frames.load_tickets(conn, t.c.requested_at >= lo.to_pydatetime(),
+                    extra = tickets.load_tickets(conn, t.c.requested_at >= lo.to_pydatetime(),
                                                 t.c.requested_at < wfrom.to_pydatetime())
-                    extra["deadline"] = frames.ticket_deadlines(extra, self.zone)
+                    extra["deadline"] = tickets.ticket_deadlines(extra, self.zone)
                     inside = tf.subset(tf.cols["requested_at"] >= wfrom.value // 1000)
                     prev_tf = tf.like(extra).concat(inside)
         out_periods = {}
@@ -426,7 +380,7 @@ class SnapshotBuilder:
             self._closed_hotline.pop(key, None)
         cols = tf.cols
         flags = tf.flags(n)
-        req_ok = (cols["requested_at"] <= n.value // 1000) & (cols["requested_at"] != frames._NAT)
+        req_ok = (cols["requested_at"] <= n.value // 1000) & (cols["requested_at"] != NAT_US)
         open_mask = ~flags["answered"] & req_ok
         overdue_mask = flags["overdue"] & req_ok
         idx = np.flatnonzero(overdue_mask)
@@ -452,13 +406,13 @@ class SnapshotBuilder:
             "open_overdue": top,
         }
 
-    def _overdue_baseline(self, tf: frames.TicketFrame, now: datetime) -> float | None:
+    def _overdue_baseline(self, tf: tickets.TicketFrame, now: datetime) -> float | None:
         """Mean count of overdue open tickets at the last 7 local midnights (the usual
         backlog, for the overdue-surge alert)."""
         today = local_day(now, self.zone)
         t = np.array([local_midnight(today - timedelta(days=k), self.zone).value // 1000 for k in range(7)])[:, None]
         c = tf.cols
-        nat = frames._NAT
+        nat = NAT_US
         req, ans, dl = c["requested_at"][None, :], c["answered_at"][None, :], c["deadline"][None, :]
         ans_na = ans == nat
         closed_unknown = c["closed"][None, :] & ans_na
@@ -480,23 +434,23 @@ class SnapshotBuilder:
                 ids = None  # the version moved, but no event says what changed
         if ids is None:
             self._cams_follow.mark()
-            self._cams = frames.load_cameras(conn)
+            self._cams = cameras_sql.load_cameras(conn)
             self._cams_loaded = mono
         elif ids:
             uniq = sorted(set(ids))
-            changed = frames.load_cameras(conn, uniq)
+            changed = cameras_sql.load_cameras(conn, uniq)
             kept = self._cams[~self._cams["id"].isin(uniq).to_numpy(dtype=bool)]
             self._cams = pd.concat([kept, changed], ignore_index=True) if len(changed) else kept.reset_index(drop=True)
         return self._cams
 
     def _compute_cameras(self, now: datetime) -> dict:
         n = ts(now)
-        with frames.connect(self.engine) as conn:
+        with sql.connect(self.engine) as conn:
             cams = self._camera_set(conn)
             if len(cams) == 0:
                 return _cameras_empty()
-            changes = frames.load_camera_changes(conn, (n - self.opts.flap_window).to_pydatetime(), now)
-        summary = frames.camera_summary(cams, n, offline_limit=self.opts.offline_limit)
+            changes = cameras_sql.load_camera_changes(conn, (n - self.opts.flap_window).to_pydatetime(), now)
+        summary = cameras_sql.camera_summary(cams, n, offline_limit=self.opts.offline_limit)
         flaps = []
         if len(changes):
             # only a camera with ≥ min_changes rows in the window can flap
@@ -521,13 +475,13 @@ class SnapshotBuilder:
     def _catalogue(self, conn) -> tuple[pd.DataFrame, pd.DataFrame, dict, dict]:
         """Stations and datastreams, re-read only when their signature changes, with what
         every build derives from them (station kinds, air streams, water-station streams)."""
-        sig = frames.environment_signature(conn)
+        sig = environment_sql.environment_signature(conn)
         hit = self._env_catalogue
         if hit is not None and hit[0] == sig:
             return hit[1], hit[2], hit[3], hit[4]
-        stations = frames.load_stations(conn)
+        stations = environment_sql.load_stations(conn)
         stations["id"] = stations["id"].astype(str)
-        ds = frames.load_datastreams(conn)
+        ds = environment_sql.load_datastreams(conn)
         ds["station_id"] = ds["station_id"].astype(str)
         info = {r["id"]: {"name": plain(r["name"]), "kind": plain(r["kind"]), "commune_code": plain(r["commune_code"]),
                           "lat": plain(r["lat"]), "lon": plain(r["lon"])} for r in stations.to_dict("records")}
@@ -561,8 +515,8 @@ class SnapshotBuilder:
             # range instead of a newest-per-stream probe for every changed stream (800 of
             # them each hour). Streams that changed without a new row (a value corrected in
             # place, rows removed by a reconciliation) are probed as before.
-            d = frames.dialect_name(conn)
-            new = frames.fetch(conn, select(o.c.id, o.c.datastream_id, frames.tcol(o.c.phenomenon_time, d,
+            d = sql.dialect_name(conn)
+            new = sql.fetch(conn, select(o.c.id, o.c.datastream_id, sql.tcol(o.c.phenomenon_time, d,
                                                                                     "phenomenon_time"), o.c.result)
                                .where(o.c.id > self._latest_max_id, o.c.phenomenon_time <= now)
                                .order_by(o.c.id).limit(LATEST_NEW_ROWS_MAX + 1), ("phenomenon_time",))
@@ -575,7 +529,7 @@ class SnapshotBuilder:
             self._env_follow.mark()
             self._latest_max_id = int(conn.execute(select(func.max(o.c.id))).scalar() or 0)  # before the read
             self._latest_map = {}
-            self._put_latest(frames.load_latest_observations(conn, now))
+            self._put_latest(environment_sql.load_latest_observations(conn, now))
             self._latest_loaded = mono
         return self._latest_map
 
@@ -584,7 +538,7 @@ class SnapshotBuilder:
         ``only_newer`` a row older than the value held does not replace it (a late hour)."""
         if not len(df):
             return
-        t = frames._i8(df["phenomenon_time"])
+        t = micros(df["phenomenon_time"])
         order = np.argsort(t, kind="stable")  # equal times: the later row wins, as before
         mp = self._latest_map
         for ds_id, at, value in zip(df["datastream_id"].to_numpy(dtype=object)[order], t[order].tolist(),
@@ -616,7 +570,7 @@ class SnapshotBuilder:
         if rest:  # changed without a new row: the stream's newest row as SQL has it now (or none)
             for key in rest:
                 self._latest_map.pop(key, None)
-            self._put_latest(frames.load_latest_observations(conn, now, rest))
+            self._put_latest(environment_sql.load_latest_observations(conn, now, rest))
 
     def _air_window(self, conn, air_ids: list, since: pd.Timestamp, now: datetime) -> pd.DataFrame:
         """Air observations since ``since``, kept in memory: each build appends the rows
@@ -629,7 +583,7 @@ class SnapshotBuilder:
         if (w is None or mono - w["loaded"] > self.opts.closed_ttl or w["ids"] != tuple(air_ids)
                 or since < w["since"] or self._moved_without_events("environment")):
             top = conn.execute(select(func.max(o.c.id))).scalar() or 0
-            obs = frames.load_observations(conn, air_ids, since.to_pydatetime(), now)
+            obs = environment_sql.load_observations(conn, air_ids, since.to_pydatetime(), now)
             self._air = {"since": since, "loaded": mono, "ids": tuple(air_ids), "obs": obs,
                          "max_id": max(int(top), int(obs["id"].max()) if len(obs) else 0)}
             return obs
@@ -640,7 +594,7 @@ class SnapshotBuilder:
             new = new[(new["datastream_id"].isin(air_ids) & (pt >= since) & (pt <= ts(now))).to_numpy(dtype=bool)]
             w["max_id"] = max(w["max_id"], int(shared[1]["id"].max()) if len(shared[1]) else 0)
         else:
-            new = frames.load_observations(conn, air_ids, since.to_pydatetime(), now, after_id=w["max_id"])
+            new = environment_sql.load_observations(conn, air_ids, since.to_pydatetime(), now, after_id=w["max_id"])
         obs = w["obs"]
         if len(new):
             w["max_id"] = max(w["max_id"], int(new["id"].max()))
@@ -648,13 +602,13 @@ class SnapshotBuilder:
             # rather than a drop_duplicates over the whole window each build
             keys = w.get("keys")
             if keys is None:
-                keys = w["keys"] = set(zip(obs["datastream_id"].tolist(), frames._i8(obs["phenomenon_time"]).tolist()))
-            nk = list(zip(new["datastream_id"].tolist(), frames._i8(new["phenomenon_time"]).tolist()))
+                keys = w["keys"] = set(zip(obs["datastream_id"].tolist(), micros(obs["phenomenon_time"]).tolist()))
+            nk = list(zip(new["datastream_id"].tolist(), micros(new["phenomenon_time"]).tolist()))
             obs = pd.concat([obs, new], ignore_index=True)
             if len(set(nk)) < len(nk) or not keys.isdisjoint(nk):
                 obs = obs.drop_duplicates(["datastream_id", "phenomenon_time"], keep="last")
             keys.update(nk)
-        t = frames._i8(obs["phenomenon_time"])
+        t = micros(obs["phenomenon_time"])
         keep = (t >= since.value // 1000) & (t <= ts(now).value // 1000)
         if not keep.all():
             obs = obs[keep].reset_index(drop=True)
@@ -668,7 +622,7 @@ class SnapshotBuilder:
 
     def _compute_environment(self, now: datetime) -> dict:
         n = ts(now)
-        with frames.connect(self.engine) as conn:
+        with sql.connect(self.engine) as conn:
             stations, ds, info, derived = self._catalogue(conn)
             if len(stations) == 0:
                 return _environment_empty()
@@ -680,24 +634,24 @@ class SnapshotBuilder:
         latest_kpi = lv.assign(parameter=lv["code"])[["station_id", "parameter", "unit", "at", "value"]]
         kinds = derived["kinds"]
 
-        grid = frames.AirGrid(air_obs, ds, n - pd.Timedelta(hours=hours + 1), n)
+        grid = air_grid.AirGrid(air_obs, ds, n - pd.Timedelta(hours=hours + 1), n)
         air = self._air_section(grid, n, info, kinds)
         water = self._water_section(lv, info, kinds)
         today = local_day(n, self.zone)
-        air_ex = grid.exceedances_day_all(today, self.zone)
+        air_ex = grid.exceedances(today, today, self.zone)
         wq = lv[lv["water_station"].to_numpy(dtype=bool)]
-        water_ex = frames.water_exceedances_latest(wq)
+        water_ex = environment_sql.water_exceedances_latest(wq)
         sal = environment.salinity_alerts(latest_kpi[latest_kpi["parameter"] == "salinity"], as_of=n)
         level_rows = latest_kpi[latest_kpi["parameter"] == "water_level"].copy()
         if len(level_rows):
-            level_rows["value"] = [frames.water_level_metres(v, u)
+            level_rows["value"] = [parameters.water_level_metres(v, u)
                                    for v, u in zip(level_rows["value"].tolist(), level_rows["unit"].tolist(),
                                                    strict=True)]
             level_rows["unit"] = "m"
         levels = environment.water_level_alerts(level_rows, stations, as_of=n)
         insects = environment.insect_alerts(latest_kpi[latest_kpi["parameter"].isin(list(environment.INSECT_LEVELS))],
                                             as_of=n)
-        offline = frames.stations_offline_latest(stations, ds, self._latest_map, n)
+        offline = environment_sql.stations_offline_latest(stations, ds, self._latest_map, n)
 
         def named(rows):
             out = []
@@ -721,7 +675,7 @@ class SnapshotBuilder:
             "offline": named(offline),
         }
 
-    def _air_section(self, grid: frames.AirGrid, n: pd.Timestamp, info: dict, kinds: dict) -> list[dict]:
+    def _air_section(self, grid: air_grid.AirGrid, n: pd.Timestamp, info: dict, kinds: dict) -> list[dict]:
         max_age = environment.DEFAULT_MAX_AGE_BY_KIND["air"]
         out = []
         memo = self._aqi_memo
@@ -767,7 +721,7 @@ class SnapshotBuilder:
         wq_params = set(wqi.PARAMETER_GROUP) | {"temperature", "do_pct"}
         sel = lv[lv["code"].isin(wq_params).to_numpy(dtype=bool)]
         by_station: dict[str, list] = {}
-        ats = frames._i8(sel["at"])
+        ats = micros(sel["at"])
         for sid, code, unit, at, value in zip(sel["station_id"].tolist(), sel["code"].tolist(), sel["unit"].tolist(),
                                               ats.tolist(), sel["value"].tolist()):
             by_station.setdefault(sid, []).append((code, unit, int(at), float(value)))
@@ -828,7 +782,7 @@ class SnapshotBuilder:
             self._refreshes += 1
             self._month_refreshes += kind == "m"
         s, e = local_midnight(start_day, self.zone).to_pydatetime(), local_midnight(end_day, self.zone).to_pydatetime()
-        counts = self._space.encode(frames.qd766_received(conn, s, e), frames.qd766_finished(conn, s, e, e))
+        counts = self._space.encode(qd766_sql.qd766_received(conn, s, e), qd766_sql.qd766_finished(conn, s, e, e))
         self._buckets[key] = _Bucket(counts, time.monotonic())
         return counts
 
@@ -843,10 +797,10 @@ class SnapshotBuilder:
         if (self._unfinished is None or mono - self._unfinished_loaded > self.opts.closed_ttl
                 or self._today_t0 != t0):
             newest = conn.execute(select(func.max(t.c.updated_at))).scalar()
-            self._unfinished = self._with_pairs(frames.load_unfinished(conn, now).drop_duplicates("id").set_index("id"))
-            self._today = self._with_pairs(frames.load_dossiers_since(conn, t0).set_index("id"))
+            self._unfinished = self._with_pairs(qd766_sql.load_unfinished(conn, now).drop_duplicates("id").set_index("id"))
+            self._today = self._with_pairs(qd766_sql.load_dossiers_since(conn, t0).set_index("id"))
             self._today_t0 = t0
-            self._fees = frames.procedure_fees(conn)
+            self._fees = qd766_sql.procedure_fees(conn)
             self._unfinished_loaded = mono
             if self._dossier_watermark is None:
                 self._dossier_watermark = newest or now
@@ -860,7 +814,7 @@ class SnapshotBuilder:
         return df.assign(pair=self._space.pair_ids(df["agency"], df["commune_code"]))
 
     def _apply_changes(self, conn, now: datetime, mono: float) -> None:
-        ch = frames.dossier_changes_since(conn, self._dossier_watermark)
+        ch = qd766_sql.dossier_changes_since(conn, self._dossier_watermark)
         if ch.empty:
             return
         self._dossier_watermark = ch["updated_at"].max().to_pydatetime()
@@ -905,7 +859,7 @@ class SnapshotBuilder:
         self._refreshes = 0
         self._month_refreshes = 0
         d = m.Dossier.__table__
-        with frames.connect(self.engine) as conn:
+        with sql.connect(self.engine) as conn:
             has_data = conn.execute(select(exists().where(d.c.id.is_not(None)))).scalar()
             if not has_data:
                 return _procedures_empty(z, now)
@@ -924,14 +878,17 @@ class SnapshotBuilder:
                 day_keys.append(("d", dd))
                 dd += timedelta(days=1)
             u, td = self._unfinished, self._today
-            overdue = self._space.column("overdue_unfinished", u["pair"].to_numpy()[frames.overdue_mask(u, now, now)])
-            today_counts = frames.qd766_row_counts(td, self._fees, t0, now, now)
-            live = self._space.add(self._space.encode_rows(td["pair"].to_numpy(), today_counts), overdue)
+            # in progress: over the unfinished set; received / finished today: over today's dossiers
+            open_block = np.zeros((len(u), len(qd766.COUNTS)))
+            open_block[:, [qd766.COUNTS.index(c) for c in qd766.OPEN_COUNTS]] = qd766.open_counts(u, now, now)
+            today_counts = qd766.row_counts(td, self._fees, t0, now, now, in_progress=False)
+            live = self._space.add(self._space.encode_rows(td["pair"].to_numpy(), today_counts),
+                                   self._space.encode_rows(u["pair"].to_numpy(), open_block))
             key = ("overdue_at", pm0)
             pm_end = local_midnight(m0, z).to_pydatetime()
             hit = self._buckets.get(key)
             if hit is None or time.monotonic() - hit.computed_at > self.opts.closed_ttl:
-                self._buckets[key] = _Bucket(self._space.encode(frames.qd766_overdue(conn, pm_end, pm_end)),
+                self._buckets[key] = _Bucket(self._space.encode(qd766_sql.qd766_in_progress(conn, pm_end, pm_end)),
                                              time.monotonic())
         # forget buckets of past years and of days of past months
         for k in [k for k in self._buckets if (k[0] == "d" and k[1] < m0) or (k[0] == "m" and k[1] < min(y0, pm0))
@@ -945,7 +902,7 @@ class SnapshotBuilder:
         prev_counts = sp.add(self._buckets[("m", pm0)].counts, self._buckets[("overdue_at", pm0)].counts)
         this_month = _procedures_report(sp, month_counts, local_midnight(m0, z), n)
         ytd = _procedures_report(sp, ytd_counts, local_midnight(y0, z), n)
-        prev = frames.qd766_from_counts(sp.total(prev_counts))
+        prev = qd766.from_counts(sp.total(prev_counts))
         cur_vals = {c: v.get("value") for c, v in this_month["province"]["indicators"].items()}
         cur_vals["score"] = this_month["province"]["score"]
         prev_vals = {c: v.get("value") for c, v in prev["indicators"].items()}
@@ -960,7 +917,7 @@ class SnapshotBuilder:
         }
 
 
-def _procedures_report(space: frames.CountSpace, counts: np.ndarray, start, now) -> dict:
+def _procedures_report(space: qd766_sql.CountSpace, counts: np.ndarray, start, now) -> dict:
     rep = space.report(counts)
     return {"period": {"start": iso(start), "end": iso(now), "as_of": iso(now)}, "province": rep["province"],
             "agency": rep["agency"], "commune": rep["commune_code"]}
@@ -997,7 +954,7 @@ def _hotline_empty(periods, now) -> dict:
 
 
 def _cameras_empty() -> dict:
-    return {"has_data": False, "total": None, **{s: None for s in frames.CAMERA_STATUSES}, "online_pct": None,
+    return {"has_data": False, "total": None, **{s: None for s in cameras_sql.CAMERA_STATUSES}, "online_pct": None,
             "online_pct_known": None, "offline_cameras_total": None, "by_commune": {}, "by_agency": {},
             "offline_cameras": [], "flapping": [], "changes_last_hour": None}
 
@@ -1008,18 +965,8 @@ def _environment_empty() -> dict:
             "water_level": [], "insects": [], "offline": []}
 
 
-def _qd766_nulls() -> dict:
-    """The QĐ 766 result shape with every figure None (constants kept)."""
-    base = frames.qd766_from_counts({})
-    keep = ("max_points", "threshold_pct", "unit")
-    return {"counts": {k: None for k in base["counts"]},
-            "indicators": {c: {k: (v if k in keep else None) for k, v in ind.items()}
-                           for c, ind in base["indicators"].items()},
-            "score": None, "max_score": None}
-
-
 def _procedures_empty(zone, now) -> dict:
-    nulls = _qd766_nulls()
+    nulls = qd766.nulls()
     today = local_day(now, zone)
     m0 = month_start(today)
 

@@ -50,6 +50,26 @@ DELIBERATE = (
     "snapshot.environment.water.*.rejected",
     "snapshot.environment.water.*.reason",
     "snapshot.environment.water.*.do_pct",
+    # QĐ 766 as the national portal scores it (docs/kpis.md § 7, DOMAIN.md): new points per
+    # indicator (2.1 20, 3.3 6, 3.6 6, 4.1 6, 4.2 4, 4.3 2, 5.4 6 of 100), linear scoring for
+    # 2.1, 3.6, 4.1 and 4.2, threshold 80 % for 4.3 — every score, max points, threshold and
+    # total moves. Indicator 2.1 now counts dossiers still in progress and not yet past due
+    # as on time (numerator and denominator grow by them), and 5.4 derives from 2.1. The
+    # counts and every other indicator value (2.2, 3.3, 3.6, 4.1, 4.2, 4.3) must not move.
+    "*procedures.*indicators.*.score",
+    "*procedures.*indicators.*.max_points",
+    "*procedures.*indicators.*.threshold_pct",
+    "*procedures.*.score",
+    "*procedures.*.max_score",
+    "*procedures.*indicators.2.1.value",
+    "*procedures.*indicators.2.1.numerator",
+    "*procedures.*indicators.2.1.denominator",
+    "*procedures.*indicators.2.1.in_progress_on_time",
+    "*procedures.*indicators.5.4.value",
+    "*procedures.*indicators.5.4.overdue_rate",
+    "*procedures.delta*.2.1.*",
+    "*procedures.delta*.5.4.*",
+    "*procedures.delta*.score.*",
 )
 
 
