@@ -430,9 +430,8 @@ def run_one(label: str, url: str, store: LiveStore, args, meta_path: Path | None
     today = pd.Timestamp.now(tz=TZ).date()
     pm = kf.add_months(kf.month_start(today), -1)
     with ksql.connect(engine) as conn:
-        builder._buckets.pop(("m", pm), None)
         t = time.perf_counter()
-        builder._bucket(conn, "m", pm, kf.month_start(today))
+        builder.procedures.recount(conn, "m", pm, kf.month_start(today))
         month_refresh = (time.perf_counter() - t) * 1000
     print(f"QĐ 766 closed-month bucket recompute (late correction, amortised): {month_refresh:.0f} ms", flush=True)
 

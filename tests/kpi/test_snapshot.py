@@ -326,8 +326,8 @@ def test_follows_change_streams(engine, live_store):
     assert snap["cameras"]["offline"] == 3
     assert snap["hotline"]["periods"]["today"]["figures"]["received"] == 5
     # a follower whose last id was trimmed away reloads everything
-    b._cams_follow.last = "1-0"
-    assert b._cams_follow.changes() is None
+    b.cameras.follow.last = "1-0"
+    assert b.cameras.follow.changes() is None
 
 
 
@@ -378,8 +378,8 @@ def test_environment_incremental_latest_equals_a_full_reload(engine, live_store)
         full = environment_sql.load_latest_observations(conn, later)
     want = {str(d): (int(t.value // 1000), float(r))
             for d, t, r in zip(full["datastream_id"], full["phenomenon_time"], full["result"])}
-    assert b._latest_map == want
-    latest = {d: v for d, (_t, v) in b._latest_map.items()}
+    assert b.environment.latest_map == want
+    latest = {d: v for d, (_t, v) in b.environment.latest_map.items()}
     assert latest["S1-salinity"] == 4.5 and latest["S1-level"] == 210.0 and latest["I1-insects"] == 1500.0
 
 
