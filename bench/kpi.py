@@ -440,14 +440,12 @@ def run_one(label: str, url: str, store: LiveStore, args, meta_path: Path | None
     months = (("this month", today), ("last month", (pd.Timestamp(today) - pd.DateOffset(months=1)).date()))
     # Before the scheduler has built the daily rollups (the first minutes after an install):
     # every day read from the raw history.
-    periods.ROLLUPS = False
     for which, day in months:
-        raw_t, raw_parts = _uncached_months(engine, day, args.periods)
+        raw_t, raw_parts = _uncached_months(engine, day, args.periods, use_rollups=False)
         raw = statistics.median(raw_t)
         print(f"month period query ({which}, with its previous month), no daily rollups yet (raw history): median "
               f"{raw:.0f} ms of {args.periods} — {verdict(raw, TARGETS['period'])}  "
               f"[parts: {_median_parts(raw_parts)}]", flush=True)
-    periods.ROLLUPS = True
     t = time.perf_counter()
     built = rollups.refresh(engine, TZ)
     took = time.perf_counter() - t
@@ -494,7 +492,7 @@ def run_one(label: str, url: str, store: LiveStore, args, meta_path: Path | None
     engine.dispose()
 
 
-def _uncached_months(engine, day, n: int) -> tuple[list[float], list[dict]]:
+def _uncached_months(engine, day, n: int, use_rollups: bool = True) -> tuple[list[float], list[dict]]:
     """``n`` month queries with the process cache emptied before each (no Redis store)."""
     from ioc.kpi import periods
 
@@ -502,7 +500,7 @@ def _uncached_months(engine, day, n: int) -> tuple[list[float], list[dict]]:
     for _ in range(n):
         periods.clear_cache()
         t = time.perf_counter()
-        r = period_figures(engine, "month", date=day, tz=TZ)
+        r = period_figures(engine, "month", date=day, tz=TZ, use_rollups=use_rollups)
         took.append((time.perf_counter() - t) * 1000)
         parts.append(r["compute_ms"])
     return took, parts

@@ -10,13 +10,14 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, case, func, or_, select, true
+from sqlalchemy import and_, case, func, select, true
 from sqlalchemy.engine import Connection
 
 from ioc.db import models as m
 from ioc.kpi._util import py
 from ioc.kpi.dates import micros, ts
-from ioc.kpi.environment import DEFAULT_MAX_AGE_BY_KIND, DEFAULT_OFFLINE_MAX_AGE, WATER_LIMITS_QCVN08_2023_B
+from ioc.kpi.environment import (DEFAULT_MAX_AGE_BY_KIND, DEFAULT_OFFLINE_MAX_AGE, WATER_LIMITS_QCVN08_2023_B,
+                                 limit_value, outside_limit)
 from ioc.kpi.parameters import kpi_parameter
 from ioc.kpi.sql import dialect_name, fetch, in_list, tcol
 
@@ -145,18 +146,8 @@ def water_exceedances_latest(latest: pd.DataFrame,
     bad = np.zeros(len(latest), dtype=bool)
     for code, spec in limits.items():
         sel = judged & (codes == code)
-        if not sel.any():
-            continue
-        x = vals[sel]
-        if spec["kind"] == "max":
-            b = x > spec["value"]
-        elif spec["kind"] == "min":
-            b = x < spec["value"]
-        elif spec["kind"] == "range":
-            b = ~((spec["low"] <= x) & (x <= spec["high"]))
-        else:
-            raise ValueError(f"unknown limit kind {spec['kind']!r} for {code}")
-        bad[sel] = b
+        if sel.any():
+            bad[sel] = outside_limit(spec, vals[sel])
     idx = np.flatnonzero(bad)
     if not len(idx):
         return []
@@ -167,7 +158,7 @@ def water_exceedances_latest(latest: pd.DataFrame,
     for i in order:
         code = codes[idx[i]]
         spec = limits[code]
-        lim = [spec["low"], spec["high"]] if spec["kind"] == "range" else spec["value"]
+        lim = limit_value(spec)
         out.append({"station_id": str(sids[i]), "parameter": code, "at": _EPOCH + timedelta(microseconds=at_us[i]),
                     "value": float(vals[idx[i]]), "limit": lim, "kind": spec["kind"], "unit": spec.get("unit")})
     return out
@@ -195,15 +186,8 @@ def water_exceedance_counts(conn: Connection, start: datetime, end: datetime,
         return pd.DataFrame({"station_id": [], "parameter": [], "observations": [], "exceedances": []})
     whens = []
     for code, raws in by_code.items():
-        spec = limits[code]
-        r = o.c.result
-        if spec["kind"] == "max":
-            bad = r > spec["value"]
-        elif spec["kind"] == "min":
-            bad = r < spec["value"]
-        else:
-            bad = or_(r < spec["low"], r > spec["high"])
-        whens.append((and_(ds.c.parameter.in_(raws), bad), 1))
+        # the definition's own test, applied to the column: it builds the SQL condition
+        whens.append((and_(ds.c.parameter.in_(raws), outside_limit(limits[code], o.c.result)), 1))
     stmt = (select(ds.c.station_id, ds.c.parameter, func.count().label("observations"),
                    func.sum(case(*whens, else_=0)).label("exceedances"))
             .select_from(o.join(ds, ds.c.id == o.c.datastream_id).join(st, st.c.id == ds.c.station_id))

@@ -21,6 +21,7 @@ import hashlib
 import logging
 import pickle
 import time
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -95,11 +96,14 @@ def period_figures(engine: Engine, period: str, *, date: date | str | None = Non
                    end: date | str | None = None, tz: str | ZoneInfo = "Asia/Ho_Chi_Minh",
                    now: datetime | None = None, domains: tuple[str, ...] = ("hotline", "cameras", "environment",
                                                                             "procedures"),
-                   store=None, refresh: bool = False) -> dict:
+                   store=None, refresh: bool = False, split_open: bool = True, use_rollups: bool = True) -> dict:
     """Figures of one period and the previous period of equal length (see module doc).
 
     ``store`` (a LiveStore): closed windows are shared through Redis between processes;
-    ``refresh``: recompute closed windows and overwrite the caches (the KPI scheduler's job)."""
+    ``refresh``: recompute closed windows and overwrite the caches (the KPI scheduler's job).
+    ``split_open`` composes a period not yet over from its closed days (cached) and a live
+    part; ``use_rollups`` reads closed days from the daily rollups. Both change only the
+    cost: with either off, the same figures are counted from the raw history (tests)."""
     zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(str(tz))
     n = ts(now or datetime.now(timezone.utc))
     b = period_bounds(period, date_=parse_date(date, "date"), start=parse_date(start, "start date"),
@@ -117,11 +121,12 @@ def period_figures(engine: Engine, period: str, *, date: date | str | None = Non
     }
     timings = {}
     cache = _Cache(engine.url.render_as_string(hide_password=True), store, refresh)
+    how = _How(split_open, use_rollups)
     with sql.connect(engine) as conn:
         for d in domains:
             t0 = time.perf_counter()
-            cur = _window(cache, conn, d, s, e, as_of, zone, n, current=True)
-            prev = _window(cache, conn, d, ps, pe, pe, zone, n, current=False)
+            cur = _window(cache, how, conn, d, s, e, as_of, zone, n, current=True)
+            prev = _window(cache, how, conn, d, ps, pe, pe, zone, n, current=False)
             out[d] = _combine(d, cur, prev)
             timings[d] = round((time.perf_counter() - t0) * 1000, 1)
     timings["total"] = round(sum(timings.values()), 1)
@@ -147,8 +152,6 @@ def period_figures(engine: Engine, period: str, *, date: date | str | None = Non
 CLOSED_TTL = 900.0
 SHARED_TTL = 3600
 CACHE_VERSION = 2  # bump when the cached structures change: old Redis entries are then ignored
-SPLIT_OPEN = True  # compose open periods from cached closed days + a live part (tests switch it off)
-ROLLUPS = True  # read closed days from the daily rollups in SQL (tests switch it off)
 _CACHE_MAX = 128
 _cache: dict[tuple, tuple[float, object]] = {}
 
@@ -195,7 +198,13 @@ class _Cache:
         return res
 
 
-def _window(cache: _Cache, conn, domain, s, e, as_of, zone, now, *, current: bool) -> dict:
+@dataclass(frozen=True)
+class _How:
+    split_open: bool  # an open period = cached closed days + a live part
+    use_rollups: bool  # closed days from kpi_day_parts where stored
+
+
+def _window(cache: _Cache, how: _How, conn, domain, s, e, as_of, zone, now, *, current: bool) -> dict:
     if domain == "hotline":  # not additive over time: the window is counted whole
         if as_of >= e and e <= now:
             return cache.get(("hotline", zone.key, s.value, e.value, current),
@@ -208,15 +217,15 @@ def _window(cache: _Cache, conn, domain, s, e, as_of, zone, now, *, current: boo
     closed = as_of >= e and e + sp <= now
     if closed:
         raws = cache.get((domain, "raw", zone.key, s.value, e.value),
-                         lambda: _closed_raws(conn, domain, s, e, zone, now))
-    elif not SPLIT_OPEN:
-        raws = _closed_raws(conn, domain, s, e, zone, now)
+                         lambda: _closed_raws(conn, domain, s, e, zone, now, how.use_rollups))
+    elif not how.split_open:
+        raws = _closed_raws(conn, domain, s, e, zone, now, how.use_rollups)
     else:
         split = min(max(local_midnight(rollups.last_closed_day(domain, now, zone) + timedelta(days=1), zone), s), e)
         raws = []
         if s < split:
             raws += cache.get((domain, "raw", zone.key, s.value, split.value),
-                              lambda: _closed_raws(conn, domain, s, split, zone, now))
+                              lambda: _closed_raws(conn, domain, s, split, zone, now, how.use_rollups))
         if split < e:
             raws.append(RAW[domain](conn, split, e, min(e + sp, now) if sp.value else as_of, zone))
     key = (domain, "final", zone.key, s.value, e.value, current)
@@ -225,7 +234,7 @@ def _window(cache: _Cache, conn, domain, s, e, as_of, zone, now, *, current: boo
     return _FINAL[domain](conn, raws, s, e, as_of, zone, current)
 
 
-def _closed_raws(conn, domain, s, e, zone, now) -> list:
+def _closed_raws(conn, domain, s, e, zone, now, use_rollups: bool) -> list:
     """Raw parts of [s, e): each day with a stored rollup from ``kpi_day_parts``, each run
     of days without one computed from the history in one go (as the rollup would be)."""
     sp = rollups.spill(domain)
@@ -233,7 +242,7 @@ def _closed_raws(conn, domain, s, e, zone, now) -> list:
     def compute(a, b):
         return RAW[domain](conn, a, b, min(b + sp, now) if sp.value else min(b, now), zone)
 
-    if not ROLLUPS:
+    if not use_rollups:
         return [compute(s, e)]
     days = rollups.days_of(s, e, zone)
     parts = rollups.load_parts(conn, domain, zone, days[0], days[-1])

@@ -412,3 +412,71 @@ def test_air_grid_daily_and_period_exceedances(seed):
         for k in ("station_id", "parameter", "averaging", "date", "limit", "exceed_count", "first_at"):
             assert a[k] == b[k], (k, a, b)
         _close(a["max_value"], b["max_value"], "max_value")
+
+
+def test_overdue_baseline_matches_the_definition():
+    """The snapshot's 7-day overdue baseline = the mean of ``hotline.metrics(...)["overdue"]``
+    over the tickets requested by each of the last 7 local midnights."""
+    from zoneinfo import ZoneInfo
+
+    from ioc.kpi.dates import local_day, local_midnight
+    from ioc.kpi.snapshot_hotline import overdue_baseline
+
+    zone = ZoneInfo(TZ)
+    df = _tickets(4, 600)
+    df["deadline"] = tickets.ticket_deadlines(df, TZ)
+    tf = tickets.TicketFrame(df)
+    today = local_day(NOW, zone)
+    counts = []
+    for k in range(7):
+        t = local_midnight(today - timedelta(days=k), zone)
+        seen = df[df["requested_at"] <= t].drop(columns="deadline")
+        counts.append(hotline.metrics(seen, t, tz=TZ)["overdue"])
+    assert sum(counts) > 0
+    assert overdue_baseline(tf, NOW, zone) == round(sum(counts) / 7, 2)
+
+
+def test_water_exceedance_counts_match_the_definition(engine):
+    """Observations outside the QCVN 08 limits counted in SQL over a period = the rows of
+    :func:`environment.water_exceedances` (negatives not judged), per station and parameter."""
+    from ioc.kpi import environment
+
+    rng = np.random.default_rng(12)
+    stored = {"ph": "ph", "do": "do", "bod5": "bod5", "nh4": "n_nh4", "coliform": "coliform", "salinity": "salinity"}
+    t0 = pd.Timestamp("2026-05-01", tz="UTC")
+    obs = []
+    with Session(engine) as s, s.begin():
+        for sid in ("W1", "W2"):
+            s.add(m.Station(id=sid, name=sid, kind="water", updated_at=NOW.to_pydatetime()))
+        s.flush()
+        for sid in ("W1", "W2"):
+            for raw in stored:
+                s.add(m.Datastream(id=f"{sid}-{raw}", station_id=sid, name=raw, parameter=raw, unit="",
+                                   updated_at=NOW.to_pydatetime()))
+        s.flush()
+        seen = set()
+        for _ in range(400):
+            ds_id = f"{rng.choice(['W1', 'W2'])}-{rng.choice(list(stored))}"
+            at = t0 + pd.Timedelta(hours=int(rng.integers(0, 24 * 10)), minutes=int(rng.integers(0, 60)))
+            if (ds_id, at) in seen:  # one value per stream and time
+                continue
+            seen.add((ds_id, at))
+            v = float(rng.choice([-1.0, 0.1, 0.3, 0.31, 4.0, 5.0, 6.0, 7.5, 8.5, 9.0, 20.0, 6000.0]))
+            s.add(m.Observation(datastream_id=ds_id, phenomenon_time=at.to_pydatetime(), result=v))
+            obs.append({"datastream_id": ds_id, "phenomenon_time": at, "result": v})
+    obs = pd.DataFrame(obs)
+    ds = pd.DataFrame([{"id": f"{sid}-{raw}", "station_id": sid, "parameter": code}
+                       for sid in ("W1", "W2") for raw, code in stored.items()])
+    start, end = t0 + pd.Timedelta(days=2), t0 + pd.Timedelta(days=7)
+    with engine.connect() as conn:
+        got = environment_sql.water_exceedance_counts(conn, start.to_pydatetime(), end.to_pydatetime())
+    got = {(r.station_id, r.parameter): (r.observations, r.exceedances) for r in got.itertuples()}
+    rows = environment.water_exceedances(obs, ds, start=start, end=end)
+    inside = obs[(obs["phenomenon_time"] >= start) & (obs["phenomenon_time"] < end) & (obs["result"] >= 0)]
+    inside = inside.merge(ds.rename(columns={"id": "datastream_id"}), on="datastream_id")
+    inside = inside[inside["parameter"].isin(list(environment.WATER_LIMITS_QCVN08_2023_B))]
+    want = {}
+    for (sid, p), n in inside.groupby(["station_id", "parameter"]).size().items():
+        want[(sid, p)] = (int(n), sum(1 for r in rows if (r["station_id"], r["parameter"]) == (sid, p)))
+    assert sum(x[1] for x in want.values()) > 0
+    assert got == want
