@@ -342,26 +342,24 @@ class EnvironmentPart:
                 continue
             key = tuple(sorted(rows))
             hit = memo.get(sid)
-            if hit is not None and hit[0] == key:
-                out.append({**hit[1], **info[sid]})
-                continue
-            newest = max(r[2] for r in rows)
-            sample, times = {}, []
-            for code, unit, at, value in rows:
-                if at < newest - day_us:
-                    continue
-                if code == "do" and str(unit or "").strip() == "%":
-                    code = "do_pct"
-                sample[code] = value
-                times.append(at)
-            res = wqi.compute(sample)
-            rec = {"station_id": sid, **info[sid], "sampled_at": iso(pd.Timestamp(newest, unit="us", tz="UTC")),
-                   "oldest_value_at": iso(pd.Timestamp(min(times), unit="us", tz="UTC")), "wqi": res.value,
-                   "category": category_json(res.category), "reason": res.reason,
-                   "groups": {k: round2(v) for k, v in res.groups.items()},
-                   "parameters": {k: round2(v) for k, v in res.parameters.items()},
-                   "groups_used": list(res.groups_used), "rejected": dict(res.rejected), "do_pct": round2(res.do_pct),
-                   "values": {k: round2(v, 4) for k, v in sample.items()}}
-            memo[sid] = (key, rec)
-            out.append(rec)
+            if hit is None or hit[0] != key:  # the WQI of the same values is the same: computed once
+                newest = max(r[2] for r in rows)
+                sample, times = {}, []
+                for code, unit, at, value in rows:
+                    if at < newest - day_us:
+                        continue
+                    if code == "do" and str(unit or "").strip() == "%":
+                        code = "do_pct"
+                    sample[code] = value
+                    times.append(at)
+                hit = memo[sid] = (key, wqi.compute(sample), sample, newest, min(times))
+            _key, res, sample, newest, oldest = hit
+            # a new record each build: nothing the memo holds is shared with a snapshot
+            out.append({"station_id": sid, **info[sid], "sampled_at": iso(pd.Timestamp(newest, unit="us", tz="UTC")),
+                        "oldest_value_at": iso(pd.Timestamp(oldest, unit="us", tz="UTC")), "wqi": res.value,
+                        "category": category_json(res.category), "reason": res.reason,
+                        "groups": {k: round2(v) for k, v in res.groups.items()},
+                        "parameters": {k: round2(v) for k, v in res.parameters.items()},
+                        "groups_used": list(res.groups_used), "rejected": dict(res.rejected),
+                        "do_pct": round2(res.do_pct), "values": {k: round2(v, 4) for k, v in sample.items()}})
         return out

@@ -160,7 +160,8 @@ class HotlinePart:
             out_periods[name] = {
                 "start": iso(s), "end": iso(n), "as_of": iso(n), "elapsed_pct": round(elapsed, 2),
                 "figures": cur["figures"],
-                "previous": {"start": iso(ps), "end": iso(pe), "as_of": iso(pe), "figures": prev["figures"]},
+                # a copy: the cached closed period is not shared with the snapshot
+                "previous": {"start": iso(ps), "end": iso(pe), "as_of": iso(pe), "figures": dict(prev["figures"])},
                 "delta": hotline.compare(cur["figures"], prev["figures"]),
                 "by": cur["by"],
             }
