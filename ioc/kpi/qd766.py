@@ -186,10 +186,10 @@ def row_counts(df: pd.DataFrame, fees: Mapping[str, bool | None], start: datetim
     rec = df["received_at"]
     received = ((rec >= s) & (rec < e)).to_numpy(dtype=bool)
     ch = pd.to_numeric(df["channel"], errors="coerce").to_numpy(dtype=float)
-    fee_of = [fees.get(str(c)) if isinstance(c, str) or not pd.isna(c) else None
-              for c in df["procedure_code"].to_numpy(dtype=object)]
-    known = np.array([f is not None for f in fee_of], dtype=bool)
-    fee = np.array([f is True for f in fee_of], dtype=bool)
+    code = df["procedure_code"]
+    pos = pd.Index(list(fees), dtype=object).get_indexer(code.astype(object).where(code.notna(), "").astype(str))
+    known = pos >= 0  # the procedure is in the catalogue
+    fee = known & np.append(np.array([f is True for f in fees.values()], dtype=bool), False)[pos]
     paid, paid_null = _flags(_col(df, "paid_online"))
     dig, dig_null = _flags(_col(df, "digitised"))
     reu, reu_null = _flags(_col(df, "data_reused"))

@@ -251,6 +251,7 @@ class CountSpace:
         # per unit column: name → unit code, and the unit code of every pair
         self._unit_ids: dict[str, dict[str, int]] = {"agency": {}, "commune_code": {}}
         self._unit_of: dict[str, list[int]] = {"agency": [], "commune_code": []}
+        self._summaries: dict[tuple, tuple] = {}  # a unit's counts → its scored summary (see _unit)
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -324,9 +325,24 @@ class CountSpace:
         (:func:`ioc.kpi.qd766.from_counts`, per unit :func:`ioc.kpi.qd766.unit_summary`)."""
         out: dict = {"province": qd766.from_counts(self.total(arr))}
         for col in ("agency", "commune_code"):
-            out[col] = {k: qd766.unit_summary(qd766.from_counts(dict(zip(ALL_COUNTS, v.tolist())))) for k, v in
+            out[col] = {k: self._unit(tuple(v.tolist())) for k, v in
                         sorted(self._units(arr, col).items())} if len(arr) else {}
         return out
+
+    def _unit(self, values: tuple) -> dict:
+        """``unit_summary(from_counts(…))`` of one unit's counts. Between two snapshots most
+        units' counts do not change, so each distinct set is scored once and kept as an
+        immutable tuple; every call returns new dicts (nothing kept is shared with a snapshot)."""
+        hit = self._summaries.get(values)
+        if hit is None:
+            if len(self._summaries) > 50_000:
+                self._summaries.clear()
+            u = qd766.unit_summary(qd766.from_counts(dict(zip(ALL_COUNTS, values))))
+            hit = self._summaries[values] = (tuple(u["counts"].items()), u["score"], u["max_score"],
+                                             tuple((k, v["value"], v["score"]) for k, v in u["indicators"].items()))
+        counts, score, max_score, indicators = hit
+        return {"counts": dict(counts), "score": score, "max_score": max_score,
+                "indicators": {k: {"value": v, "score": sc} for k, v, sc in indicators}}
 
     def total(self, arr: np.ndarray) -> dict:
         return dict(zip(ALL_COUNTS, arr.sum(axis=0) if len(arr) else np.zeros(self.K)))
