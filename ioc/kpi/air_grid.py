@@ -136,7 +136,8 @@ class AirGrid:
         return c1, c8, uniq
 
     def hourly_aqi(self, sid: str, last_n: int, memo: dict | None = None) -> list[dict]:
-        """:func:`hourly_aqi_at` for the station's last ``last_n`` hours (of its range)."""
+        """Hourly VN_AQI rows (:func:`ioc.kpi.aqi.hourly_aqi`: hour, sub-indices, aqi, dominant,
+        NowCasts) of the station's last ``last_n`` hours (of its range)."""
         if sid not in self.values:
             return []
         arr = self.values[sid]

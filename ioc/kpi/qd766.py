@@ -58,6 +58,7 @@ import numpy as np
 import pandas as pd
 
 from ioc.kpi._util import as_utc, bool_series, key_of, pct, require_columns, utc_series
+from ioc.kpi.dates import NAT_US, micros
 
 __all__ = ["COUNTS", "INDICATORS", "Indicator", "from_counts", "indicators", "nulls", "open_counts", "report", "row_counts",
            "score", "unit_summary"]
@@ -144,28 +145,30 @@ def _wait_hours(df: pd.DataFrame) -> np.ndarray:
     return np.where(w > 0, w, 0.0)
 
 
-def _effective_due(df: pd.DataFrame) -> pd.Series:
-    """``due_at`` + the supplement wait: the time a dossier must be finished by."""
-    return df["due_at"] + pd.to_timedelta(_wait_hours(df), unit="h")
+def _us(t) -> int:
+    return as_utc(t, "time").value // 1000
+
+
+# Times below are int64 microseconds since 1970 UTC (NAT_US = missing): one conversion per
+# column, then plain array comparisons — the snapshot runs these rules on every build.
 
 
 def open_counts(df: pd.DataFrame, end: datetime, as_of: datetime) -> np.ndarray:
     """Per dossier, its :data:`OPEN_COUNTS` (columns in that order): in progress at
     ``as_of`` (received by then, not finished) and received before ``end``, with a due
-    time — late
-    (``overdue_unfinished``) when past its effective due time at ``as_of``, else on time
-    (``open_on_time``). ``df`` needs received_at, due_at, finished_at (UTC) and
-    supplement_wait_hours."""
+    time — late (``overdue_unfinished``) when past its effective due time at ``as_of``,
+    else on time (``open_on_time``). ``df`` needs received_at, due_at, finished_at (UTC)
+    and supplement_wait_hours."""
     out = np.zeros((len(df), len(OPEN_COUNTS)))
     if not len(df):
         return out
-    now = as_utc(as_of, "as_of")
-    fin = df["finished_at"]
-    rec = df["received_at"]
-    in_progress = (fin.isna() | (fin > now)) & (rec < as_utc(end, "end")) & (rec <= now) & df["due_at"].notna()
-    past_due = _effective_due(df) < now
-    out[:, 0] = (in_progress & past_due).to_numpy(dtype=bool)
-    out[:, 1] = (in_progress & ~past_due).to_numpy(dtype=bool)
+    now, e = _us(as_of), _us(end)
+    rec, due, fin = (micros(df[c]) for c in ("received_at", "due_at", "finished_at"))
+    in_progress = (((fin == NAT_US) | (fin > now)) & (rec != NAT_US) & (rec < e) & (rec <= now)
+                   & (due != NAT_US))
+    effective_due = due + np.round(_wait_hours(df) * 3.6e9).astype(np.int64)  # due_at + supplement wait
+    out[:, 0] = in_progress & (effective_due < now)
+    out[:, 1] = in_progress & (effective_due >= now)
     return out
 
 
@@ -175,16 +178,16 @@ def row_counts(df: pd.DataFrame, fees: Mapping[str, bool | None], start: datetim
     judged at ``as_of``: an (n × len(COUNTS)) array of 0/1 (``days_sum``: days).
 
     ``fees`` maps a catalogued procedure's code to ``has_fee``; a dossier whose procedure
-    is not in it counts as ``unknown_procedure`` and is left out of 3.6. ``in_progress=False``
-    leaves the two in-progress counts at 0 (a caller that counts them over another set of
-    rows, e.g. the snapshot's in-memory unfinished dossiers)."""
+    is not in it counts as ``unknown_procedure`` and is left out of 3.6.
+    ``in_progress=False`` leaves the two in-progress counts at 0 (a caller that counts them
+    over another set of rows, e.g. the snapshot's in-memory unfinished dossiers)."""
     col = {c: i for i, c in enumerate(COUNTS)}
     out = np.zeros((len(df), len(COUNTS)))
     if not len(df):
         return out
-    s, e, now = as_utc(start, "start"), as_utc(end, "end"), as_utc(as_of, "as_of")
-    rec = df["received_at"]
-    received = ((rec >= s) & (rec < e)).to_numpy(dtype=bool)
+    s, e, now = _us(start), _us(end), _us(as_of)
+    rec, due, fin = (micros(df[c]) for c in ("received_at", "due_at", "finished_at"))
+    received = (rec >= s) & (rec < e)  # NAT_US is below any start
     ch = pd.to_numeric(df["channel"], errors="coerce").to_numpy(dtype=float)
     code = df["procedure_code"]
     pos = pd.Index(list(fees), dtype=object).get_indexer(code.astype(object).where(code.notna(), "").astype(str))
@@ -198,15 +201,14 @@ def row_counts(df: pd.DataFrame, fees: Mapping[str, bool | None], start: datetim
                     ("fee_paid_unknown", fee & paid_null), ("unknown_procedure", ~known), ("digitised", dig),
                     ("digitised_unknown", dig_null), ("reused", reu), ("reused_unknown", reu_null)):
         out[:, col[name]] = received & v
-    fin = df["finished_at"]
-    finished = (fin.notna() & (fin >= s) & (fin < e) & (fin <= now)).to_numpy(dtype=bool)
+    finished = (fin >= s) & (fin < e) & (fin <= now)
     if finished.any():
-        judged = df["due_at"].notna().to_numpy(dtype=bool)
+        wait = _wait_hours(df)
+        judged = due != NAT_US
         supplements = pd.to_numeric(df["supplement_requests"], errors="coerce").fillna(0).to_numpy(dtype=float)
-        within = (fin <= _effective_due(df)).to_numpy(dtype=bool)
+        within = fin <= due + np.round(wait * 3.6e9).astype(np.int64)  # by the effective due time
         on_time = judged & within & (supplements <= 1)
-        days = ((fin - rec).dt.total_seconds().to_numpy(dtype=float, na_value=np.nan) / 86400.0
-                - _wait_hours(df) / 24.0)
+        days = np.where(rec != NAT_US, (fin - rec) / 8.64e10 - wait / 24.0, 0.0)
         ele, ele_null = _flags(_col(df, "electronic_result"))
         comp, _ = _flags(_col(df, "complaint"))
         sat = pd.to_numeric(_col(df, "satisfaction"), errors="coerce").to_numpy(dtype=float)
@@ -215,7 +217,7 @@ def row_counts(df: pd.DataFrame, fees: Mapping[str, bool | None], start: datetim
         for name, v in (("finished", True), ("judged", judged), ("on_time", on_time), ("electronic", ele),
                         ("electronic_unknown", ele_null), ("unhappy", unhappy)):
             out[:, col[name]] = finished & v
-        out[:, col["days_sum"]] = np.where(finished, np.nan_to_num(np.maximum(days, 0.0)), 0.0)
+        out[:, col["days_sum"]] = np.where(finished, np.maximum(days, 0.0), 0.0)
     if in_progress:
         out[:, col["overdue_unfinished"]:col["open_on_time"] + 1] = open_counts(df, end, as_of)
     return out

@@ -352,11 +352,13 @@ class EnvironmentPart:
                         code = "do_pct"
                     sample[code] = value
                     times.append(at)
-                hit = memo[sid] = (key, wqi.compute(sample), sample, newest, min(times))
-            _key, res, sample, newest, oldest = hit
+                hit = memo[sid] = (key, wqi.compute(sample), sample,
+                                   iso(pd.Timestamp(newest, unit="us", tz="UTC")),
+                                   iso(pd.Timestamp(min(times), unit="us", tz="UTC")))
+            _key, res, sample, sampled_at, oldest_at = hit
             # a new record each build: nothing the memo holds is shared with a snapshot
-            out.append({"station_id": sid, **info[sid], "sampled_at": iso(pd.Timestamp(newest, unit="us", tz="UTC")),
-                        "oldest_value_at": iso(pd.Timestamp(oldest, unit="us", tz="UTC")), "wqi": res.value,
+            out.append({"station_id": sid, **info[sid], "sampled_at": sampled_at, "oldest_value_at": oldest_at,
+                        "wqi": res.value,
                         "category": category_json(res.category), "reason": res.reason,
                         "groups": {k: round2(v) for k, v in res.groups.items()},
                         "parameters": {k: round2(v) for k, v in res.parameters.items()},
