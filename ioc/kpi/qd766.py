@@ -17,7 +17,7 @@ This module is **the** definition of every QĐ 766 rule in the product, in two l
 
 :func:`indicators` and :func:`report` are the two applied to DataFrames. The snapshot and
 the period queries count in SQL (``ioc.kpi.qd766_sql``), a fast path checked against
-:func:`row_counts` on random data (tests/kpi/test_qd766_paths.py).
+:func:`row_counts` on random data (tests/kpi/test_fast_paths.py).
 
 Indicators (codes of the decision's indicator set):
 
