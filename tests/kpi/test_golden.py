@@ -153,16 +153,28 @@ def differences(got, want, path: str = "", out: list | None = None) -> list[str]
     return out
 
 
-@pytest.fixture(scope="module")
-def golden_engine(tmp_path_factory):
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def golden_engine(request, tmp_path_factory):
+    """The fixture's data in a migrated database: SQLite, and PostgreSQL when
+    IOC_TEST_DATABASE_URL is set (the expected figures were computed on SQLite)."""
+    from pgtools import PG_URL, create_pg_database, drop_pg_database
+
     from ioc.db.migrate import upgrade
     from ioc.db.session import make_engine
 
-    eng = make_engine(f"sqlite:///{tmp_path_factory.mktemp('golden') / 'golden.db'}")
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('golden') / 'golden.db'}"
+    elif not PG_URL:
+        pytest.skip("IOC_TEST_DATABASE_URL not set: no PostgreSQL for this run")
+    else:
+        url = create_pg_database("ioc_golden", fast=True)
+    eng = make_engine(url)
     upgrade(eng)
     meta = load_input(eng)
     yield eng, datetime.fromisoformat(meta["frozen_at"])
     eng.dispose()
+    if request.param == "postgresql":
+        drop_pg_database(url)
 
 
 def test_figures_unchanged_except_deliberate_fixes(golden_engine):
@@ -176,7 +188,7 @@ def test_figures_unchanged_except_deliberate_fixes(golden_engine):
     assert not diff, f"{len(diff)} figure(s) moved:\n" + "\n".join(diff[:40])
 
 
-def test_the_comparison_sees_a_moved_figure(golden_engine):
+def test_the_comparison_sees_a_moved_figure():
     """The check can fail: one changed count is reported with its path."""
     want = expected()
     got = json.loads(json.dumps(want))
