@@ -424,14 +424,14 @@ def run_one(label: str, url: str, store: LiveStore, args, meta_path: Path | None
               f"{verdict(med, TARGETS['incremental'])}", flush=True)
 
     # closed-bucket refresh cost (amortised: a late correction of a closed day / month)
-    from ioc.kpi import frames as kf
+    from ioc.kpi import dates as kf
+    from ioc.kpi import sql as ksql
 
     today = pd.Timestamp.now(tz=TZ).date()
     pm = kf.add_months(kf.month_start(today), -1)
-    with kf.connect(engine) as conn:
-        builder._buckets.pop(("m", pm), None)
+    with ksql.connect(engine) as conn:
         t = time.perf_counter()
-        builder._bucket(conn, "m", pm, kf.month_start(today))
+        builder.procedures.recount(conn, "m", pm, kf.month_start(today))
         month_refresh = (time.perf_counter() - t) * 1000
     print(f"QĐ 766 closed-month bucket recompute (late correction, amortised): {month_refresh:.0f} ms", flush=True)
 
@@ -440,14 +440,12 @@ def run_one(label: str, url: str, store: LiveStore, args, meta_path: Path | None
     months = (("this month", today), ("last month", (pd.Timestamp(today) - pd.DateOffset(months=1)).date()))
     # Before the scheduler has built the daily rollups (the first minutes after an install):
     # every day read from the raw history.
-    periods.ROLLUPS = False
     for which, day in months:
-        raw_t, raw_parts = _uncached_months(engine, day, args.periods)
+        raw_t, raw_parts = _uncached_months(engine, day, args.periods, use_rollups=False)
         raw = statistics.median(raw_t)
         print(f"month period query ({which}, with its previous month), no daily rollups yet (raw history): median "
               f"{raw:.0f} ms of {args.periods} — {verdict(raw, TARGETS['period'])}  "
               f"[parts: {_median_parts(raw_parts)}]", flush=True)
-    periods.ROLLUPS = True
     t = time.perf_counter()
     built = rollups.refresh(engine, TZ)
     took = time.perf_counter() - t
@@ -494,7 +492,7 @@ def run_one(label: str, url: str, store: LiveStore, args, meta_path: Path | None
     engine.dispose()
 
 
-def _uncached_months(engine, day, n: int) -> tuple[list[float], list[dict]]:
+def _uncached_months(engine, day, n: int, use_rollups: bool = True) -> tuple[list[float], list[dict]]:
     """``n`` month queries with the process cache emptied before each (no Redis store)."""
     from ioc.kpi import periods
 
@@ -502,7 +500,7 @@ def _uncached_months(engine, day, n: int) -> tuple[list[float], list[dict]]:
     for _ in range(n):
         periods.clear_cache()
         t = time.perf_counter()
-        r = period_figures(engine, "month", date=day, tz=TZ)
+        r = period_figures(engine, "month", date=day, tz=TZ, use_rollups=use_rollups)
         took.append((time.perf_counter() - t) * 1000)
         parts.append(r["compute_ms"])
     return took, parts

@@ -156,7 +156,7 @@ def sub_index(pollutant: str, concentration: float) -> int:
 # --- NowCast ----------------------------------------------------------------------------
 
 
-def _nowcast_value(values: Sequence[float | None]) -> float | None:
+def nowcast_value(values: Sequence[float | None]) -> float | None:
     """NowCast over already-validated values (None = missing)."""
     window = list(values[:12])
     if sum(v is not None for v in window[:3]) < 2:
@@ -212,7 +212,7 @@ def nowcast(hourly: Sequence[float | None]) -> float | None:
         if fv < 0:
             raise ValueError(f"hourly value c{pos} is negative: {v!r}")
         values.append(fv)
-    return _nowcast_value(values)
+    return nowcast_value(values)
 
 
 # --- categories -------------------------------------------------------------------------
@@ -318,7 +318,7 @@ def _invalid_labels(bad: pd.DataFrame) -> list[str | None]:
     return out
 
 
-def _sub_or_none(pollutant: str, c: float | None) -> int | None:
+def sub_or_none(pollutant: str, c: float | None) -> int | None:
     if c is None or math.isnan(c):
         return None
     try:
@@ -327,7 +327,7 @@ def _sub_or_none(pollutant: str, c: float | None) -> int | None:
         return None
 
 
-def _station_max(subs: dict[str, int | None]) -> tuple[int | None, str | None]:
+def station_max(subs: dict[str, int | None]) -> tuple[int | None, str | None]:
     present = {k: v for k, v in subs.items() if v is not None}
     if not present:
         return None, None
@@ -387,14 +387,14 @@ def hourly_aqi(station_hourly: pd.DataFrame) -> pd.DataFrame:
             arr = pm_arrays[p]
             window = arr[max(0, pos - 11) : pos + 1][::-1]  # latest first
             hours = [None if math.isnan(x) else float(x) for x in window]
-            nc = _nowcast_value(hours)
+            nc = nowcast_value(hours)
             nowcasts[p] = nc
-            subs[p] = _sub_or_none(p, nc) if nc is not None else None
-        subs["no2"] = _sub_or_none("no2", row["no2"])
-        subs["so2"] = _sub_or_none("so2", row["so2"])
-        subs["co"] = _sub_or_none("co", row["co"])
-        subs["o3"] = _sub_or_none("o3_1h", row["o3"])
-        aqi, dominant = _station_max(subs)
+            subs[p] = sub_or_none(p, nc) if nc is not None else None
+        subs["no2"] = sub_or_none("no2", row["no2"])
+        subs["so2"] = sub_or_none("so2", row["so2"])
+        subs["co"] = sub_or_none("co", row["co"])
+        subs["o3"] = sub_or_none("o3_1h", row["o3"])
+        aqi, dominant = station_max(subs)
         records.append(
             {
                 **subs,
@@ -450,18 +450,18 @@ def daily_aqi(
         subs: dict[str, int | None] = {}
         for p in ("pm25", "pm10"):
             col = day_vals[p].dropna()
-            subs[p] = _sub_or_none(p, float(col.mean())) if len(col) >= min_pm_hours else None
+            subs[p] = sub_or_none(p, float(col.mean())) if len(col) >= min_pm_hours else None
         for p in ("no2", "so2", "co"):
             col = day_vals[p].dropna()
-            subs[p] = _sub_or_none(p, float(col.max())) if len(col) else None
+            subs[p] = sub_or_none(p, float(col.max())) if len(col) else None
         o3_1h = day_vals["o3"].dropna()
-        a1 = _sub_or_none("o3_1h", float(o3_1h.max())) if len(o3_1h) else None
+        a1 = sub_or_none("o3_1h", float(o3_1h.max())) if len(o3_1h) else None
         eight = o3_8h[mask].dropna()
         eight = eight[eight <= BREAKPOINTS["o3_8h"][-1]]
-        a8 = _sub_or_none("o3_8h", float(eight.max())) if len(eight) else None
+        a8 = sub_or_none("o3_8h", float(eight.max())) if len(eight) else None
         o3_candidates = [a for a in (a1, a8) if a is not None]
         subs["o3"] = max(o3_candidates) if o3_candidates else None
-        aqi, dominant = _station_max(subs)
+        aqi, dominant = station_max(subs)
         records[day] = {**subs, "aqi": aqi, "dominant": dominant, "hours": hours_with_data}
     return _object_frame(
         list(records.values()), pd.Index(list(records), name="date", dtype=object), out_cols

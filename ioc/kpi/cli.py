@@ -123,34 +123,27 @@ def main(
         return
     if period is None and (date_ or start or end):
         raise UserError("--date, --start and --end need --period (day, week, month or custom)")
-    settings = _settings()
-    if period is not None:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from ioc.kpi.periods import PeriodError, period_figures
-
-        try:
-            res = period_figures(_engine(settings), period, date=date_, start=start, end=end, tz=settings.tz,
-                                 store=_store(settings))
-        except PeriodError as e:
-            raise UserError(str(e)) from None
-        except SQLAlchemyError as e:
-            raise _db_error(e, settings) from None
-        if as_json:
-            _print_json(res)
-        else:
-            _print_period(res)
-        return
     from sqlalchemy.exc import SQLAlchemyError
 
+    from ioc.kpi.periods import PeriodError, period_figures
+
+    settings = _settings()
     try:
-        snap = current_snapshot(settings)
+        if period is None:
+            res = current_snapshot(settings)
+        else:
+            res = period_figures(_engine(settings), period, date=date_, start=start, end=end, tz=settings.tz,
+                                 store=_store(settings))
+    except PeriodError as e:
+        raise UserError(str(e)) from None
     except SQLAlchemyError as e:
         raise _db_error(e, settings) from None
     if as_json:
-        _print_json(snap)
+        _print_json(res)
+    elif period is None:
+        _print_snapshot(res)
     else:
-        _print_snapshot(snap)
+        _print_period(res)
 
 
 @app.command()
@@ -229,12 +222,9 @@ def alerts(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
 
     settings = _settings()
     store = _store(settings)
-    active = None
-    if store is not None:
-        try:
-            active = store.alerts()
-        except Exception:
-            active = None
+    from ioc.kpi.orchestrator import stored_alerts
+
+    active = stored_alerts(store)
     source = "redis"
     if active is None:  # Redis down: the SQL record of active episodes
         from sqlalchemy.exc import SQLAlchemyError

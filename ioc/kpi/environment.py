@@ -42,6 +42,8 @@ __all__ = [
     "insect_alerts",
     "latest_values",
     "level_alerts",
+    "limit_value",
+    "outside_limit",
     "salinity_alerts",
     "stations_offline",
     "to_ugm3",
@@ -282,27 +284,36 @@ def water_exceedances(
         df = df[df["phenomenon_time"] >= as_utc(start, "start")]
     if end is not None:
         df = df[df["phenomenon_time"] < as_utc(end, "end")]
-    df = df[np.isfinite(df["result"]) & (df["result"] >= 0)]
+    df = df[np.isfinite(df["result"]) & (df["result"] >= 0)]  # negatives are not judged
     out = []
     for row in df.sort_values(["station_id", "phenomenon_time"], kind="stable").itertuples(index=False):
         spec = limits.get(row.parameter)
         if not spec:
             continue
         v = float(row.result)
-        kind = spec["kind"]
-        if kind == "max":
-            bad, lim = v > spec["value"], spec["value"]
-        elif kind == "min":
-            bad, lim = v < spec["value"], spec["value"]
-        elif kind == "range":
-            bad, lim = not spec["low"] <= v <= spec["high"], [spec["low"], spec["high"]]
-        else:
-            raise ValueError(f"unknown limit kind {kind!r} for {row.parameter}")
-        if bad:
+        if outside_limit(spec, np.array([v]))[0]:
             out.append({"station_id": str(row.station_id), "parameter": row.parameter,
-                        "at": row.phenomenon_time.to_pydatetime(), "value": v, "limit": lim,
-                        "kind": kind, "unit": spec.get("unit")})
+                        "at": row.phenomenon_time.to_pydatetime(), "value": v, "limit": limit_value(spec),
+                        "kind": spec["kind"], "unit": spec.get("unit")})
     return out
+
+
+def outside_limit(spec: Mapping, values: np.ndarray) -> np.ndarray:
+    """The QCVN 08 test of one parameter's limit: ``max`` exceeded when value > limit,
+    ``min`` when value < limit, ``range`` when outside [low, high]."""
+    kind = spec["kind"]
+    if kind == "max":
+        return values > spec["value"]
+    if kind == "min":
+        return values < spec["value"]
+    if kind == "range":
+        return ~((spec["low"] <= values) & (values <= spec["high"]))
+    raise ValueError(f"unknown limit kind {kind!r}")
+
+
+def limit_value(spec: Mapping):
+    """The limit as reported: the number, or ``[low, high]`` for a range."""
+    return [spec["low"], spec["high"]] if spec["kind"] == "range" else spec["value"]
 
 
 def latest_values(

@@ -21,24 +21,32 @@ Every ratio/median is ``None`` when its denominator is empty: no data is never 0
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from numbers import Real
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from ioc.kpi._util import as_utc, key_of, pct, py, require_columns, utc_series
 from ioc.kpi.calendar import DEFAULT_TZ, WorkCalendar, default_calendar
+from ioc.kpi.dates import NAT_US, micros
 
 __all__ = [
     "BREAKDOWNS",
     "CLOSED_STATES",
     "DEFAULT_DEADLINE_WORKING_DAYS",
+    "FLAG_COUNTS",
+    "closed_status",
     "compare",
     "deadlines",
+    "figures",
+    "figures_of_flags",
     "metrics",
     "summary",
+    "ticket_flags",
 ]
 
 DEFAULT_DEADLINE_WORKING_DAYS = 15
@@ -122,53 +130,91 @@ def metrics(
     return _metrics(df, now, status_changes)
 
 
-def _metrics(df: pd.DataFrame, now: pd.Timestamp, status_changes: pd.DataFrame | None) -> dict:
-    n = int(len(df))
-    status = df["status"].astype("string").str.strip().str.lower()
-    has_time = df["answered_at"].notna() & (df["answered_at"] <= now)
-    closed = (status == "closed").fillna(False).astype(bool)
+# The per-ticket rules of docs/kpis.md § 4, judged at one instant. This is the one place
+# they are written: metrics() below, the snapshot's ticket frame, the overdue baseline and
+# the map's ticket detail all call it.
+FLAG_COUNTS = ("answered", "answered_time_unknown", "overdue", "answered_late", "on_time", "reopened",
+               "reopen_events")
+
+
+def ticket_flags(requested_us: np.ndarray, answered_us: np.ndarray, deadline_us: np.ndarray, closed: np.ndarray,
+                 reopened_count: np.ndarray, as_of_us: int) -> dict[str, np.ndarray]:
+    """Per ticket at ``as_of``: answered (an answer time ≤ as_of, or status closed without
+    an answer time), answered_time_unknown, overdue (not answered, deadline passed),
+    answered_late, on_time, reopened / reopen_events (from ``reopened_count``) and hours
+    to answer (NaN when unknown or negative). Times are int64 µs since 1970 UTC with
+    :data:`NAT_US` for missing; ``closed`` is the status test (:func:`closed_status`)."""
+    ans_ok, dl_ok = answered_us != NAT_US, deadline_us != NAT_US
+    has_time = ans_ok & (answered_us <= as_of_us)
     # closed without an answer time: answered, time unknown (a later answer time than
     # as_of means "not yet answered at as_of" even if the ticket is closed today)
-    answered_mask = has_time | (closed & df["answered_at"].isna())
-    answered = int(answered_mask.sum())
-    unknown_time = int((answered_mask & ~has_time).sum())
-    in_progress = n - answered
-    deadline = df["deadline"]
-    overdue = int((~answered_mask & deadline.notna() & (deadline < now)).sum())
-    timed = df[has_time]
-    on_time_mask = timed["answered_at"] <= timed["deadline"]
-    late_mask = timed["answered_at"] > timed["deadline"]
-    on_time = int(on_time_mask.sum())
-    answered_late = int(late_mask.sum())
-    hours = (timed["answered_at"] - timed["requested_at"]).dt.total_seconds() / 3600.0
-    hours = hours[hours >= 0]
-    judged = on_time + answered_late  # answered with a known time and a deadline
+    answered = has_time | (closed & ~ans_ok)
+    hours = np.where(has_time & (requested_us != NAT_US), (answered_us - requested_us) / 3.6e9, np.nan)
+    rc = np.nan_to_num(np.asarray(reopened_count, dtype=float), nan=0.0)
+    return {
+        "answered": answered,
+        "answered_time_unknown": answered & ~has_time,
+        "overdue": ~answered & dl_ok & (deadline_us < as_of_us),
+        "answered_late": has_time & dl_ok & (answered_us > deadline_us),
+        "on_time": has_time & dl_ok & (answered_us <= deadline_us),
+        "reopened": rc > 0,
+        "reopen_events": np.clip(rc, 0, None),
+        "hours": np.where(hours >= 0, hours, np.nan),
+    }
+
+
+def closed_status(status: pd.Series) -> np.ndarray:
+    return status.astype("string").str.strip().str.lower().eq("closed").fillna(False).to_numpy(dtype=bool)
+
+
+def _r2(v) -> float | None:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    return round(float(v), 2)
+
+
+def figures(n: int, sums: Mapping, median, mean) -> dict:
+    """The § 4 figures of ``n`` tickets from the sums of their :func:`ticket_flags`
+    (:data:`FLAG_COUNTS`) and the median / mean hours to answer."""
+    answered, overdue, late, on_time = (int(sums[k]) for k in ("answered", "overdue", "answered_late", "on_time"))
+    return {
+        "received": int(n),
+        "answered": answered,
+        "answered_time_unknown": int(sums["answered_time_unknown"]),
+        "in_progress": int(n) - answered,
+        "overdue": overdue,
+        "answered_late": late,
+        "late": overdue + late,
+        "on_time": on_time,
+        "on_time_pct": pct(on_time, on_time + late),  # answered with a known time and a deadline
+        "answered_pct": pct(answered, n),
+        "median_hours_to_answer": _r2(median),
+        "mean_hours_to_answer": _r2(mean),
+        "reopened_tickets": int(sums["reopened"]),
+        "reopen_events": int(sums["reopen_events"]),
+    }
+
+
+def figures_of_flags(flags: Mapping[str, np.ndarray]) -> dict:
+    h = np.asarray(flags["hours"], dtype=float)
+    h = h[~np.isnan(h)]
+    return figures(len(flags["hours"]), {c: np.asarray(flags[c]).sum() for c in FLAG_COUNTS},
+                   float(np.median(h)) if len(h) else None, float(h.mean()) if len(h) else None)
+
+
+def _metrics(df: pd.DataFrame, now: pd.Timestamp, status_changes: pd.DataFrame | None) -> dict:
+    rc = (pd.to_numeric(df["reopened_count"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+          if "reopened_count" in df.columns else np.zeros(len(df)))
+    flags = ticket_flags(micros(df["requested_at"]), micros(df["answered_at"]), micros(df["deadline"]),
+                         closed_status(df["status"]), rc, now.value // 1000)
+    out = figures_of_flags(flags)
     if status_changes is not None:
         counts = _reopen_counts(status_changes, df["external_id"])
-        reopened_tickets = sum(1 for v in counts.values() if v > 0)
-        reopen_events = sum(counts.values())
-    elif "reopened_count" in df.columns:
-        rc = pd.to_numeric(df["reopened_count"], errors="coerce")
-        reopened_tickets = int((rc > 0).sum()) if n else 0
-        reopen_events = int(rc.fillna(0).clip(lower=0).sum()) if n else 0
-    else:
-        reopened_tickets = reopen_events = None
-    return {
-        "received": n,
-        "answered": answered,
-        "answered_time_unknown": unknown_time,
-        "in_progress": in_progress,
-        "overdue": overdue,
-        "answered_late": answered_late,
-        "late": overdue + answered_late,
-        "on_time": on_time,
-        "on_time_pct": pct(on_time, judged),
-        "answered_pct": pct(answered, n),
-        "median_hours_to_answer": round(float(hours.median()), 2) if len(hours) else None,
-        "mean_hours_to_answer": round(float(hours.mean()), 2) if len(hours) else None,
-        "reopened_tickets": reopened_tickets,
-        "reopen_events": reopen_events,
-    }
+        out["reopened_tickets"] = sum(1 for v in counts.values() if v > 0)
+        out["reopen_events"] = sum(counts.values())
+    elif "reopened_count" not in df.columns:
+        out["reopened_tickets"] = out["reopen_events"] = None
+    return out
 
 
 def summary(

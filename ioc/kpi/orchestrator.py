@@ -393,6 +393,16 @@ class AckError(ValueError):
     """No active alert with that key (one clear line for the CLI)."""
 
 
+def stored_alerts(store) -> dict | None:
+    """The active alerts as published in Redis, or None (no store, or Redis unreachable)."""
+    if store is None:
+        return None
+    try:
+        return store.alerts()
+    except Exception:
+        return None
+
+
 def ack_alert(engine, store, key: str, by: str, now: datetime | None = None) -> dict:
     """Acknowledge an active alert: the SQL row (``acked_by``, ``acked_at``) and an
     ``audit_log`` entry in one transaction, then the Redis record (when Redis is up; the
@@ -401,12 +411,7 @@ def ack_alert(engine, store, key: str, by: str, now: datetime | None = None) -> 
     by = (by or "").strip()
     if not by:
         raise AckError("say who acknowledges: --by NAME")
-    live = None
-    if store is not None:
-        try:
-            live = store.alerts()
-        except Exception:
-            live = None
+    live = stored_alerts(store)
     with Session(engine) as s, s.begin():
         row = s.scalars(select(m.Alert).where(m.Alert.key == key, m.Alert.state == "active")
                         .order_by(m.Alert.id.desc())).first()

@@ -21,19 +21,21 @@ import hashlib
 import logging
 import pickle
 import time
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from ioc.db import models as m
-from ioc.kpi import aqi, environment, frames, hotline, rollups
+from ioc.kpi import aqi, environment_sql, hotline, qd766, qd766_sql, rollups, sql, tickets
 from ioc.kpi._util import pct
-from ioc.kpi.frames import add_months, local_day, local_midnight, month_start, ts
-from ioc.kpi.snapshot import iso, plain
+from ioc.kpi.dates import add_months, local_day, local_midnight, month_start, ts
+from ioc.kpi.day_parts import RAW
+from ioc.kpi.jsonable import iso, plain
 
 log = logging.getLogger("ioc.kpi")
 
@@ -94,11 +96,14 @@ def period_figures(engine: Engine, period: str, *, date: date | str | None = Non
                    end: date | str | None = None, tz: str | ZoneInfo = "Asia/Ho_Chi_Minh",
                    now: datetime | None = None, domains: tuple[str, ...] = ("hotline", "cameras", "environment",
                                                                             "procedures"),
-                   store=None, refresh: bool = False) -> dict:
+                   store=None, refresh: bool = False, split_open: bool = True, use_rollups: bool = True) -> dict:
     """Figures of one period and the previous period of equal length (see module doc).
 
     ``store`` (a LiveStore): closed windows are shared through Redis between processes;
-    ``refresh``: recompute closed windows and overwrite the caches (the KPI scheduler's job)."""
+    ``refresh``: recompute closed windows and overwrite the caches (the KPI scheduler's job).
+    ``split_open`` composes a period not yet over from its closed days (cached) and a live
+    part; ``use_rollups`` reads closed days from the daily rollups. Both change only the
+    cost: with either off, the same figures are counted from the raw history (tests)."""
     zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(str(tz))
     n = ts(now or datetime.now(timezone.utc))
     b = period_bounds(period, date_=parse_date(date, "date"), start=parse_date(start, "start date"),
@@ -116,11 +121,12 @@ def period_figures(engine: Engine, period: str, *, date: date | str | None = Non
     }
     timings = {}
     cache = _Cache(engine.url.render_as_string(hide_password=True), store, refresh)
-    with frames.connect(engine) as conn:
+    how = _How(split_open, use_rollups)
+    with sql.connect(engine) as conn:
         for d in domains:
             t0 = time.perf_counter()
-            cur = _window(cache, conn, d, s, e, as_of, zone, n, current=True)
-            prev = _window(cache, conn, d, ps, pe, pe, zone, n, current=False)
+            cur = _window(cache, how, conn, d, s, e, as_of, zone, n, current=True)
+            prev = _window(cache, how, conn, d, ps, pe, pe, zone, n, current=False)
             out[d] = _combine(d, cur, prev)
             timings[d] = round((time.perf_counter() - t0) * 1000, 1)
     timings["total"] = round(sum(timings.values()), 1)
@@ -146,8 +152,6 @@ def period_figures(engine: Engine, period: str, *, date: date | str | None = Non
 CLOSED_TTL = 900.0
 SHARED_TTL = 3600
 CACHE_VERSION = 2  # bump when the cached structures change: old Redis entries are then ignored
-SPLIT_OPEN = True  # compose open periods from cached closed days + a live part (tests switch it off)
-ROLLUPS = True  # read closed days from the daily rollups in SQL (tests switch it off)
 _CACHE_MAX = 128
 _cache: dict[tuple, tuple[float, object]] = {}
 
@@ -194,7 +198,13 @@ class _Cache:
         return res
 
 
-def _window(cache: _Cache, conn, domain, s, e, as_of, zone, now, *, current: bool) -> dict:
+@dataclass(frozen=True)
+class _How:
+    split_open: bool  # an open period = cached closed days + a live part
+    use_rollups: bool  # closed days from kpi_day_parts where stored
+
+
+def _window(cache: _Cache, how: _How, conn, domain, s, e, as_of, zone, now, *, current: bool) -> dict:
     if domain == "hotline":  # not additive over time: the window is counted whole
         if as_of >= e and e <= now:
             return cache.get(("hotline", zone.key, s.value, e.value, current),
@@ -207,32 +217,32 @@ def _window(cache: _Cache, conn, domain, s, e, as_of, zone, now, *, current: boo
     closed = as_of >= e and e + sp <= now
     if closed:
         raws = cache.get((domain, "raw", zone.key, s.value, e.value),
-                         lambda: _closed_raws(conn, domain, s, e, zone, now))
-    elif not SPLIT_OPEN:
-        raws = _closed_raws(conn, domain, s, e, zone, now)
+                         lambda: _closed_raws(conn, domain, s, e, zone, now, how.use_rollups))
+    elif not how.split_open:
+        raws = _closed_raws(conn, domain, s, e, zone, now, how.use_rollups)
     else:
         split = min(max(local_midnight(rollups.last_closed_day(domain, now, zone) + timedelta(days=1), zone), s), e)
         raws = []
         if s < split:
             raws += cache.get((domain, "raw", zone.key, s.value, split.value),
-                              lambda: _closed_raws(conn, domain, s, split, zone, now))
+                              lambda: _closed_raws(conn, domain, s, split, zone, now, how.use_rollups))
         if split < e:
-            raws.append(_RAW[domain](conn, split, e, min(e + sp, now) if sp.value else as_of, zone))
+            raws.append(RAW[domain](conn, split, e, min(e + sp, now) if sp.value else as_of, zone))
     key = (domain, "final", zone.key, s.value, e.value, current)
     if closed:
         return cache.get(key, lambda: _FINAL[domain](conn, raws, s, e, as_of, zone, current))
     return _FINAL[domain](conn, raws, s, e, as_of, zone, current)
 
 
-def _closed_raws(conn, domain, s, e, zone, now) -> list:
+def _closed_raws(conn, domain, s, e, zone, now, use_rollups: bool) -> list:
     """Raw parts of [s, e): each day with a stored rollup from ``kpi_day_parts``, each run
     of days without one computed from the history in one go (as the rollup would be)."""
     sp = rollups.spill(domain)
 
     def compute(a, b):
-        return _RAW[domain](conn, a, b, min(b + sp, now) if sp.value else min(b, now), zone)
+        return RAW[domain](conn, a, b, min(b + sp, now) if sp.value else min(b, now), zone)
 
-    if not ROLLUPS:
+    if not use_rollups:
         return [compute(s, e)]
     days = rollups.days_of(s, e, zone)
     parts = rollups.load_parts(conn, domain, zone, days[0], days[-1])
@@ -280,12 +290,12 @@ def _hotline(conn, s, e, as_of, zone, current) -> dict:
     t = m.Ticket.__table__
     if conn.execute(select(t.c.id).limit(1)).first() is None:
         return {"has_data": False, "figures": {k: None for k in _HOTLINE_KEYS}, "by": {}}
-    cols = (tuple(dict.fromkeys(frames.TICKET_FIGURE_COLUMNS + tuple(frames.HOTLINE_BREAKDOWNS.values()))) if current
-            else frames.TICKET_FIGURE_COLUMNS)
-    rows = frames.load_tickets(conn, t.c.requested_at >= s.to_pydatetime(), t.c.requested_at < e.to_pydatetime(),
+    cols = (tuple(dict.fromkeys(tickets.TICKET_FIGURE_COLUMNS + tuple(tickets.HOTLINE_BREAKDOWNS.values()))) if current
+            else tickets.TICKET_FIGURE_COLUMNS)
+    rows = tickets.load_tickets(conn, t.c.requested_at >= s.to_pydatetime(), t.c.requested_at < e.to_pydatetime(),
                                columns=cols)
-    rows["deadline"] = frames.ticket_deadlines(rows, zone)
-    res = frames.hotline_period(rows, s, e, as_of, breakdowns=frames.HOTLINE_BREAKDOWNS if current else None)
+    rows["deadline"] = tickets.ticket_deadlines(rows, zone)
+    res = tickets.hotline_period(rows, s, e, as_of, breakdowns=tickets.HOTLINE_BREAKDOWNS if current else None)
     out = {"has_data": True, "figures": res["figures"]}
     if current:
         out["by"] = res["by"]
@@ -295,16 +305,6 @@ def _hotline(conn, s, e, as_of, zone, current) -> dict:
 # --- additive domains: raw parts of a time range, then the figures ------------------------------------
 
 
-def _cameras_raw(conn, s, e, as_of, zone) -> dict:
-    """Online / known seconds per camera in [s, min(e, as_of)) and offline events."""
-    c = m.CameraStatusChange.__table__
-    hi = min(e, as_of)
-    av = frames.camera_availability(conn, s.to_pydatetime(), hi.to_pydatetime())
-    events = conn.execute(select(func.count()).where(c.c.at >= s.to_pydatetime(), c.c.at < hi.to_pydatetime(),
-                                                     c.c.status == "offline")).scalar()
-    return {"av": av, "events": int(events)}
-
-
 def _cameras_final(conn, raws, s, e, as_of, zone, current) -> dict:
     # per camera (computed) or per commune (a stored day part): summed per commune either way
     av = pd.concat([r["av"][["commune_code", "online_s", "known_s"]] for r in raws], ignore_index=True)
@@ -312,39 +312,13 @@ def _cameras_final(conn, raws, s, e, as_of, zone, current) -> dict:
     online = float(av["online_s"].sum()) if len(av) else 0.0
     by = {}
     if len(av):
-        keys = frames.group_keys(av["commune_code"])
+        keys = sql.group_keys(av["commune_code"])
         g = av.groupby(keys.to_numpy(), sort=True)[["online_s", "known_s"]].sum()
         by = {str(k): pct(r["online_s"], r["known_s"]) for k, r in g.iterrows()}
     return {"has_data": True,
             "figures": {"availability_pct": pct(online, known), "offline_events": sum(r["events"] for r in raws)},
             "online_hours": round(online / 3600, 1), "known_hours": round(known / 3600, 1),
             "by_commune": by, "method": "online time ÷ time with a known status, from camera_status_changes"}
-
-
-def _environment_raw(conn, s, e, as_of, zone) -> dict:
-    """Daily VN_AQI and air exceedances per station for the local days of [s, e), from
-    hourly data in [s − 7 h, as_of) (``as_of`` may lie past ``e``: the 8-hour windows of
-    the last evening); water exceedance counts for [s, min(e, as_of))."""
-    stations = frames.load_stations(conn)
-    ds = frames.load_datastreams(conn)
-    hi = as_of
-    air_st = stations.loc[stations["kind"] == "air", "id"].astype(str)
-    air_ids = ds.loc[ds["code"].isin(environment.AIR_PARAMETERS) & ds["station_id"].astype(str).isin(air_st),
-                     "id"].tolist()
-    # 7 hours before the start feed the first day's 8-hour ozone means
-    t0 = s - pd.Timedelta(hours=7)
-    last_us = (hi - pd.Timedelta(microseconds=1)).to_pydatetime()
-    obs = frames.load_observations(conn, air_ids, t0.to_pydatetime(), last_us)
-    grid = frames.AirGrid(obs, ds, t0, hi - pd.Timedelta(microseconds=1))
-    first, last = local_day(s, zone), local_day(e - pd.Timedelta(seconds=1), zone)
-    daily, air_ex = {}, []
-    for sid in sorted(air_st):
-        daily[sid] = {d: v for d, v in grid.daily_aqi(sid, zone).items() if first <= d <= last}
-        air_ex += grid.exceedances_days(sid, first, last, zone)
-    water = frames.water_exceedance_counts(conn, s.to_pydatetime(), min(e, as_of).to_pydatetime())
-    names = dict(zip(stations["id"].astype(str), stations["name"]))
-    return {"daily": daily, "air_ex": air_ex, "water": water, "names": names, "air_stations": list(air_st),
-            "has_grid": bool(grid.values)}
 
 
 def _environment_final(conn, raws, s, e, as_of, zone, current) -> dict:
@@ -354,7 +328,7 @@ def _environment_final(conn, raws, s, e, as_of, zone, current) -> dict:
             daily.setdefault(sid, {}).update(days)
     meta = next((r for r in reversed(raws) if "names" in r), None)  # stored day parts carry no names
     if meta is None:
-        stations = frames.load_stations(conn)
+        stations = environment_sql.load_stations(conn)
         meta = {"names": dict(zip(stations["id"].astype(str), stations["name"])),
                 "air_stations": stations.loc[stations["kind"] == "air", "id"].astype(str).tolist()}
     names = meta["names"]
@@ -399,28 +373,23 @@ def _environment_final(conn, raws, s, e, as_of, zone, current) -> dict:
     return out
 
 
-def _procedures_raw(conn, s, e, as_of, zone) -> pd.DataFrame:
-    """Received / finished counts (additive); the overdue count is taken at the end."""
-    sp, ep, ap = s.to_pydatetime(), e.to_pydatetime(), min(e, as_of).to_pydatetime()
-    return frames.combine_counts([frames.qd766_received(conn, sp, ep), frames.qd766_finished(conn, sp, ep, ap)])
-
-
 def _procedures_final(conn, raws, s, e, as_of, zone, current) -> dict:
     # computed parts are (agency, commune) pair counts, stored day parts their marginals
     e_, a_ = e.to_pydatetime(), as_of.to_pydatetime()
     if not current:  # a previous period shows its province figures only
-        cols = list(frames.ALL_COUNTS)
+        cols = list(qd766_sql.ALL_COUNTS)
         total = pd.Series(0.0, index=cols)
         for r in raws:
             f = r["agency"] if isinstance(r, dict) else r
             if len(f):
                 total = total.add(f.reindex(columns=cols).fillna(0.0).sum(), fill_value=0.0)
-        total["overdue_unfinished"] += frames.qd766_overdue_total(conn, e_, a_)
-        return {"has_data": True, "province": frames.qd766_from_counts(total), "figures": {}}
-    overdue = frames.combine_counts([frames.qd766_overdue(conn, e_, a_)])
-    marg = frames.add_marginals([r if isinstance(r, dict) else frames.counts_marginals(r) for r in raws]
-                                + [frames.counts_marginals(overdue)])
-    rep = frames.qd766_report_from_marginals(marg, compact_units=True)
+        for k, v in qd766_sql.qd766_in_progress_totals(conn, e_, a_).items():
+            total[k] += v
+        return {"has_data": True, "province": qd766.from_counts(total), "figures": {}}
+    in_progress = qd766_sql.combine_counts([qd766_sql.qd766_in_progress(conn, e_, a_)])
+    marg = qd766_sql.add_marginals([r if isinstance(r, dict) else qd766_sql.counts_marginals(r) for r in raws]
+                                   + [qd766_sql.counts_marginals(in_progress)])
+    rep = qd766_sql.report_from_marginals(marg)
     return {"has_data": True, "province": rep["province"], "figures": {}, "agency": rep["agency"],
             "commune": rep["commune_code"]}
 
@@ -430,12 +399,9 @@ _ENV_KEYS = ("mean_daily_aqi", "max_daily_aqi", "station_days_aqi_over_100", "ai
 
 
 def _no_procedures() -> dict:
-    from ioc.kpi.snapshot import _qd766_nulls
-
-    return {"has_data": False, "province": _qd766_nulls(), "agency": {}, "commune": {}, "figures": {}}
+    return {"has_data": False, "province": qd766.nulls(), "agency": {}, "commune": {}, "figures": {}}
 
 
-_RAW = {"cameras": _cameras_raw, "environment": _environment_raw, "procedures": _procedures_raw}
 _FINAL = {"cameras": _cameras_final, "environment": _environment_final, "procedures": _procedures_final}
 _NO_DATA = {
     "cameras": lambda: {"has_data": False, "figures": {"availability_pct": None, "offline_events": None},

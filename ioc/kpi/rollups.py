@@ -35,8 +35,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
 
 from ioc.db import models as m
-from ioc.kpi import frames
-from ioc.kpi.frames import local_day, local_midnight, ts
+from ioc.kpi import qd766, qd766_sql, sql
+from ioc.kpi.dates import local_day, local_midnight, ts
+from ioc.kpi.day_parts import RAW
 
 log = logging.getLogger("ioc.kpi")
 
@@ -50,7 +51,7 @@ ENV_SPILL = pd.Timedelta(hours=7)
 # can commit after one holding a higher id, so the mark never passes fresh rows.
 SETTLE = timedelta(minutes=2)
 KEEP_TOUCHES = timedelta(days=1)
-_COUNT_COLS = frames.RECEIVED_COUNTS + frames.FINISHED_COUNTS
+_COUNT_COLS = qd766.RECEIVED_COUNTS + qd766.FINISHED_COUNTS  # a day part holds no in-progress counts
 
 
 def spill(domain: str) -> pd.Timedelta:
@@ -100,7 +101,7 @@ def encode(domain: str, raw: dict | pd.DataFrame) -> str:
                          for c in ("station_id", "parameter", "observations", "exceedances")} if len(w) else {},
                "has_grid": bool(raw["has_grid"])}
     elif domain == "procedures":
-        marg = raw if isinstance(raw, dict) else frames.counts_marginals(raw)
+        marg = raw if isinstance(raw, dict) else qd766_sql.counts_marginals(raw)
         out = {}
         for col, df in marg.items():
             cols = [c for c in _COUNT_COLS if c in df.columns and bool((df[c] != 0).any())]
@@ -135,13 +136,13 @@ def merge(domain: str, parts: list[dict]):
                 "air_ex": [{"station_id": x[0], "parameter": x[1], "averaging": x[2], "date": date.fromisoformat(x[3])}
                            for p in parts for x in p["air_ex"]],
                 "water": water, "has_grid": any(bool(p["has_grid"]) for p in parts)}
-    if domain == "procedures":  # {"agency": frame, "commune_code": frame} (frames.counts_marginals)
+    if domain == "procedures":  # {"agency": frame, "commune_code": frame} (qd766_sql.counts_marginals)
         out = {}
-        for col in frames.GROUP_COLS:
+        for col in qd766_sql.GROUP_COLS:
             keys = np.asarray([k for p in parts for k in p[col]["keys"]], dtype=object)
             codes, uniq = pd.factorize(keys)
             data = {}
-            for c in frames.ALL_COUNTS:
+            for c in qd766_sql.ALL_COUNTS:
                 vals = np.concatenate([np.asarray(p[col]["counts"].get(c) or np.zeros(len(p[col]["keys"])), dtype=float)
                                        for p in parts]) if parts else np.zeros(0)
                 data[c] = np.bincount(codes, weights=vals, minlength=len(uniq)).astype(float)
@@ -168,10 +169,8 @@ def _as_date(v) -> date:
 
 def compute_day(conn, domain: str, day: date, zone: ZoneInfo):
     """One day's part from the raw history (what a stored part holds, decoded)."""
-    from ioc.kpi.periods import _RAW
-
     s, e = day_bounds(day, zone)
-    return _RAW[domain](conn, s, e, e + spill(domain), zone)
+    return RAW[domain](conn, s, e, e + spill(domain), zone)
 
 
 # --- keeping them ----------------------------------------------------------------------------------------
@@ -253,7 +252,7 @@ def missing_days(engine: Engine, domain: str, zone: ZoneInfo, now) -> list[date]
 
 def build_day(engine: Engine, domain: str, day: date, zone: ZoneInfo, now=None) -> None:
     t = m.KpiDayPart.__table__
-    with frames.connect(engine) as conn:
+    with sql.connect(engine) as conn:
         payload = encode(domain, compute_day(conn, domain, day, zone))
     with engine.begin() as conn:
         conn.execute(delete(t).where(t.c.domain == domain, t.c.tz == zone.key, t.c.day == day))

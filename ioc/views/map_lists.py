@@ -306,7 +306,7 @@ def _dossiers_select(views, code: str, f: MapFilters, at: datetime):
     d, p = m.Dossier.__table__, m.Procedure.__table__
     end = f.bounds(views.tz)[1]
     with views.engine().connect() as conn:  # the QĐ 766 overdue rule (frames.qd766_overdue), as conditions
-        sets = frames._overdue_where(conn, end, at)
+        sets = frames.overdue_where(conn, end, at)
     stmt = (select(d.c.id, p.c.name.label("procedure"), d.c.procedure_code, d.c.agency, d.c.received_at, d.c.due_at,
                    d.c.supplement_wait_hours)
             .select_from(d.outerjoin(p, p.c.code == d.c.procedure_code))

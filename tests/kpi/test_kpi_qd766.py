@@ -49,36 +49,77 @@ def test_indicators_worked_example():
     r = qd766.indicators(dossiers(), procedures(), START, END)
     ind = r["indicators"]
     assert r["counts"] == {"received": 6, "finished": 5, "overdue_unfinished": 1}
-    # 2.1: judged D1 ✓, D2 ✓ (wait excluded), D3 ✗ (2 supplements), D6 ✓ + D4 overdue → 3/5
-    assert ind["2.1"]["value"] == 60.0 and ind["2.1"]["denominator"] == 5
+    # 2.1 (portal rule): finished D1 ✓, D2 ✓ (wait excluded), D3 ✗ (2 supplements), D6 ✓;
+    # in progress at the period's end: D4 past due ✗, D5 not yet due ✓ → 4/6
+    assert ind["2.1"]["numerator"] == 4 and ind["2.1"]["denominator"] == 6
+    assert ind["2.1"]["value"] == pytest.approx(66.67)
+    assert ind["2.1"]["in_progress_on_time"] == 1 and ind["2.1"]["overdue_unfinished"] == 1
     assert ind["2.1"]["no_due"] == 1 and ind["2.1"]["late_finished"] == 1
-    assert ind["2.1"]["score"] == pytest.approx(60 * 10 / 100)
-    # 2.2: D1 8 d, D2 11 d − 3 d wait = 8, D3 7, D6 12, D7 2 → 37/5 = 7.4 days
-    assert ind["2.2"]["value"] == 7.4
-    # 3.3: D1, D5 online of 6 received
+    # 20 points, linear: 20 × 0.6667
+    assert ind["2.1"]["max_points"] == 20 and ind["2.1"]["threshold_pct"] is None
+    assert ind["2.1"]["score"] == pytest.approx(13.334)  # of the rounded 66.67 %
+    # 2.2: D1 8 d, D2 11 d − 3 d wait = 8, D3 7, D6 12, D7 2 → 37/5 = 7.4 days; shown, not scored
+    assert ind["2.2"]["value"] == 7.4 and ind["2.2"]["median"] == 8.0 and "score" not in ind["2.2"]
+    # 3.3: D1, D5 online of 6 received; 6 points against a 50 % threshold
     assert ind["3.3"]["value"] == pytest.approx(33.33)
     assert ind["3.3"]["post"] == 1 and ind["3.3"]["in_person"] == 3
-    assert ind["3.3"]["score"] == pytest.approx(33.33 * 4 / 50, abs=1e-3)
-    # 3.6: fee-bearing received D1, D3, D5 → paid online D1 → 1/3
+    assert ind["3.3"]["score"] == pytest.approx(6 * 33.33 / 50, abs=1e-3)
+    # 3.6: fee-bearing received D1, D3, D5 → paid online D1 → 1/3; 6 points linear
     assert ind["3.6"]["value"] == pytest.approx(33.33) and ind["3.6"]["unknown"] == 1
     assert ind["3.6"]["unknown_procedure"] == 1
-    # 4.1: electronic result among finished (D1, D2, D3, D6, D7) → D1 → 20 %
-    assert ind["4.1"]["value"] == 20.0
-    # 4.2 digitised D1 of 6 received; 4.3 re-used D2 of 6
-    assert ind["4.2"]["value"] == pytest.approx(16.67)
-    assert ind["4.3"]["value"] == pytest.approx(16.67)
-    # 5.4: overdue rate 40 % + unhappy (D2 satisfaction 2, D3 complaint) 2/5 = 40 % → 100 − 80 = 20
-    assert ind["5.4"]["value"] == 20.0
-    assert ind["5.4"]["score"] == pytest.approx(20 * 4 / 90, abs=1e-3)
+    assert ind["3.6"]["score"] == pytest.approx(6 * 0.3333, abs=1e-3)
+    # 4.1: electronic result among finished (D1, D2, D3, D6, D7) → D1 → 20 %; 6 points linear
+    assert ind["4.1"]["value"] == 20.0 and ind["4.1"]["score"] == pytest.approx(1.2)
+    # 4.2 digitised D1 of 6 received (4 points linear); 4.3 re-used D2 of 6 (2 points, threshold 80 %)
+    assert ind["4.2"]["value"] == pytest.approx(16.67) and ind["4.2"]["score"] == pytest.approx(4 * 0.1667, abs=1e-3)
+    assert ind["4.3"]["value"] == pytest.approx(16.67) and ind["4.3"]["score"] == pytest.approx(2 * 16.67 / 80, abs=1e-3)
+    # 5.4: overdue rate 33.33 % + unhappy (D2 satisfaction 2, D3 complaint) 2/5 = 40 % → 26.67; threshold 90 %
+    assert ind["5.4"]["value"] == pytest.approx(26.67)
+    assert ind["5.4"]["score"] == pytest.approx(6 * 26.67 / 90, abs=1e-3)
+    # the scored indicators' points: 20 + 6 + 6 + 6 + 4 + 2 + 6
+    assert r["max_score"] == 50
+    assert r["score"] == pytest.approx(sum(v["score"] for k, v in ind.items() if k != "2.2"), abs=1e-3)
+
+
+def test_in_progress_dossiers_judged_at_as_of():
+    """Earlier in the period (as_of 12 March): D4 (due 20 March) is in progress and on time;
+    D5 (received 25 March) does not exist yet."""
+    r = qd766.indicators(dossiers(), procedures(), START, END, as_of=datetime(2025, 3, 12, tzinfo=timezone.utc))
+    ind = r["indicators"]["2.1"]
+    # finished by 12 March: D1 ✓, D2 ✓ (at 00:00, due 10th + 72 h wait), D3 ✗ (2 supplements), D6 ✓,
+    # D7 (no due) → judged 4, on time 3; in progress with a due time: D4 only
+    assert ind["in_progress_on_time"] == 1 and ind["overdue_unfinished"] == 0
+    assert (ind["numerator"], ind["denominator"]) == (4, 5)
 
 
 def test_score_rule():
-    assert qd766.score(50, 4, 50) == 4
-    assert qd766.score(80, 4, 50) == 4
-    assert qd766.score(25, 4, 50) == 2
+    # with a threshold: max × min(1, rate ÷ threshold)
+    assert qd766.score(50, 6, 50) == 6
+    assert qd766.score(80, 6, 50) == 6
+    assert qd766.score(25, 6, 50) == 3
+    # linear: max × rate
+    assert qd766.score(96.8, 20, None) == pytest.approx(19.36)
+    assert qd766.score(100, 20, None) == 20
+    assert qd766.score(-5, 20, None) == 0
     assert qd766.score(None, 4, 50) is None
+    assert qd766.score(50, None, None) is None
     with pytest.raises(ValueError):
         qd766.score(10, 4, 0)
+
+
+def test_points_as_the_portal_scores_them():
+    """DOMAIN.md's table: the eight indicators a dossier feed supports."""
+    got = {c: (i.max_points, i.threshold_pct) for c, i in qd766.INDICATORS.items()}
+    assert got == {"2.1": (20, None), "2.2": (None, None), "3.3": (6, 50), "3.6": (6, None), "4.1": (6, None),
+                   "4.2": (4, None), "4.3": (2, 80), "5.4": (6, 90)}
+
+
+def test_published_quang_tri_progress_score():
+    """Quảng Trị 7/2025: 19.35 / 20 on progress ≈ 96.8 % of dossiers on time (DOMAIN.md)."""
+    counts = {"finished": 990, "judged": 990, "on_time": 958, "open_on_time": 10, "overdue_unfinished": 0}
+    ind = qd766.from_counts(counts)["indicators"]["2.1"]
+    assert ind["value"] == 96.8  # (958 + 10) ÷ (990 + 10)
+    assert ind["score"] == pytest.approx(19.36)
 
 
 def test_report_groups():

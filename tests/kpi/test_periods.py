@@ -137,21 +137,15 @@ def _strip(x):
 
 def test_open_period_split_equals_whole(engine):
     _random_history(engine)
-    try:
-        for period, day in (("month", "2026-05-20"), ("week", "2026-05-20"), ("day", "2026-05-20")):
-            periods.clear_cache()
-            periods.SPLIT_OPEN = False
-            whole = period_figures(engine, period, date=day, tz=TZ, now=NOW)
-            periods.SPLIT_OPEN = True
-            periods.clear_cache()
-            split = period_figures(engine, period, date=day, tz=TZ, now=NOW)
-            again = period_figures(engine, period, date=day, tz=TZ, now=NOW)  # closed part from the cache
-            assert _strip(split) == _strip(whole), period
-            assert _strip(again) == _strip(whole), period
-        env = whole["environment"] if False else split["environment"]
-        assert env["has_data"] is True
-    finally:
-        periods.SPLIT_OPEN = True
+    for period, day in (("month", "2026-05-20"), ("week", "2026-05-20"), ("day", "2026-05-20")):
+        periods.clear_cache()
+        whole = period_figures(engine, period, date=day, tz=TZ, now=NOW, split_open=False)
+        periods.clear_cache()
+        split = period_figures(engine, period, date=day, tz=TZ, now=NOW)
+        again = period_figures(engine, period, date=day, tz=TZ, now=NOW)  # closed part from the cache
+        assert _strip(split) == _strip(whole), period
+        assert _strip(again) == _strip(whole), period
+    assert split["environment"]["has_data"] is True
     month = period_figures(engine, "month", date="2026-05-20", tz=TZ, now=NOW)
     assert month["environment"]["figures"]["mean_daily_aqi"] is not None
     assert month["environment"]["air_exceedances"]  # NO2/O3 levels of the random data exceed QCVN 05

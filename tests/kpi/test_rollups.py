@@ -23,11 +23,9 @@ QUERIES = (("month", {"date": "2026-05-20"}), ("week", {"date": "2026-05-20"}), 
 
 def _whole(engine, period, kw):
     periods.clear_cache()
-    periods.ROLLUPS, periods.SPLIT_OPEN = False, False
     try:
-        return _strip(period_figures(engine, period, tz=TZ, now=NOW, **kw))
+        return _strip(period_figures(engine, period, tz=TZ, now=NOW, split_open=False, use_rollups=False, **kw))
     finally:
-        periods.ROLLUPS, periods.SPLIT_OPEN = True, True
         periods.clear_cache()
 
 

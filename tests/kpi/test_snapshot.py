@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from ioc.db import models as m
+from ioc.kpi import cameras_sql, environment_sql
 from ioc.kpi.snapshot import SnapshotBuilder, build_snapshot, dumps
 
 UTC = timezone.utc
@@ -244,7 +245,7 @@ def test_no_data_is_null_not_zero(engine, live_store):
     assert snap["hotline"]["backlog"]["open_overdue"] is None
     assert snap["cameras"]["total"] is None and snap["cameras"]["online_pct"] is None
     assert snap["procedures"]["this_month"]["province"]["indicators"]["2.1"]["value"] is None
-    assert snap["procedures"]["this_month"]["province"]["indicators"]["2.1"]["max_points"] == 10.0
+    assert snap["procedures"]["this_month"]["province"]["indicators"]["2.1"]["max_points"] == 20.0
     assert snap["environment"]["stations"]["total"] is None
     dumps(snap)
 
@@ -314,24 +315,21 @@ def test_follows_change_streams(engine, live_store):
     live_store.apply_changes("cameras", [Change("C1", {"id": "C1"}, "updated", NOW.isoformat())])
     live_store.apply_changes("hotline", [Change("H7", {"id": "H7"}, "new", NOW.isoformat())])
     reloads = []
-    real = frames.load_cameras
-    frames_calls = lambda conn, ids=None: (reloads.append(ids), real(conn, ids))[1]  # noqa: E731
-    import ioc.kpi.frames as fr
-
-    fr.load_cameras = frames_calls
+    real = cameras_sql.load_cameras
+    calls = lambda conn, ids=None: (reloads.append(ids), real(conn, ids))[1]  # noqa: E731
+    cameras_sql.load_cameras = calls
     try:
         snap = b.build(NOW + timedelta(seconds=1))
     finally:
-        fr.load_cameras = real
+        cameras_sql.load_cameras = real
     assert reloads == [["C1"]]  # only the changed camera was read again
     assert snap["cameras"]["offline"] == 3
     assert snap["hotline"]["periods"]["today"]["figures"]["received"] == 5
     # a follower whose last id was trimmed away reloads everything
-    b._cams_follow.last = "1-0"
-    assert b._cams_follow.changes() is None
+    b.cameras.follow.last = "1-0"
+    assert b.cameras.follow.changes() is None
 
 
-from ioc.kpi import frames  # noqa: E402
 
 
 def test_closed_month_correction_waits_for_full_build(engine, live_store):
@@ -377,11 +375,11 @@ def test_environment_incremental_latest_equals_a_full_reload(engine, live_store)
     snap = b.build(later)
     assert snap["recomputed"] == ["environment"]
     with engine.connect() as conn:
-        full = frames.load_latest_observations(conn, later)
+        full = environment_sql.load_latest_observations(conn, later)
     want = {str(d): (int(t.value // 1000), float(r))
             for d, t, r in zip(full["datastream_id"], full["phenomenon_time"], full["result"])}
-    assert b._latest_map == want
-    latest = {d: v for d, (_t, v) in b._latest_map.items()}
+    assert b.environment.latest_map == want
+    latest = {d: v for d, (_t, v) in b.environment.latest_map.items()}
     assert latest["S1-salinity"] == 4.5 and latest["S1-level"] == 210.0 and latest["I1-insects"] == 1500.0
 
 

@@ -1,7 +1,9 @@
-"""The set-based fast paths in ioc/kpi/frames.py give the same figures as the plain
-functions they stand in for (hotline, cameras, aqi, qd766, environment), on random data.
-
-If a definition changes in a plain module, these tests fail until frames.py follows."""
+"""Every fast path of the KPI engine gives the same figures as the definition it stands in
+for, on random data: hotline (tickets.py ← hotline.py), cameras (cameras_sql.py ←
+cameras.py), VN_AQI and air exceedances (air_grid.py ← aqi.py, environment.py), water
+exceedances and stations offline (environment_sql.py ← environment.py), QĐ 766 counted in
+SQL (qd766_sql.py ← qd766.py). Change a definition and these fail until the fast path
+follows. docs/kpis.md § 9 lists the pairs."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from ioc.db import models as m
-from ioc.kpi import aqi, cameras, frames, hotline, qd766
+from ioc.kpi import aqi, cameras, cameras_sql, environment_sql, hotline, qd766, qd766_sql, tickets
+from ioc.kpi.air_grid import AirGrid, rolling_mean
 
 UTC = timezone.utc
 TZ = "Asia/Ho_Chi_Minh"
@@ -52,6 +55,16 @@ def _close(a, b, key):
         assert a == b, (key, a, b)
 
 
+def _same_tree(fast, pure, key=""):
+    """Equal, floats to 0.011 (sums in another order, rounded to 2 decimals)."""
+    if isinstance(pure, dict):
+        assert set(fast) == set(pure), key
+        for k in pure:
+            _same_tree(fast[k], pure[k], f"{key}.{k}")
+    else:
+        _close(fast, pure, key)
+
+
 def _same_figures(fast: dict, pure: dict):
     for k, v in pure.items():
         if k in ("period", "by"):
@@ -62,7 +75,7 @@ def _same_figures(fast: dict, pure: dict):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_hotline_deadlines_match(seed):
     df = _tickets(seed)
-    fast = frames.ticket_deadlines(df, TZ)
+    fast = tickets.ticket_deadlines(df, TZ)
     pure = hotline.deadlines(df, TZ)
     assert (fast.reset_index(drop=True) == pure.reset_index(drop=True)).all()
 
@@ -71,13 +84,13 @@ def test_hotline_deadlines_match(seed):
 @pytest.mark.parametrize("days,as_of_shift", [(1, 0), (7, 0), (30, 0), (30, -10)])
 def test_hotline_period_matches_summary(seed, days, as_of_shift):
     df = _tickets(seed)
-    df["deadline"] = frames.ticket_deadlines(df, TZ)
+    df["deadline"] = tickets.ticket_deadlines(df, TZ)
     start, end = NOW - pd.Timedelta(days=days), NOW
     as_of = NOW + pd.Timedelta(days=as_of_shift)
-    fast = frames.hotline_period(df, start, end, as_of)
+    fast = tickets.hotline_period(df, start, end, as_of)
     pure = hotline.summary(df.drop(columns="deadline"), start, end, as_of=as_of, tz=TZ)
     _same_figures(fast["figures"], pure)
-    names = {v: k for k, v in frames.HOTLINE_BREAKDOWNS.items()}
+    names = {v: k for k, v in tickets.HOTLINE_BREAKDOWNS.items()}
     for col, groups in pure["by"].items():
         got = fast["by"][names[col]]
         assert set(got) == set(groups), col
@@ -100,7 +113,7 @@ def _cameras(seed: int, n: int = 300) -> pd.DataFrame:
 @pytest.mark.parametrize("seed", [1, 2])
 def test_camera_summary_matches(seed):
     df = _cameras(seed)
-    fast = frames.camera_summary(df, NOW)
+    fast = cameras_sql.camera_summary(df, NOW)
     pure = cameras.summary(df, NOW)
     for k in ("total", "online", "offline", "degraded", "unknown", "online_pct", "online_pct_known"):
         assert fast[k] == pure[k], k
@@ -108,41 +121,6 @@ def test_camera_summary_matches(seed):
     assert fast["by_agency"] == pure["by_agency"]
     assert [r["id"] for r in fast["offline_cameras"]] == [r["id"] for r in pure["offline_cameras"]]
     assert [r["offline_hours"] for r in fast["offline_cameras"]] == [r["offline_hours"] for r in pure["offline_cameras"]]
-
-
-def _air(seed: int, hours: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    idx = pd.date_range("2026-05-01 00:00", periods=hours, freq="h", tz="UTC")
-    df = pd.DataFrame({p: rng.gamma(2.0, 30.0, hours) for p in ("pm25", "pm10", "no2", "so2", "o3")}, index=idx)
-    df["co"] = rng.gamma(2.0, 3000.0, hours)
-    df = df.mask(rng.random(df.shape) < 0.15)  # missing hours
-    df.iloc[3, 0] = -5.0  # invalid
-    df.iloc[5, 4] = 450.0  # high ozone
-    return df.drop(index=idx[rng.random(hours) < 0.05])  # absent rows
-
-
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_hourly_aqi_at_matches(seed):
-    df = _air(seed, 60)
-    pure = aqi.hourly_aqi(df)
-    hours = list(pure.index[-24:])
-    fast = frames.hourly_aqi_at(df, hours)
-    for row in fast:
-        ref = pure.loc[row["hour"]].to_dict()
-        for k in ("pm25", "pm10", "no2", "so2", "co", "o3", "aqi", "dominant"):
-            assert row[k] == ref[k], (row["hour"], k)
-        for k in ("nowcast_pm25", "nowcast_pm10"):
-            _close(row[k], ref[k], k)
-
-
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_daily_aqi_fast_matches(seed):
-    df = _air(seed, 24 * 10)
-    pure = aqi.daily_aqi(df, TZ)
-    fast = frames.daily_aqi_fast(df, TZ)
-    assert list(fast) == list(pure.index)
-    for day, row in fast.items():
-        assert row == {k: pure.loc[day, k] for k in row}, day
 
 
 # --- QĐ 766: SQL counts against qd766.report -------------------------------------------------------
@@ -183,36 +161,68 @@ PROCS = [dict(code="P1", name="A", has_fee=True), dict(code="P2", name="B", has_
          dict(code="P9", name="C", has_fee=True)]
 
 
-def test_qd766_sql_counts_match_report(engine):
-    rows = _dossiers(7)
-    now = pd.Timestamp("2026-05-25", tz="UTC").to_pydatetime()
+def _load(engine, rows):
     with Session(engine) as s, s.begin():
-        s.add_all([m.Procedure(**p, updated_at=now) for p in PROCS])
+        s.add_all([m.Procedure(**p, updated_at=NOW.to_pydatetime()) for p in PROCS])
         s.add_all([m.Dossier(**r) for r in rows])
     df = pd.DataFrame(rows)
     for col in ("received_at", "due_at", "finished_at"):
         df[col] = pd.to_datetime(df[col], utc=True)
+    return df
+
+
+WINDOWS = [  # (start, end, as_of): a closed month, the same month judged mid-way, a long range, one day
+    ("2026-04-01", "2026-05-01", "2026-05-01"),
+    ("2026-04-01", "2026-05-01", "2026-04-20"),
+    ("2026-03-01", "2026-05-25", "2026-05-25"),
+    ("2026-04-10", "2026-04-11", "2026-04-10 15:00"),
+]
+
+
+def _sql_report(conn, start, end, as_of) -> dict:
+    counts = qd766_sql.combine_counts([qd766_sql.qd766_received(conn, start, end),
+                                       qd766_sql.qd766_finished(conn, start, end, as_of),
+                                       qd766_sql.qd766_in_progress(conn, end, as_of)])
+    return qd766_sql.report_from_marginals(qd766_sql.counts_marginals(counts))
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_qd766_sql_counts_match_the_definition(engine, seed):
+    rows = _dossiers(seed)
+    rows[0]["supplement_wait_hours"] = -3.0  # negative wait counts as none
+    rows[1]["supplement_wait_hours"] = None
+    df = _load(engine, rows)
     procs = pd.DataFrame(PROCS)
-    for start, end, as_of in [
-        (pd.Timestamp("2026-04-01", tz="UTC"), pd.Timestamp("2026-05-01", tz="UTC"), None),
-        (pd.Timestamp("2026-04-01", tz="UTC"), pd.Timestamp("2026-05-01", tz="UTC"), pd.Timestamp("2026-04-20", tz="UTC")),
-        (pd.Timestamp("2026-03-01", tz="UTC"), pd.Timestamp("2026-05-25", tz="UTC"), None),
-    ]:
-        as_of = as_of or end
+    for start, end, as_of in WINDOWS:
+        start, end, as_of = (pd.Timestamp(x, tz="UTC") for x in (start, end, as_of))
         pure = qd766.report(df, procs, start, end, as_of=as_of)
         with engine.connect() as conn:
-            counts = frames.combine_counts([
-                frames.qd766_received(conn, start, end),
-                frames.qd766_finished(conn, start, end, as_of),
-                frames.qd766_overdue(conn, end, as_of),
-            ])
-        fast = frames.qd766_report_from_counts(counts)
-        for unit in ("province",):
-            _same_qd766(fast[unit], pure[unit])
+            fast = _sql_report(conn, start.to_pydatetime(), end.to_pydatetime(), as_of.to_pydatetime())
+            totals = qd766_sql.qd766_in_progress_totals(conn, end.to_pydatetime(), as_of.to_pydatetime())
+        assert pure["province"]["counts"]["received"] > 0
+        _same_qd766(fast["province"], pure["province"])
+        ind = pure["province"]["indicators"]["2.1"]
+        assert totals == {"overdue_unfinished": ind["overdue_unfinished"], "open_on_time": ind["in_progress_on_time"]}
         for col in ("agency", "commune_code"):
             assert set(fast[col]) == set(pure[col])
             for k in pure[col]:
-                _same_qd766(fast[col][k], pure[col][k])
+                _same_tree(fast[col][k], qd766.unit_summary(pure[col][k]), f"{col}.{k}")
+
+
+def test_qd766_overdue_conditions_match_the_definition(engine):
+    """``qd766_sql.overdue_where`` (the map's overdue-dossier list) selects exactly the
+    dossiers :func:`qd766.open_counts` calls overdue."""
+    from sqlalchemy import and_, or_, select
+
+    df = _load(engine, _dossiers(9))
+    d = m.Dossier.__table__
+    for end, as_of in (("2026-05-01", "2026-04-20"), ("2026-05-25", "2026-05-25")):
+        end, as_of = pd.Timestamp(end, tz="UTC"), pd.Timestamp(as_of, tz="UTC")
+        with engine.connect() as conn:
+            sets = qd766_sql.overdue_where(conn, end.to_pydatetime(), as_of.to_pydatetime())
+            got = {r[0] for r in conn.execute(select(d.c.id).where(or_(*(and_(*x) for x in sets))))}
+        want = set(df["id"][qd766.open_counts(df, end, as_of)[:, 0] > 0])
+        assert want and got == want
 
 
 def _same_qd766(fast, pure):
@@ -238,7 +248,7 @@ def test_camera_availability_from_changes(engine):
         s.add(m.CameraStatusChange(camera_id="B", at=(t0 - timedelta(days=2)).to_pydatetime(), status="online", previous=None))
         s.add(m.CameraStatusChange(camera_id="B", at=(t0 + timedelta(hours=6)).to_pydatetime(), status="offline", previous="online"))
     with engine.connect() as conn:
-        av = frames.camera_availability(conn, t0, t0 + timedelta(days=1)).set_index("camera_id")
+        av = cameras_sql.camera_availability(conn, t0, t0 + timedelta(days=1)).set_index("camera_id")
     assert av.loc["A", "online_s"] == pytest.approx(86400) and av.loc["A", "known_s"] == pytest.approx(86400)
     assert av.loc["B", "online_s"] == pytest.approx(6 * 3600) and av.loc["B", "known_s"] == pytest.approx(86400)
     # C: its status since +30 h is after the window: unknown for the whole day
@@ -278,7 +288,7 @@ def test_air_grid_matches_hourly_aqi_and_exceedances(seed):
     from ioc.kpi import environment
 
     obs, ds, start, end = _air_long(seed)
-    grid = frames.AirGrid(obs, ds, start - pd.Timedelta(hours=3), end)
+    grid = AirGrid(obs, ds, start - pd.Timedelta(hours=3), end)
     hourly = environment.hourly_means(obs, ds.drop(columns="code"))
     for sid in ("A", "B"):
         wide = environment.air_station_hourly(hourly, sid)
@@ -290,9 +300,9 @@ def test_air_grid_matches_hourly_aqi_and_exceedances(seed):
             for k in ("pm25", "pm10", "no2", "so2", "co", "o3", "aqi", "dominant"):
                 assert row[k] == ref[k], (sid, row["hour"], k)
     pure_ex = environment.air_exceedances(hourly, tz=TZ)
-    for day in sorted({r["date"] for r in pure_ex}):
-        got = grid.exceedances_day("A", day, TZ) + grid.exceedances_day("B", day, TZ)
-        assert grid.exceedances_day_all(day, TZ) == got  # all stations in one pass: the same rows
+    assert pure_ex
+    for day in sorted({r["date"] for r in pure_ex}):  # one day: the snapshot's "today"
+        got = grid.exceedances(day, day, TZ)
         ref = [r for r in pure_ex if r["date"] == day]
         assert len(got) == len(ref), day
         for a, b in zip(got, ref):
@@ -312,7 +322,7 @@ def test_water_exceedances_latest_matches():
             for s in ("W1", "W2", "W3") for p in params]
     df = pd.DataFrame(rows)
     df["at"] = df["at"].astype("datetime64[us, UTC]")
-    got = frames.water_exceedances_latest(df)
+    got = environment_sql.water_exceedances_latest(df)
     ref = environment.water_exceedances(df.rename(columns={"at": "phenomenon_time", "value": "result"}),
                                         df[["datastream_id", "station_id", "parameter"]].rename(
                                             columns={"datastream_id": "id"}))
@@ -327,7 +337,7 @@ def test_rolling_mean_matches_pandas():
     col[50:60] = np.nan  # a gap longer than the window
     for window, min_periods in ((8, 6), (8, 1), (3, 3)):
         want = pd.Series(col).rolling(window, min_periods=min_periods).mean().to_numpy()
-        got = frames.rolling_mean(col, window, min_periods)
+        got = rolling_mean(col, window, min_periods)
         assert np.array_equal(np.isnan(got), np.isnan(want))
         assert np.allclose(got[~np.isnan(got)], want[~np.isnan(want)], rtol=1e-12)
 
@@ -347,55 +357,36 @@ def test_stations_offline_latest_matches(seed):
     latest = {i: (int(t.value // 1000), 1.0) for i, t in zip(obs["datastream_id"], obs["phenomenon_time"])}
     ref = environment.stations_offline(stations, ds, obs, NOW)
     assert 0 < len(ref) < 40
-    assert frames.stations_offline_latest(stations, ds, latest, NOW) == ref
+    assert environment_sql.stations_offline_latest(stations, ds, latest, NOW) == ref
 
 
-def test_count_space_matches_dataframe_path(engine):
-    rows = _dossiers(11, 300)
-    with Session(engine) as s, s.begin():
-        s.add_all([m.Procedure(**p, updated_at=NOW.to_pydatetime()) for p in PROCS])
-        s.add_all([m.Dossier(**r) for r in rows])
-    start, end = pd.Timestamp("2026-03-01", tz="UTC"), pd.Timestamp("2026-05-01", tz="UTC")
+def test_count_space_report_matches_the_definition(engine):
+    """The snapshot's path: closed periods counted in SQL into a CountSpace, today's rows and
+    the in-progress set counted in memory by the definition, summed as arrays."""
+    rows = _dossiers(11, 400)
+    df = _load(engine, rows)
+    procs = pd.DataFrame(PROCS)
+    start, split, end = (pd.Timestamp(x, tz="UTC") for x in ("2026-03-01", "2026-04-20", "2026-05-01"))
     with engine.connect() as conn:
-        parts = [frames.qd766_received(conn, start, end), frames.qd766_finished(conn, start, end, end),
-                 frames.qd766_overdue(conn, end, end)]
-    ref = frames.qd766_report_from_counts(frames.combine_counts(parts), compact_units=True)
-    space = frames.CountSpace()
-    half = space.encode(parts[0])
-    got = space.report(space.add(half, space.encode(parts[1], parts[2])))
-    assert got["province"] == ref["province"]
-    assert got["agency"] == ref["agency"] and got["commune_code"] == ref["commune_code"]
-
-
-def test_qd766_row_counts_match_sql(engine):
-    """Today's counts kept in memory (rows of the change feed) equal the SQL statements."""
-    rows = _dossiers(5, 500)
-    rows[0]["supplement_wait_hours"] = -3.0  # negative wait counts as none
-    rows[1]["supplement_wait_hours"] = None
-    with Session(engine) as s, s.begin():
-        s.add_all([m.Procedure(**p, updated_at=NOW.to_pydatetime()) for p in PROCS])
-        s.add_all([m.Dossier(**r) for r in rows])
-    with engine.connect() as conn:
-        fees = frames.procedure_fees(conn)
-        for start, end, as_of in [
-            ("2026-04-01", "2026-04-02", "2026-04-02"),  # a day
-            ("2026-04-10", "2026-04-10 15:00", "2026-04-10 15:00"),  # today so far
-            ("2026-03-01", "2026-05-01", "2026-04-20"),  # finished after as_of left out
-        ]:
-            start, end, as_of = (pd.Timestamp(x, tz="UTC").to_pydatetime() for x in (start, end, as_of))
-            df = frames.load_dossiers_since(conn, start)
-            assert df["id"].is_unique
-            space = frames.CountSpace()
-            ref = space.report(space.encode(frames.qd766_received(conn, start, end),
-                                            frames.qd766_finished(conn, start, end, as_of)))
-            got = space.report(space.encode_rows(space.pair_ids(df["agency"], df["commune_code"]),
-                                                 frames.qd766_row_counts(df, fees, start, end, as_of)))
-            assert ref["province"]["counts"]["received"] > 0 and ref["province"]["counts"]["finished"] > 0
-            assert got["province"]["counts"] == ref["province"]["counts"]
-            for code, ind in ref["province"]["indicators"].items():
-                for k, v in ind.items():
-                    _close(got["province"]["indicators"][code][k], v, f"{code}.{k}")
-            assert got["agency"] == ref["agency"] and got["commune_code"] == ref["commune_code"]
+        closed = [qd766_sql.qd766_received(conn, start, split), qd766_sql.qd766_finished(conn, start, split, split)]
+        fees = qd766_sql.procedure_fees(conn)
+        recent = qd766_sql.load_dossiers_since(conn, split.to_pydatetime())
+        unfinished = qd766_sql.load_unfinished(conn, end.to_pydatetime()).drop_duplicates("id")
+    space = qd766_sql.CountSpace()
+    pairs = space.pair_ids(recent["agency"], recent["commune_code"])
+    live = space.encode_rows(pairs, qd766.row_counts(recent, fees, split, end, end, in_progress=False))
+    open_block = np.zeros((len(unfinished), len(qd766.COUNTS)))
+    open_block[:, [qd766.COUNTS.index(c) for c in qd766.OPEN_COUNTS]] = qd766.open_counts(unfinished, end, end)
+    in_progress = space.encode_rows(space.pair_ids(unfinished["agency"], unfinished["commune_code"]), open_block)
+    total = space.add(space.encode(*closed), live, in_progress)
+    got = space.report(total)
+    assert space.report(total) == got  # the second time from the summaries kept per unit
+    pure = qd766.report(df, procs, start, end, as_of=end)
+    _same_qd766(got["province"], pure["province"])
+    for col in ("agency", "commune_code"):
+        assert set(got[col]) == set(pure[col])
+        for k, v in pure[col].items():
+            _same_tree(got[col][k], qd766.unit_summary(v), f"{col}.{k}")
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -403,7 +394,7 @@ def test_air_grid_daily_and_period_exceedances(seed):
     from ioc.kpi import environment
 
     obs, ds, start, end = _air_long(seed, hours=24 * 5)
-    grid = frames.AirGrid(obs, ds, start - pd.Timedelta(hours=2), end + pd.Timedelta(hours=5))
+    grid = AirGrid(obs, ds, start - pd.Timedelta(hours=2), end + pd.Timedelta(hours=5))
     hourly = environment.hourly_means(obs, ds.drop(columns="code"))
     pure_ex = environment.air_exceedances(hourly, tz=TZ)
     days = sorted({r["date"] for r in pure_ex})
@@ -415,10 +406,79 @@ def test_air_grid_daily_and_period_exceedances(seed):
         assert list(got) == list(pure.index)
         for day, row in got.items():
             assert row == {k: pure.loc[day, k] for k in row}, (sid, day)
-        ref = [r for r in pure_ex if r["station_id"] == sid and first <= r["date"] <= last]
-        mine = grid.exceedances_days(sid, first, last, TZ)
-        key = lambda r: (r["parameter"], r["averaging"], r["date"])  # noqa: E731
-        assert sorted(map(key, mine)) == sorted(map(key, ref))
-        for a, b in zip(sorted(mine, key=key), sorted(ref, key=key)):
-            assert a["exceed_count"] == b["exceed_count"] and a["first_at"] == b["first_at"]
-            _close(a["max_value"], b["max_value"], "max_value")
+    # a range of days (a period's raw part): same rows, same order (station, pollutant, averaging, day)
+    ref = [r for r in pure_ex if first <= r["date"] <= last]
+    mine = grid.exceedances(first, last, TZ)
+    assert len(mine) == len(ref) > 0
+    for a, b in zip(mine, ref):
+        for k in ("station_id", "parameter", "averaging", "date", "limit", "exceed_count", "first_at"):
+            assert a[k] == b[k], (k, a, b)
+        _close(a["max_value"], b["max_value"], "max_value")
+
+
+def test_overdue_baseline_matches_the_definition():
+    """The snapshot's 7-day overdue baseline = the mean of ``hotline.metrics(...)["overdue"]``
+    over the tickets requested by each of the last 7 local midnights."""
+    from zoneinfo import ZoneInfo
+
+    from ioc.kpi.dates import local_day, local_midnight
+    from ioc.kpi.snapshot_hotline import overdue_baseline
+
+    zone = ZoneInfo(TZ)
+    df = _tickets(4, 600)
+    df["deadline"] = tickets.ticket_deadlines(df, TZ)
+    tf = tickets.TicketFrame(df)
+    today = local_day(NOW, zone)
+    counts = []
+    for k in range(7):
+        t = local_midnight(today - timedelta(days=k), zone)
+        seen = df[df["requested_at"] <= t].drop(columns="deadline")
+        counts.append(hotline.metrics(seen, t, tz=TZ)["overdue"])
+    assert sum(counts) > 0
+    assert overdue_baseline(tf, NOW, zone) == round(sum(counts) / 7, 2)
+
+
+def test_water_exceedance_counts_match_the_definition(engine):
+    """Observations outside the QCVN 08 limits counted in SQL over a period = the rows of
+    :func:`environment.water_exceedances` (negatives not judged), per station and parameter."""
+    from ioc.kpi import environment
+
+    rng = np.random.default_rng(12)
+    stored = {"ph": "ph", "do": "do", "bod5": "bod5", "nh4": "n_nh4", "coliform": "coliform", "salinity": "salinity"}
+    t0 = pd.Timestamp("2026-05-01", tz="UTC")
+    obs = []
+    with Session(engine) as s, s.begin():
+        for sid in ("W1", "W2"):
+            s.add(m.Station(id=sid, name=sid, kind="water", updated_at=NOW.to_pydatetime()))
+        s.flush()
+        for sid in ("W1", "W2"):
+            for raw in stored:
+                s.add(m.Datastream(id=f"{sid}-{raw}", station_id=sid, name=raw, parameter=raw, unit="",
+                                   updated_at=NOW.to_pydatetime()))
+        s.flush()
+        seen = set()
+        for _ in range(400):
+            ds_id = f"{rng.choice(['W1', 'W2'])}-{rng.choice(list(stored))}"
+            at = t0 + pd.Timedelta(hours=int(rng.integers(0, 24 * 10)), minutes=int(rng.integers(0, 60)))
+            if (ds_id, at) in seen:  # one value per stream and time
+                continue
+            seen.add((ds_id, at))
+            v = float(rng.choice([-1.0, 0.1, 0.3, 0.31, 4.0, 5.0, 6.0, 7.5, 8.5, 9.0, 20.0, 6000.0]))
+            s.add(m.Observation(datastream_id=ds_id, phenomenon_time=at.to_pydatetime(), result=v))
+            obs.append({"datastream_id": ds_id, "phenomenon_time": at, "result": v})
+    obs = pd.DataFrame(obs)
+    ds = pd.DataFrame([{"id": f"{sid}-{raw}", "station_id": sid, "parameter": code}
+                       for sid in ("W1", "W2") for raw, code in stored.items()])
+    start, end = t0 + pd.Timedelta(days=2), t0 + pd.Timedelta(days=7)
+    with engine.connect() as conn:
+        got = environment_sql.water_exceedance_counts(conn, start.to_pydatetime(), end.to_pydatetime())
+    got = {(r.station_id, r.parameter): (r.observations, r.exceedances) for r in got.itertuples()}
+    rows = environment.water_exceedances(obs, ds, start=start, end=end)
+    inside = obs[(obs["phenomenon_time"] >= start) & (obs["phenomenon_time"] < end) & (obs["result"] >= 0)]
+    inside = inside.merge(ds.rename(columns={"id": "datastream_id"}), on="datastream_id")
+    inside = inside[inside["parameter"].isin(list(environment.WATER_LIMITS_QCVN08_2023_B))]
+    want = {}
+    for (sid, p), n in inside.groupby(["station_id", "parameter"]).size().items():
+        want[(sid, p)] = (int(n), sum(1 for r in rows if (r["station_id"], r["parameter"]) == (sid, p)))
+    assert sum(x[1] for x in want.values()) > 0
+    assert got == want
