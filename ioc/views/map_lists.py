@@ -305,7 +305,7 @@ def _cameras_rows(rows, views, at: datetime, lang: str) -> list[dict]:
 def _dossiers_select(views, code: str, f: MapFilters, at: datetime):
     d, p = m.Dossier.__table__, m.Procedure.__table__
     end = f.bounds(views.tz)[1]
-    with views.engine().connect() as conn:  # the QĐ 766 overdue rule (frames.qd766_overdue), as conditions
+    with views.engine().connect() as conn:  # the QĐ 766 overdue rule (frames.overdue_where), as conditions
         sets = frames.overdue_where(conn, end, at)
     stmt = (select(d.c.id, p.c.name.label("procedure"), d.c.procedure_code, d.c.agency, d.c.received_at, d.c.due_at,
                    d.c.supplement_wait_hours)
