@@ -30,6 +30,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from ioc.kpi.values import measured_number
+
 __all__ = [
     "AQI_LEVELS",
     "BREAKPOINTS",
@@ -96,18 +98,7 @@ def round_half_up(x: float) -> int:
 
 
 def _check_concentration(pollutant: str, concentration) -> float:
-    if isinstance(concentration, bool) or not isinstance(concentration, Real):
-        raise ValueError(
-            f"concentration for {pollutant} must be a number in µg/m³, got {concentration!r}"
-        )
-    value = float(concentration)
-    if math.isnan(value):
-        raise ValueError(f"concentration for {pollutant} is NaN (no data is not a value)")
-    if math.isinf(value):
-        raise ValueError(f"concentration for {pollutant} is infinite: {concentration!r}")
-    if value < 0:
-        raise ValueError(f"concentration for {pollutant} is negative: {concentration!r}")
-    return value
+    return measured_number(f"concentration for {pollutant} (µg/m³)", concentration)
 
 
 @dataclass(frozen=True)

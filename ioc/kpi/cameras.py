@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from ioc.kpi._util import as_utc, key_of, pct, py, require_columns, utc_series
+from ioc.kpi.values import as_utc, key_of, pct, py, require_columns, utc_series
 
 __all__ = ["FLAP_MIN_CHANGES", "FLAP_WINDOW", "STATUSES", "flapping", "offline_list", "summary"]
 

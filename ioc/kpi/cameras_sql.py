@@ -14,7 +14,7 @@ from sqlalchemy import case, func, literal, select
 from sqlalchemy.engine import Connection
 
 from ioc.db import models as m
-from ioc.kpi._util import pct
+from ioc.kpi.values import pct
 from ioc.kpi.cameras import STATUSES as CAMERA_STATUSES
 from ioc.kpi.dates import NAT_US, micros, ts
 from ioc.kpi.sql import dialect_name, epoch_expr, fetch, group_keys, in_list, tcol

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from ioc.kpi._util import as_utc, py, require_columns, utc_series
+from ioc.kpi.values import as_utc, py, require_columns, utc_series
 from ioc.kpi.calendar import DEFAULT_TZ
 
 __all__ = [

@@ -14,7 +14,7 @@ from sqlalchemy import and_, case, func, select, true
 from sqlalchemy.engine import Connection
 
 from ioc.db import models as m
-from ioc.kpi._util import py
+from ioc.kpi.values import py
 from ioc.kpi.dates import micros, ts
 from ioc.kpi.environment import (DEFAULT_MAX_AGE_BY_KIND, DEFAULT_OFFLINE_MAX_AGE, WATER_LIMITS_QCVN08_2023_B,
                                  limit_value, outside_limit)

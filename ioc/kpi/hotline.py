@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from ioc.kpi._util import as_utc, key_of, pct, py, require_columns, utc_series
+from ioc.kpi.values import as_utc, key_of, pct, py, require_columns, utc_series
 from ioc.kpi.calendar import DEFAULT_TZ, WorkCalendar, default_calendar
 from ioc.kpi.dates import NAT_US, micros
 

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Engine
 
 from ioc.db import models as m
 from ioc.kpi import aqi, environment_sql, hotline, qd766, qd766_sql, rollups, sql, tickets
-from ioc.kpi._util import pct
+from ioc.kpi.values import pct
 from ioc.kpi.dates import add_months, local_day, local_midnight, month_start, ts
 from ioc.kpi.day_parts import RAW
 from ioc.kpi.jsonable import iso, plain

@@ -57,7 +57,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from ioc.kpi._util import as_utc, bool_series, key_of, pct, require_columns, utc_series
+from ioc.kpi.values import as_utc, bool_series, key_of, pct, require_columns, utc_series
 from ioc.kpi.dates import NAT_US, micros
 
 __all__ = ["COUNTS", "INDICATORS", "Indicator", "from_counts", "indicators", "nulls", "open_counts", "report", "row_counts",

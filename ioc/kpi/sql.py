@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy import Float, Text, cast, func
 from sqlalchemy.engine import Connection
 
-from ioc.kpi._util import UNKNOWN
+from ioc.kpi.values import UNKNOWN
 
 
 
@@ -125,7 +125,7 @@ def _group_key(v) -> str:
 
 
 def group_keys(s: pd.Series) -> pd.Series:
-    """Vectorised :func:`ioc.kpi._util.key_of`: missing or blank → ``"unknown"`` (the rule
+    """Vectorised :func:`ioc.kpi.values.key_of`: missing or blank → ``"unknown"`` (the rule
     runs once per distinct value)."""
     codes, uniq = pd.factorize(s.to_numpy(dtype=object))  # missing → -1
     mapped = np.array([_group_key(v) for v in uniq] + [UNKNOWN], dtype=object)

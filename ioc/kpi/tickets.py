@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from ioc.db import models as m
 from ioc.kpi import hotline
-from ioc.kpi._util import UNKNOWN
+from ioc.kpi.values import UNKNOWN
 from ioc.kpi.calendar import WorkCalendar, default_calendar
 from ioc.kpi.dates import NAT_US, micros, ts
 from ioc.kpi.sql import dialect_name, fetch, group_keys, tcol

@@ -28,6 +28,7 @@ from numbers import Real
 import pandas as pd
 
 from ioc.kpi.aqi import Category
+from ioc.kpi.values import measured_number
 
 __all__ = [
     "CATEGORIES",
@@ -172,15 +173,7 @@ def _sub_index(table: Table, c: float) -> float:
 
 
 def _number(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise ValueError(f"{name}: expected a number, got {value!r}")
-    v = float(value)
-    if math.isnan(v):
-        raise ValueError(f"{name}: NaN (no data is not a value)")
-    if math.isinf(v):
-        raise ValueError(f"{name}: infinite value {value!r}")
-    if v < 0:
-        raise ValueError(f"{name}: negative value {value!r}")
+    v = measured_number(name, value)
     lo_hi = PLAUSIBLE.get(name)
     if lo_hi and not lo_hi[0] <= v <= lo_hi[1]:
         raise ValueError(f"{name}: {value!r} outside the plausible range {lo_hi}")

@@ -1,8 +1,9 @@
-"""Small helpers shared by the KPI modules (private)."""
+"""Checks and conversions of input values, shared by the KPI modules."""
 
 from __future__ import annotations
 
 import math
+from numbers import Real
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -100,3 +101,18 @@ def bool_series(s: pd.Series) -> pd.Series:
         return bool(v)
 
     return pd.Series([conv(v) for v in s], index=s.index, dtype="boolean")
+
+
+def measured_number(name: str, value) -> float:
+    """A measured value as the indices take it: a real, finite, non-negative number
+    (NaN is "no data", never a value; a bool is not a number)."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise ValueError(f"{name}: expected a number, got {value!r}")
+    v = float(value)
+    if math.isnan(v):
+        raise ValueError(f"{name}: NaN (no data is not a value)")
+    if math.isinf(v):
+        raise ValueError(f"{name}: infinite value {value!r}")
+    if v < 0:
+        raise ValueError(f"{name}: negative value {value!r}")
+    return v
