@@ -21,7 +21,7 @@ from flask import Flask, Response, request
 
 from ioc.settings import PROJECT_ROOT, Settings, get_settings
 from ioc.views.read import ReadModel
-from ioc.web import health, map_api
+from ioc.web import health, map_api, wall_api
 
 ASSETS = PROJECT_ROOT / "assets"
 # what the app serves compressed (gzip/brotli/zstd by the client's Accept-Encoding)
@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None, read_model: ReadModel | None = 
     from layouts import mobile, status, wall
 
     map_api.register(app.server, views)
+    wall_api.register(app.server, settings, views, build)  # GET /api/views/wall
     dash.register_page("status", path="/", name="Trạng thái", layout=status.layout)
     dash.register_page("wall", path="/wall", name="Màn hình tường", layout=wall.layout)
     dash.register_page("mobile", path="/m", name="Lãnh đạo", layout=mobile.layout)
