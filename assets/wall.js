@@ -45,21 +45,26 @@
     }
   }
 
-  // each panel's content goes where it belongs (layouts/wall.py panel_content)
+  // each panel's content goes where it belongs (layouts/wall.py panel_content). React renders
+  // the updates of one task together: the figures first, the map and the focus panel (many
+  // markers, the slow part) in the next task, so the figures do not wait for the markers.
   function apply(panels) {
     const set = window.dash_clientside.set_props;
     if (panels.tiles) set("wall-tiles", {children: panels.tiles});
     if (panels.badges) set("wall-badges", {children: panels.badges});
     if (panels.alerts) set("wall-ticker", {children: panels.alerts});
-    if (panels.focus) set("wall-focus", {children: panels.focus});
     const m = panels.map;
-    if (m) {
-      // url and hideout together, so the outlines are never drawn with an empty colouring
-      set("wall-communes", {url: m.url, hideout: m.hideout});
-      set("wall-markers", {children: m.markers});
-      set("wall-legend", {children: m.legend});
-      set("wall-map-title", {children: m.title});
-    }
+    if (!m && !panels.focus) return;
+    setTimeout(function () {
+      if (panels.focus) set("wall-focus", {children: panels.focus});
+      if (m) {
+        // url and hideout together, so the outlines are never drawn with an empty colouring
+        set("wall-communes", {url: m.url, hideout: m.hideout});
+        set("wall-markers", {children: m.markers});
+        set("wall-legend", {children: m.legend});
+        set("wall-map-title", {children: m.title});
+      }
+    }, 0);
   }
 
   function banner(state, texts) {
