@@ -114,8 +114,11 @@
           return nu;
         }
         inFlight = true;
+        const before = JSON.stringify(state);
         pollOnce(state, texts, focus)
-          .then((s) => window.dash_clientside.set_props("wall-conn", {data: s}))
+          .then((s) => {  // most polls change nothing: then nothing is written
+            if (JSON.stringify(s) !== before) window.dash_clientside.set_props("wall-conn", {data: s});
+          })
           .catch((err) => console.warn("wall poll", err))
           .finally(() => { inFlight = false; });
         return nu;

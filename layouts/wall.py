@@ -44,7 +44,7 @@ def layout(lang: str | None = None, **_kwargs):
         className="wall",
         children=[
             dcc.Store(id="wall-lang", data=lang if lang in ("vi", "en") else None),
-            dcc.Store(id="wall-conn"),
+            dcc.Store(id="wall-conn"),  # the poll's state: the tags shown, failures, build id (wall.js)
             dcc.Store(id="wall-texts"),
             dcc.Store(id="wall-focus-name"),
             dcc.Interval(id="wall-poll", interval=POLL_MS),
@@ -139,9 +139,9 @@ def register(app, settings, views) -> None:
     playlist = settings.wall_panels
     default_lang = settings.language
 
-    # the poll writes the panels itself (dash_clientside.set_props): Dash drops the result of a
-    # clientside callback still running when its interval fires again, and a slow answer must
-    # not be lost (docs/views.md § Live updates); its own output is never written
+    # the poll writes the panels and its state itself (dash_clientside.set_props) and always
+    # returns no_update: Dash drops the result of a clientside callback still running when its
+    # interval fires again, and a slow answer must not be lost (docs/views.md § Live updates)
     app.clientside_callback(
         ClientsideFunction(namespace="ioc_wall", function_name="poll"),
         Output("wall-conn", "data"),

@@ -3,9 +3,9 @@
 view ``/m`` and the sector staff's map ``/map`` (its data endpoints: ``ioc/web/map_api.py``). Besides Dash's own routes it serves a few small JSON/static endpoints:
 
 * ``GET /healthz`` — Redis and the database; ``GET /api/ping`` — nothing (a baseline for benchmarks);
-* ``GET /api/views/versions`` — the token per panel that walls and phones poll (tiny; the
-  pages call their server callbacks only for panels whose token changed) and the build id
-  (a page reloads itself when the server runs new code);
+* ``GET /api/views/versions`` — the token per panel and the build id (tiny); the wall polls
+  ``GET /api/views/wall`` instead, which also carries the changed panels' content
+  (``ioc/web/wall_api.py``; a page reloads itself when the build id changes);
 * ``GET /api/geo/communes.geojson`` — the communes' simplified outlines (cached by browsers);
 * ``GET /sw.js``, ``GET /manifest.webmanifest`` — the mobile view's PWA files, from the root
   so the service worker's scope covers ``/m``.
