@@ -208,3 +208,74 @@ def test_the_endpoint_answers_over_http(views, sqlite_url):  # noqa: F811
     have = ",".join(f"{p}:{t}" for p, t in body["tags"].items())
     again = client.get(f"/api/views/wall?lang=en&focus=worst_stations&have={have}").get_json()
     assert again["panels"] == {} and again["tags"] == body["tags"]
+
+
+# --- assets/wall.js's poll, run under Node with a fake Dash and fetch (skipped without node) -------
+
+WALL_JS_HARNESS = r"""
+global.window = {location: {reload() { out.reloads += 1; }}};
+const out = {requests: [], written: [], reloads: 0};
+window.dash_clientside = {no_update: {}, set_props: (id, props) => out.written.push([id, props])};
+let pending = null;
+global.fetch = (url) => { out.requests.push(url); return new Promise((res, rej) => { pending = {res, rej}; }); };
+require(process.argv[2]);
+const w = window.dash_clientside.ioc_wall;
+const texts = {lang: "vi", server_down: "Mất kết nối máy chủ từ {since}", playlist: ["hotline_overdue"]};
+const tick = () => new Promise((r) => setTimeout(r, 5));
+const state = () => out.written.filter(([id]) => id === "wall-conn").map(([, p]) => p.data).pop();
+const reply = (body) => pending.res({ok: true, json: async () => body});
+const tags = {tiles: "t1", alerts: "a1", map: "m1", focus: "f1", badges: "b1"};
+(async () => {
+  w.poll(1, texts, null, null);
+  w.poll(2, texts, null, null);                      // the first poll is still in flight
+  out.afterTwoTicks = out.requests.length;
+  reply({build: "B", tags: tags, panels: {tiles: [{type: "Div", namespace: "dash_html_components", props: {}}],
+         map: {url: "/u", hideout: {}, markers: [], legend: [], title: []}}});
+  await tick();
+  out.writtenFirst = out.written.map(([id]) => id);
+  w.poll(3, texts, state(), "cameras_offline");
+  reply({build: "B", tags: Object.assign({}, tags, {tiles: null}), panels: {}});  // Redis down: tiles null
+  await tick();
+  out.keptTag = state().have.tiles;
+  for (let i = 0; i < 3; i++) {                      // three failed polls: the banner
+    w.poll(4 + i, texts, state(), "cameras_offline");
+    pending.rej(new Error("connection refused"));
+    await tick();
+  }
+  out.banner = out.written.filter(([id]) => id === "wall-banner").map(([, p]) => p.className);
+  w.poll(7, texts, state(), "cameras_offline");
+  reply({build: "B2", tags: tags, panels: {}});       // back, with new code
+  await tick();
+  console.log(JSON.stringify(out));
+})();
+"""
+
+
+def test_wall_js_polls_one_at_a_time_and_recovers_with_one_full_request(tmp_path):
+    import shutil
+    import subprocess
+    from pathlib import Path
+    from urllib.parse import parse_qs, urlsplit
+
+    import pytest
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    harness = tmp_path / "harness.js"
+    harness.write_text(WALL_JS_HARNESS)
+    wall_js = Path(wall.__file__).resolve().parent.parent / "assets" / "wall.js"
+    res = subprocess.run([node, str(harness), str(wall_js)], capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    queries = [parse_qs(urlsplit(u).query, keep_blank_values=True) for u in out["requests"]]
+    assert out["afterTwoTicks"] == 1, "a tick while a poll is in flight must not send another"
+    assert queries[0] == {"lang": ["vi"], "focus": [""], "have": [""]}
+    assert out["writtenFirst"][:2] == ["wall-tiles", "wall-conn"], "the figures first, the map in the next task"
+    assert {"wall-communes", "wall-markers", "wall-legend", "wall-map-title"} <= set(out["writtenFirst"])
+    assert queries[1]["focus"] == ["cameras_offline"]
+    assert queries[1]["have"] == ["tiles:t1,alerts:a1,map:m1,focus:f1,badges:b1"]
+    assert out["keptTag"] == "t1", "a null tag (Redis down) keeps the tag of what the panel shows"
+    assert out["banner"] == ["wall-banner show"], "the banner comes with the third failed poll, once"
+    assert queries[-1]["have"] == [""], "after a failure the next poll asks for every panel"
+    assert out["reloads"] == 1, "a new build id reloads the page"
