@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
@@ -34,6 +35,10 @@ from ioc.views.read import FOCUS_PANELS
 from layouts.wall import FOCUS_DEPENDENT, PANELS, panel_content
 
 CACHE_SIZE = 64  # renders kept per worker: 5 panels × a few tokens, focus panels and languages
+# The tokens are read from Redis at most this often per worker: 200 walls send ~100 polls a second
+# to each of 2 workers, and on a busy machine every round trip to Redis is a wait for a CPU. It
+# adds at most 0.1 s to a change's way to the wall (docs/performance-web.md § 2).
+TOKENS_TTL = 0.1
 
 
 class RenderCache:
@@ -80,18 +85,29 @@ class WallFeed:
     """What ``GET /api/views/wall`` answers, as a plain function of the read model."""
 
     def __init__(self, views, playlist: list[str], default_lang: str, build: str,
-                 cache: RenderCache | None = None) -> None:
+                 cache: RenderCache | None = None, tokens_ttl: float = TOKENS_TTL,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.views = views
         self.playlist = playlist
         self.default_lang = default_lang
         self.build = build
         self.cache = cache if cache is not None else RenderCache()
+        self.tokens_ttl, self.monotonic = tokens_ttl, monotonic
+        self._tokens: dict[str, str | None] = {}
+        self._tokens_at: float | None = None
+
+    def tokens(self) -> dict[str, str | None]:
+        """``ReadModel.versions()``, read again once it is ``tokens_ttl`` old."""
+        now = self.monotonic()
+        if self._tokens_at is None or now - self._tokens_at >= self.tokens_ttl:
+            self._tokens, self._tokens_at = self.views.versions(), now
+        return self._tokens
 
     def answer(self, lang: str | None, focus: str | None, have: Mapping[str, str]) -> str:
         """The JSON text of the answer (panels' content spliced in from the cache, not re-encoded)."""
         lang = lang if lang in ("vi", "en") else self.default_lang
         focus = focus if focus in FOCUS_PANELS else self.playlist[0]
-        tokens = self.views.versions()
+        tokens = self.tokens()
         tags: dict[str, str | None] = {}
         parts = []
         for panel in PANELS:

@@ -77,7 +77,9 @@ def test_ioc_language_sets_the_default_language_of_every_page(redis_url, sqlite_
 def feed_of(views, build="b1"):  # noqa: F811
     from ioc.web.wall_api import WallFeed
 
-    return WallFeed(views, ["hotline_overdue", "cameras_offline", "worst_stations", "qd766_agencies"], "vi", build)
+    # tokens read at every request here (the endpoint keeps them 0.1 s: its own test below)
+    return WallFeed(views, ["hotline_overdue", "cameras_offline", "worst_stations", "qd766_agencies"], "vi", build,
+                    tokens_ttl=0)
 
 
 def ask(feed, have=None, lang="vi", focus="hotline_overdue") -> dict:
@@ -189,10 +191,26 @@ def test_many_walls_cost_one_render_per_panel_and_the_cache_stays_bounded(views)
     feed = feed_of(views)
     bodies = {feed.answer("vi", "hotline_overdue", {}) for _ in range(50)}
     assert len(bodies) == 1 and feed.cache.misses == 5 and feed.cache.hits == 5 * 49
-    small = WallFeed(views, ["hotline_overdue"], "vi", "b", RenderCache(size=3))
+    small = WallFeed(views, ["hotline_overdue"], "vi", "b", RenderCache(size=3), tokens_ttl=0)
     for focus in ("hotline_overdue", "cameras_offline", "worst_stations", "qd766_agencies"):
         small.answer("vi", focus, {})
     assert len(small.cache) == 3
+
+
+def test_the_tokens_are_read_again_once_they_are_a_tenth_of_a_second_old(views):  # noqa: F811
+    from ioc.web.wall_api import WallFeed
+
+    publish.publish(views.store, snapshot(), NOW)
+    clock = {"t": 0.0}
+    feed = WallFeed(views, ["hotline_overdue"], "vi", "b", monotonic=lambda: clock["t"])
+    tags = ask(feed)["tags"]
+    snap = snapshot()
+    snap["cameras"]["online"], snap["cameras"]["online_pct"] = 2389, 93.14
+    publish.publish(views.store, snap, NOW)
+    clock["t"] = 0.05
+    assert ask(feed, have=tags)["panels"] == {}, "within 0.1 s the tokens read before are used"
+    clock["t"] = 0.1
+    assert set(ask(feed, have=tags)["panels"]) == {"tiles"}, "0.1 s later the change is seen"
 
 
 def test_the_endpoint_answers_over_http(views, sqlite_url):  # noqa: F811
