@@ -15,22 +15,21 @@ offline or comes back, through the cameras connector's own write path (SQL trans
 the Redis pipeline that bumps ``ioc:version``); the scheduler republishes, panel tokens move.
 
 1. Viewers (``--viewers``, a comma list runs several levels, each for ``--seconds``): virtual
-   walls doing what assets/wall.js and Dash do, open loop as in the browser (Dash starts the
-   poll every second even while earlier ones wait): ``GET /api/views/versions`` every second,
-   abandoned after 4 s as wall.js does (counted as an error); for each panel whose token
-   changed, ``POST /_dash-update-component`` with the body a real /wall sends (captured from
-   Chromium's network log, then the token and focus filled in); every panel again after a
-   failed poll (wall.js re-renders everything once the server answers again); the focus
-   rotation (focus + map callbacks every ``IOC_WALL_ROTATE_SECONDS``); and ``GET /api/ping``
-   (no work: the queue's and the client's share) every ``--ping-every`` seconds. Latency is
-   measured per request by a lean asyncio HTTP/1.1 client (a connection per request, as
-   gunicorn's sync workers close every connection; Chromium's Accept-Encoding), the time
-   inside the worker from gunicorn's access log (``%(D)s``). Target: p95 callback latency
-   ≤ 150 ms at 200 viewers, no errors.
+   walls doing what assets/wall.js does (first checked against a real /wall in Chromium: its
+   polls a second and their parameters): every second one ``GET /api/views/wall?lang=…&focus=…
+   &have=<tag per panel>`` unless the previous poll is still in flight (the tick is skipped);
+   a poll not answered within 4 s fails (counted as an error), and the next one asks for every
+   panel (``have`` empty); a null tag keeps the panel's tag; the focus rotation changes the
+   ``focus`` of the next poll every ``IOC_WALL_ROTATE_SECONDS``; and ``GET /api/ping`` (no work:
+   the queue's and the client's share) every ``--ping-every`` seconds. Latency is measured per
+   request by a lean asyncio HTTP/1.1 client (a connection per request, as gunicorn's sync
+   workers close every connection; Chromium's Accept-Encoding), the time inside the worker from
+   gunicorn's access log (``%(D)s``). Printed for all wall polls and for those that carried
+   panel content. Target: p95 of the wall's update requests ≤ 150 ms at 200 viewers, no errors.
 2. Change → screen: /wall in headless Chromium; ``--changes`` camera changes, each timed from
    its Redis write (``ioc:version`` bumped) to the cameras tile's new text in the DOM (a
    MutationObserver stamps ``Date.now()``), split into scheduler, wait for the wall's poll,
-   versions GET, callbacks and rendering. Target: p95 ≤ 2 s.
+   the poll that brought the change and rendering. Target: p95 ≤ 2 s.
 3. /m first load with an empty cache: wire bytes of the page and everything it loads (CDP
    Network events), first/largest contentful paint and the time the first card's figure is
    painted, on localhost and under Lighthouse's mobile throttling (150 ms RTT, 1.6 Mbit/s down,
@@ -78,7 +77,7 @@ sys.path.insert(0, str(ROOT))
 PANELS = ("tiles", "alerts", "map", "focus", "badges")
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 ACCEPT_ENCODING = "gzip, deflate, br, zstd"  # what Chromium sends
-TARGETS = {"callback_p95_ms": 150, "change_p95_s": 2.0, "m_bytes": 1_000_000, "m_usable_s": 3.0}
+TARGETS = {"update_p95_ms": 150, "change_p95_s": 2.0, "m_bytes": 1_000_000, "m_usable_s": 3.0}
 
 
 # --- small helpers -------------------------------------------------------------------------------
@@ -398,28 +397,29 @@ def perf_events(driver, method_prefix: str = "Network."):
             yield msg["method"], msg.get("params", {})
 
 
-def capture_wall_payloads(stack: Stack) -> dict[str, dict]:
-    """The bodies a real /wall POSTs to /_dash-update-component, by output."""
-    driver = chromium(stack.work, perf_log=True)
+def capture_wall_polls(stack: Stack, seconds: float = 6.0) -> dict:
+    """What a real /wall asks: the URLs of its ``/api/views/wall`` polls over a few seconds (from
+    its resource timings), so the virtual walls can be checked against assets/wall.js."""
+    from urllib.parse import parse_qs, urlsplit
+
+    driver = chromium(stack.work)
     try:
         driver.get(stack.base + "/wall")
         wait_for("the wall's tiles", lambda: driver.find_elements("css selector", "#wall-tile-cameras .tile-value"), 60)
-        time.sleep(3)
-        bodies: dict[str, dict] = {}
-        for method, p in perf_events(driver):
-            if method == "Network.requestWillBeSent" and "/_dash-update-component" in p["request"]["url"]:
-                post = p["request"].get("postData")
-                if post is None:  # large bodies are not inlined in the log
-                    try:
-                        post = driver.execute_cdp_cmd("Network.getRequestPostData", {"requestId": p["requestId"]})["postData"]
-                    except Exception:
-                        continue
-                body = json.loads(post)
-                path = p["request"]["url"].split("/", 3)[3]
-                bodies[body["output"]] = {"path": "/" + path, "headers": p["request"].get("headers", {}), "body": body}
-        return bodies
+        t0 = time.time()
+        time.sleep(seconds)
+        entries = driver.execute_script(
+            "return performance.getEntriesByType('resource').filter(e => e.name.includes('/api/views/wall'))"
+            ".map(e => ({name: e.name, start: performance.timeOrigin + e.startTime}))")
     finally:
         driver.quit()
+    if not entries:
+        raise SystemExit("the wall sent no GET /api/views/wall: the benchmark's model of assets/wall.js is out of date")
+    queries = [parse_qs(urlsplit(e["name"]).query, keep_blank_values=True) for e in entries]
+    in_window = [e for e in entries if e["start"] / 1000 >= t0]
+    return {"params": sorted({k for q in queries for k in q}), "lang": queries[-1].get("lang", [""])[0],
+            "first": entries[0]["name"], "last": entries[-1]["name"],
+            "per_second": len(in_window) / seconds}
 
 
 # --- 1. viewers ------------------------------------------------------------------------------------
@@ -491,39 +491,18 @@ def _dechunk(data: bytes) -> bytes:
         i = j + 2 + n + 2
 
 
-class WallPayloads:
-    """Update-callback bodies, built from what a real /wall sent at load."""
+class WallModel:
+    """The request a wall sends (assets/wall.js): ``GET /api/views/wall?lang=…&focus=…&have=…``,
+    the query encoded as the browser's URLSearchParams does."""
 
-    def __init__(self, captured: dict[str, dict], playlist: list[str]) -> None:
-        self.playlist = playlist
-        self.by_panel: dict[str, dict] = {}
-        for entry in captured.values():
-            body = entry["body"]
-            for inp in body["inputs"]:
-                if inp["id"].startswith("wall-v-"):
-                    self.by_panel[inp["id"][len("wall-v-"):]] = entry
-        missing = set(PANELS) - set(self.by_panel)
-        if missing:
-            raise SystemExit(f"the wall sent no callback for {sorted(missing)}: cannot build their payloads")
+    def __init__(self, lang: str, playlist: list[str]) -> None:
+        self.lang, self.playlist = lang, playlist
 
-    def body(self, panel: str, token: str | None, focus: str | None, changed: str) -> tuple[str, bytes, dict]:
-        """(path, JSON body, headers) for `panel`'s callback; `changed` = the input that moved."""
-        entry = self.by_panel[panel]
-        b = json.loads(json.dumps(entry["body"]))
-        for inp in b["inputs"]:
-            if inp["id"] == f"wall-v-{panel}":
-                inp["value"] = token
-            elif inp["id"] == "wall-focus-name":
-                if focus is None:
-                    inp.pop("value", None)
-                else:
-                    inp["value"] = focus
-        b["changedPropIds"] = [changed]
-        if "parsedChangedPropsIds" in b:
-            b["parsedChangedPropsIds"] = [changed]
-        headers = {k: v for k, v in entry["headers"].items() if k.lower() in ("accept", "content-type", "user-agent",
-                                                                              "referer")}
-        return entry["path"], json.dumps(b).encode(), headers
+    def path(self, have: dict[str, str], focus: str | None, full: bool) -> str:
+        from urllib.parse import urlencode
+
+        tags = [] if full else [f"{p}:{have[p]}" for p in PANELS if have.get(p)]
+        return "/api/views/wall?" + urlencode({"lang": self.lang, "focus": focus or "", "have": ",".join(tags)})
 
 
 class Samples:
@@ -542,12 +521,13 @@ class Samples:
         self.error_examples.setdefault(kind, what)
 
 
-VERSIONS_TIMEOUT = 4.0  # assets/wall.js aborts a poll after 4 s (3 failures in a row show the banner)
+POLL_TIMEOUT = 4.0  # assets/wall.js aborts a poll after 4 s (3 failures in a row show the banner)
 DRAIN = 30.0  # after the window, how long answers to requests sent in it are still awaited
 
 
 async def _timed(http: Http, samples: Samples, kind: str, method: str, path: str, body=None, headers=None,
-                 record: bool = True, also: str | None = None, timeout: float | None = None):
+                 record: bool = True, timeout: float | None = None):
+    """Returns (ms, payload) or None on a failure (recorded as an error of `kind`)."""
     t = time.perf_counter()
     try:
         if timeout is None:
@@ -567,22 +547,20 @@ async def _timed(http: Http, samples: Samples, kind: str, method: str, path: str
         if record:
             samples.error(kind, f"HTTP {status}: {payload[:200]!r}")
         return None
-    if record:
-        samples.add(kind, ms, len(payload))
-        if also:
-            samples.add(also, ms, len(payload))
-    return payload
+    return ms, payload
 
 
-async def viewer(http: Http, payloads: WallPayloads, samples: Samples, *, start: float, measure_from: float,
+async def viewer(http: Http, model: WallModel, samples: Samples, *, start: float, measure_from: float,
                  stop_at: float, rotate_s: float, ping_every: float, stats: Counter, pending: set) -> None:
-    """One wall, open loop like the browser (Dash starts the clientside poll every second even
-    while earlier ones wait): a version poll aborted after 4 s as wall.js does; a callback for
-    each panel whose token changed, and for every panel after a failed poll (wall.js re-renders
-    all once the server answers again); the focus rotation (focus + map callbacks); a ping
-    every `ping_every` s."""
+    """One wall, as assets/wall.js: every second one ``GET /api/views/wall`` with the tags of what
+    it shows, unless the previous poll is still in flight (then the tick does nothing); a poll
+    not answered within 4 s fails; after a failure the next poll asks for everything (``have``
+    empty); a null tag keeps the panel's tag; the focus rotation changes the ``focus`` parameter
+    of the next poll (the Interval's n-th tick shows playlist[n % len], none before the first);
+    a ping every `ping_every` s."""
     loop = asyncio.get_running_loop()
-    state = {"versions": {}, "raw": {}, "focus": None, "focus_i": 0, "failures": 0, "epoch": 0}
+    state = {"have": {}, "focus": None, "focus_i": 0, "failures": 0, "full": False, "busy": False,
+             "loaded": False}
     tick = start
     next_rotate = tick + rotate_s
     next_ping = tick + random.random() * ping_every
@@ -592,48 +570,60 @@ async def viewer(http: Http, payloads: WallPayloads, samples: Samples, *, start:
         pending.add(task)
         task.add_done_callback(pending.discard)
 
-    def fire(kind: str, panel: str, token, changed: str, record: bool) -> None:
-        path, body, headers = payloads.body(panel, token, state["focus"], changed)
-        spawn(_timed(http, samples, kind, "POST", path, body, headers, record=record or kind == "load",
-                     also=None if kind == "load" else f"panel {panel}"))
+    async def ping(record: bool) -> None:
+        got = await _timed(http, samples, "ping", "GET", "/api/ping", record=record)
+        if got and record:
+            samples.add("ping", got[0], len(got[1]))
 
     async def poll(record: bool) -> None:
-        raw = await _timed(http, samples, "versions", "GET", "/api/views/versions", record=record,
-                           timeout=VERSIONS_TIMEOUT)
-        if raw is None:  # wall.js: a failure; three in a row show the "server unreachable" banner
+        full = state["full"]
+        try:
+            got = await _timed(http, samples, "wall", "GET", model.path(state["have"], state["focus"], full),
+                               record=record, timeout=POLL_TIMEOUT)
+        finally:
+            state["busy"] = False
+        if got is None:  # wall.js: a failure; three in a row show the banner; the next poll asks for all
             state["failures"] += 1
+            state["full"] = True
+            stats["failed polls"] += 1
             return
-        got = json.loads(raw).get("versions") or {}
-        first = not state["versions"]
-        # wall.js: back after a failure, every panel re-renders once whatever its token says
-        if state["failures"]:
-            state["epoch"] += 1
-            state["failures"] = 0
-        for p in PANELS:
-            raw_token = got.get(p)
-            if raw_token is None:
-                continue
-            token = f"{raw_token}#{state['epoch']}"
-            if token == state["versions"].get(p):
-                continue
-            kind = "load" if first else ("update" if state["raw"].get(p) != raw_token else "recovery")
-            state["versions"][p], state["raw"][p] = token, raw_token
-            stats[f"{kind} {p}"] += 1
-            fire(kind, p, token, f"wall-v-{p}.data", record)
+        ms, raw = got
+        body = json.loads(raw)
+        panels = body.get("panels") or {}
+        kinds = ["content" if panels else "empty"]
+        if not state["loaded"]:
+            kinds.append("load")  # a wall's first poll: every panel
+        elif full:
+            kinds.append("recovery")  # the poll after a failed one: every panel
+        state["loaded"] = True
+        for p, tag in (body.get("tags") or {}).items():
+            if tag is not None:
+                state["have"][p] = tag
+        state["failures"], state["full"] = 0, False
+        for kind in kinds:
+            stats[f"{kind} polls"] += 1
+        for p in panels:
+            stats[f"panel {p}"] += 1
+        if record:
+            for kind in ("wall", *kinds):
+                samples.add(kind, ms, len(raw))
 
     while tick < stop_at:
         await asyncio.sleep(max(0.0, tick - time.monotonic()))
         measuring = measure_from <= time.monotonic() < stop_at
         if tick >= next_ping:
             next_ping += ping_every
-            spawn(_timed(http, samples, "ping", "GET", "/api/ping", record=measuring))
-        spawn(poll(measuring))
-        if tick >= next_rotate and payloads.playlist:
+            spawn(ping(measuring))
+        if tick >= next_rotate and model.playlist:
             next_rotate += rotate_s
             state["focus_i"] += 1
-            state["focus"] = payloads.playlist[state["focus_i"] % len(payloads.playlist)]
-            for p in ("focus", "map"):
-                fire("rotate", p, state["versions"].get(p, "-#0"), "wall-focus-name.data", measuring)
+            state["focus"] = model.playlist[state["focus_i"] % len(model.playlist)]
+        if state["busy"]:  # wall.js: never two polls at once
+            if measuring:
+                stats["skipped ticks"] += 1
+        else:
+            state["busy"] = True
+            spawn(poll(measuring))
         tick += 1.0
 
 
@@ -652,8 +642,7 @@ def parse_access_log(path: Path, since: float, until: float) -> dict[str, list[f
             continue
         if not since <= at < until:
             continue
-        kind = {"/_dash-update-component": "callback", "/api/views/versions": "versions",
-                "/api/ping": "ping"}.get(url, "other")
+        kind = {"/api/views/wall": "wall", "/api/ping": "ping"}.get(url, "other")
         out[kind].append(int(micros) / 1000)
     return out
 
@@ -807,32 +796,36 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
-def sequential_callbacks(stack: Stack, payloads: WallPayloads, repeat: int = 20) -> None:
-    """One request at a time, nothing else running against the web server: each panel's callback."""
+def sequential_requests(stack: Stack, model: WallModel, repeat: int = 20) -> None:
+    """One request at a time, nothing else running against the web server: a wall's poll asking
+    for everything (every panel from the workers' caches once warm), a poll with nothing to send,
+    and the bare ping."""
     http = Http("127.0.0.1", stack.web_port)
-    versions = json.loads(_get(stack.base + "/api/views/versions", 10).content)["versions"]
 
     async def run():
         samples = Samples()
+        got = await _timed(http, samples, "full", "GET", model.path({}, None, True))
+        tags = json.loads(got[1])["tags"] if got else {}
         for _ in range(repeat):
-            for p in PANELS:
-                path, body, headers = payloads.body(p, (versions.get(p) or "-") + "#0", None, f"wall-v-{p}.data")
-                await _timed(http, samples, p, "POST", path, body, headers)
-            await _timed(http, samples, "versions", "GET", "/api/views/versions")
-            await _timed(http, samples, "ping", "GET", "/api/ping")
+            for kind, path in (("poll asking for every panel", model.path({}, None, True)),
+                               ("poll with nothing new", model.path(tags, None, False)), ("ping", "/api/ping")):
+                got = await _timed(http, samples, kind, "GET", path)
+                if got:
+                    samples.add(kind, got[0], len(got[1]))
         return samples
 
     samples = asyncio.run(run())
-    print(f"one request at a time ({repeat} each), client-side: " + ", ".join(
-        f"{k} {statistics.median(v):.1f} ms" for k, v in samples.ms.items()) + " (medians)")
+    print(f"one request at a time ({repeat} each), client-side medians: " + ", ".join(
+        f"{k} {statistics.median(v):.1f} ms ({statistics.median(samples.bytes[k]) / 1024:.1f} KiB decoded)"
+        for k, v in samples.ms.items()))
     if samples.errors:
         print(f"  errors: {dict(samples.errors)} e.g. {samples.error_examples}")
 
 
-def run_viewers(port: int, payloads: WallPayloads, offsets: list[float], start: float, measure_from: float,
+def run_viewers(port: int, model: WallModel, offsets: list[float], start: float, measure_from: float,
                 stop_at: float, rotate_s: float, ping_every: float) -> dict:
     """One load-generator process: its share of the viewers (each starting at start + offset);
-    returns its samples, token-change counts, unanswered requests and its event-loop lag."""
+    returns its samples, counts, unanswered requests and its event-loop lag."""
     http = Http("127.0.0.1", port)
     samples, stats, lag = Samples(), Counter(), []
 
@@ -847,7 +840,7 @@ def run_viewers(port: int, payloads: WallPayloads, offsets: list[float], start: 
         pending: set = set()
         watcher = asyncio.get_running_loop().create_task(watch())
         await asyncio.gather(*[
-            viewer(http, payloads, samples, start=start + off, measure_from=measure_from, stop_at=stop_at,
+            viewer(http, model, samples, start=start + off, measure_from=measure_from, stop_at=stop_at,
                    rotate_s=rotate_s, ping_every=ping_every, stats=stats, pending=pending) for off in offsets])
         deadline = time.monotonic() + DRAIN
         while pending and time.monotonic() < deadline:
@@ -864,7 +857,7 @@ def run_viewers(port: int, payloads: WallPayloads, offsets: list[float], start: 
             "examples": samples.error_examples, "stats": dict(stats), "lag": lag, "unfinished": unfinished}
 
 
-def bench_viewers(stack: Stack, payloads: WallPayloads, flipper: CameraFlipper, *, viewers: int, seconds: float,
+def bench_viewers(stack: Stack, model: WallModel, flipper: CameraFlipper, *, viewers: int, seconds: float,
                   change_every: float, ping_every: float, clients: int = 2, ramp: float = 10.0) -> dict:
     """Part 1 at one level of viewers, spread over `clients` load-generator processes (one asyncio
     loop each). Returns the figures printed."""
@@ -899,7 +892,7 @@ def bench_viewers(stack: Stack, payloads: WallPayloads, flipper: CameraFlipper, 
         measure_from = start + ramp + 3.0
         stop_at = measure_from + seconds
         offsets = [ramp * i / viewers for i in range(viewers)]
-        futures = [pool.submit(run_viewers, stack.web_port, payloads, offsets[k::clients], start, measure_from,
+        futures = [pool.submit(run_viewers, stack.web_port, model, offsets[k::clients], start, measure_from,
                                stop_at, stack.settings.wall_rotate_seconds, ping_every) for k in range(clients)]
         while not all(f.done() for f in futures):
             if measure_from <= time.monotonic() < stop_at:
@@ -929,39 +922,40 @@ def bench_viewers(stack: Stack, payloads: WallPayloads, flipper: CameraFlipper, 
         lag += part["lag"]
         unfinished += part["unfinished"]
 
-    cb = samples.ms["update"] + samples.ms["rotate"] + samples.ms["recovery"]
+    wall, content = samples.ms["wall"], samples.ms["content"]
     errors = sum(samples.errors.values()) + unfinished
-    print(f"camera flips: {flipper.flips - flips0}; token changes per viewer: "
-          + ", ".join(f"{p} {stats[f'update {p}'] / viewers:.1f}" for p in PANELS)
-          + (f"; re-renders after a failed poll per viewer: {sum(stats[f'recovery {p}'] for p in PANELS) / viewers:.1f}"
-             if any(stats[f"recovery {p}"] for p in PANELS) else ""))
-    print(f"callback POSTs (all kinds): {dist(cb)}   target p95 ≤ {TARGETS['callback_p95_ms']} ms, "
-          f"no errors: {verdict(len(cb) > 0 and pct(cb, 95) <= TARGETS['callback_p95_ms'] and errors == 0)}")
-    print(f"  on a token change: {dist(samples.ms['update'])}")
-    print(f"  on the focus rotation: {dist(samples.ms['rotate'])}")
+    print(f"camera flips: {flipper.flips - flips0}; per viewer over the whole run (ramp, window, drain): "
+          f"{stats['content polls'] / viewers:.1f} polls with content ("
+          + ", ".join(f"{p} {stats[f'panel {p}'] / viewers:.1f}" for p in PANELS)
+          + f"), {stats['empty polls'] / viewers:.1f} with nothing new, {stats['failed polls'] / viewers:.1f} failed, "
+          f"{stats['recovery polls'] / viewers:.1f} asking for everything after a failure; "
+          f"ticks skipped in the window (a poll still in flight): {stats['skipped ticks'] / viewers:.1f}")
+    print(f"wall polls (GET /api/views/wall, all): {dist(wall)}   target p95 ≤ {TARGETS['update_p95_ms']} ms, "
+          f"no errors: {verdict(len(wall) > 0 and pct(wall, 95) <= TARGETS['update_p95_ms'] and errors == 0)}")
+    print(f"  that carried panel content: {dist(content)}")
+    print(f"  with nothing new: {dist(samples.ms['empty'])}")
     if samples.ms["recovery"]:
-        print(f"  re-renders after a failed poll: {dist(samples.ms['recovery'])}")
-    for p in PANELS:
-        print(f"    {p:<7} {dist(samples.ms[f'panel {p}'])}")
-    print(f"  first poll of each wall (its 5 panels at once, during the ramp): {dist(samples.ms['load'])}")
-    print(f"versions GETs: {dist(samples.ms['versions'])}")
+        print(f"  asking for everything after a failed poll: {dist(samples.ms['recovery'])}")
+    if samples.ms["load"]:
+        print(f"  a wall's first poll, in the window: {dist(samples.ms['load'])}")
     print(f"ping GETs (no work, same load): {dist(samples.ms['ping'])}")
     done = {k: len(v) / seconds for k, v in server.items()}
     print("served per second in the window (access log): " + ", ".join(f"{k} {v:.0f}" for k, v in done.items())
-          + f"; sent per second: callbacks {len(cb) / seconds:.0f}, versions "
-          f"{(len(samples.ms['versions']) + samples.errors['versions']) / seconds:.0f}, ping "
+          + f"; sent per second: wall polls {(len(wall) + samples.errors['wall']) / seconds:.0f} "
+          f"(with content {len(content) / seconds:.0f}), ping "
           f"{(len(samples.ms['ping']) + samples.errors['ping']) / seconds:.0f}")
-    for kind in ("callback", "versions", "ping"):
+    for kind in ("wall", "ping"):
         print(f"  time inside the worker (gunicorn %(D)s), {kind}: {dist(server.get(kind, []), digits=1)}")
     if backlog:
         print(f"  connections waiting for a worker (accept queue, every 100 ms): mean {statistics.mean(backlog):.0f}, "
               f"p95 {pct(backlog, 95):.0f}, max {max(backlog)}")
     print(f"  the load generators' own event-loop lag (every 100 ms): {dist(lag, digits=1)}")
     print(f"  the workers: {states.cpu_share()}; blocked or running, sampled every 10 ms: {states.report()}")
-    sizes = samples.bytes["update"] + samples.bytes["rotate"] + samples.bytes["recovery"]
-    if sizes:
-        print(f"callback response size (decoded): median {statistics.median(sizes) / 1024:.1f} KiB, "
-              f"max {max(sizes) / 1024:.1f} KiB")
+    for kind, what in (("content", "with content"), ("empty", "with nothing new")):
+        sizes = samples.bytes[kind]
+        if sizes:
+            print(f"answer size {what} (decoded): median {statistics.median(sizes) / 1024:.1f} KiB, "
+                  f"max {max(sizes) / 1024:.1f} KiB")
     print(f"errors: {errors}" + "".join(f"\n  {k}: {n} e.g. {samples.error_examples[k]}"
                                         for k, n in samples.errors.items())
           + (f"\n  {unfinished} requests sent in the window still unanswered {DRAIN:g} s after it" if unfinished
@@ -972,42 +966,50 @@ def bench_viewers(stack: Stack, payloads: WallPayloads, flipper: CameraFlipper, 
     dead = stack.check_alive()
     if dead:
         print(f"processes that exited during the run: {dead}")
-    return {"viewers": viewers, "callback": cb, "versions": samples.ms["versions"], "ping": samples.ms["ping"],
-            "errors": errors, "others": others_cores}
+    return {"viewers": viewers, "wall": wall, "content": content, "ping": samples.ms["ping"], "errors": errors,
+            "others": others_cores, "load": os.getloadavg()[0]}
 
 
 def bench_viewer_levels(stack: Stack, flipper: CameraFlipper, levels: list[int], seconds: float,
                         change_every: float, ping_every: float, quiet_wait: float = 0, retries: int = 0,
                         clients: int = 2) -> list[dict]:
-    """Part 1: payloads captured from a real wall, a sequential baseline, then each level of viewers."""
+    """Part 1: what a real wall asks (checked in Chromium), a sequential baseline, then each level
+    of viewers."""
     print(f"\n== 1. viewers of /wall: {', '.join(map(str, levels))} (a data change every {change_every:g} s, "
           f"focus rotation every {stack.settings.wall_rotate_seconds:g} s, a ping per viewer every {ping_every:g} s) ==",
           flush=True)
     print(f"machine: {os.cpu_count()} cores ({_cpu_model()}), {psutil.virtual_memory().total / 2**30:.0f} GiB; "
           f"gunicorn {stack.workers} sync workers; Redis, simulator, connectors, scheduler and the load generators "
           "on the same cores")
-    payloads = WallPayloads(capture_wall_payloads(stack), stack.settings.wall_panels)
+    real = capture_wall_polls(stack)
+    print(f"a real /wall in Chromium: {real['per_second']:.2f} polls a second with the parameters {real['params']}, "
+          f"e.g. {real['last'].split('/', 3)[3]}")
+    if real["params"] != ["focus", "have", "lang"]:
+        raise SystemExit(f"the wall's poll has other parameters than the virtual walls send: {real['params']}")
+    model = WallModel(real["lang"], stack.settings.wall_panels)
     out = []
     for i, n in enumerate(levels):
         wait_until_quiet(quiet_wait)
         if i == 0:
-            sequential_callbacks(stack, payloads)
-        best = bench_viewers(stack, payloads, flipper, viewers=n, seconds=seconds, change_every=change_every,
+            sequential_requests(stack, model)
+        best = bench_viewers(stack, model, flipper, viewers=n, seconds=seconds, change_every=change_every,
                              ping_every=ping_every, clients=clients)
         for _ in range(retries):
             if best["others"] < BUSY_MAX:
                 break
             print(f"  (other processes used {best['others']:.2f} cores: measuring {n} viewers again)", flush=True)
             wait_until_quiet(quiet_wait)
-            again = bench_viewers(stack, payloads, flipper, viewers=n, seconds=seconds, change_every=change_every,
+            again = bench_viewers(stack, model, flipper, viewers=n, seconds=seconds, change_every=change_every,
                                   ping_every=ping_every, clients=clients)
             best = min(best, again, key=lambda r: r["others"])
         out.append(best)
     if len(out) > 1:
-        print("\nsummary (callback p95 / versions p95 / ping p95 / errors; cores used by other processes):")
+        print("\nsummary (wall poll p50 / p95 / p99, with content p95, ping p95, errors; cores used by other "
+              "processes, load average at the end):")
         for r in out:
-            print(f"  {r['viewers']:>4} viewers: {pct(r['callback'], 95):,.0f} / {pct(r['versions'], 95):,.0f} / "
-                  f"{pct(r['ping'], 95):,.0f} ms / {r['errors']}; {r['others']:.2f}")
+            print(f"  {r['viewers']:>4} viewers: {pct(r['wall'], 50):,.0f} / {pct(r['wall'], 95):,.0f} / "
+                  f"{pct(r['wall'], 99):,.0f} ms, content {pct(r['content'], 95):,.0f} ms, ping "
+                  f"{pct(r['ping'], 95):,.0f} ms, {r['errors']} errors; {r['others']:.2f} cores, load {r['load']:.1f}")
     return out
 
 
@@ -1094,8 +1096,8 @@ def bench_change_to_screen(stack: Stack, flipper: CameraFlipper, changes: int) -
             row = rows[-1]
             print(f"  change {i + 1:>2}: {row['total'] * 1000:6.0f} ms to the DOM ({row['frame'] * 1000:.0f} ms to "
                   f"the next frame): scheduler {_ms(row['scheduler'])}, wait for the wall's poll "
-                  f"{_ms(row['poll_wait'])}, versions GET {_ms(row['versions'])}, callbacks {_ms(row['callbacks'])},"
-                  f" render {_ms(row['render'])}  →  {entry['text']!r}", flush=True)
+                  f"{_ms(row['poll_wait'])}, its GET /api/views/wall {_ms(row['request'])}, "
+                  f"render {_ms(row['render'])}  →  {entry['text']!r}", flush=True)
     finally:
         driver.quit()
     done = [r for r in rows if r]
@@ -1109,9 +1111,8 @@ def bench_change_to_screen(stack: Stack, flipper: CameraFlipper, changes: int) -
     for key, what in (("scheduler", (f"Redis write → views published (scheduler: {d['poll']:g}-s poll of "
                                      f"ioc:version, {d['quiet']:g} s quiet, recompute, publish)")),
                       ("poll_wait", "published → the wall's next 1-s poll starts"),
-                      ("versions", "versions GET"),
-                      ("callbacks", "panel callbacks (POSTs, in parallel)"),
-                      ("render", "last callback answered → DOM updated")):
+                      ("request", "the poll that brought it (GET /api/views/wall with the panels' content)"),
+                      ("render", "answer received → DOM updated (set_props, React render)")):
         vals = [r[key] for r in done if r[key] is not None]
         print(f"  {what}: {dist(vals, 'ms', 1000)}")
     print(load.report())
@@ -1136,23 +1137,18 @@ def _camera_counts(store) -> tuple | None:
 
 def _breakdown(driver, entry: dict, t_redis: float, t_pub: float | None) -> dict:
     """Where the time went, from the bench's clock (Redis write; the published tiles view read
-    every ~20 ms) and the wall's resource timings (its versions poll and callback POSTs)."""
+    every ~20 ms) and the wall's resource timings (its poll that brought the change: the last
+    ``/api/views/wall`` answered before the DOM changed)."""
     t_dom = entry["mutation"] / 1000
     reqs = driver.execute_script(REQUESTS_JS, (t_pub or t_redis) * 1000)
-    posts = [r for r in reqs if "/_dash-update-component" in r["name"] and t_pub
-             and r["start"] >= t_pub * 1000 - 50 and r["end"] <= entry["mutation"] + 1]
-    first_post = min((r["start"] for r in posts), default=None)
-    polls = [r for r in reqs if r["name"].endswith("/api/views/versions") and first_post
-             and r["end"] <= first_post + 1]
+    polls = [r for r in reqs if "/api/views/wall" in r["name"] and r["end"] <= entry["mutation"] + 1]
     poll = max(polls, key=lambda r: r["end"]) if polls else None
-    last_end = max((r["end"] for r in posts), default=None)
     return {"total": t_dom - t_redis, "frame": entry["frame"] / 1000 - t_redis,
             "scheduler": (t_pub - t_redis) if t_pub else None,
             # the publish is seen by polling Redis every ~20 ms: a poll can start just before it
             "poll_wait": max(0.0, poll["start"] / 1000 - t_pub) if poll and t_pub else None,
-            "versions": (poll["end"] - poll["start"]) / 1000 if poll else None,
-            "callbacks": (last_end - first_post) / 1000 if posts else None,
-            "render": (t_dom - last_end / 1000) if posts else None}
+            "request": (poll["end"] - poll["start"]) / 1000 if poll else None,
+            "render": (t_dom - poll["end"] / 1000) if poll else None}
 
 
 def _ms(v) -> str:

@@ -1,11 +1,13 @@
 """Operators' wall `/wall`: 16:9, 1080p to 4K, dark, nothing to click, live, unattended for days.
 
-How it stays live (docs/views.md § Live updates): a clientside poll (assets/wall.js) fetches
-``/api/views/versions`` once a second — a few hundred bytes — and sets a panel's version store
-only when that panel's token changed; each panel's server callback listens to its own store and
-reads only its own view. The same poll watches the server: when it cannot be reached a banner
-says since when (the figures stay on screen), and when the server comes back with new code the
-page reloads itself. A nightly reload keeps the browser's memory flat over weeks.
+How it stays live (docs/views.md § Live updates): once a second a clientside poll
+(assets/wall.js) asks ``GET /api/views/wall`` (ioc/web/wall_api.py) for what changed, sending the
+tag of every panel it shows; the answer carries the rendered content of only the panels whose tag
+moved, and wall.js writes it straight into the panels (no server callback per panel). The
+content is what the plain functions below return (``panel_content``), rendered once per panel,
+token, focus and language by each web worker. The same poll watches the server: when it cannot
+be reached a banner says since when (the figures stay on screen), and when the server comes back
+with new code the page reloads itself. A nightly reload keeps the browser's memory flat over weeks.
 
 Language: ``/wall?lang=en`` or the app's default (``IOC_LANGUAGE``).
 """
@@ -19,11 +21,12 @@ from dash import ClientsideFunction, Input, Output, State, dcc, html
 from dash_extensions.javascript import Namespace
 
 from ioc.i18n import t
-from ioc.views.read import FOCUS_PANELS
 from layouts.components import badge, tile
 
 POLL_MS = 1_000
 PANELS = ("tiles", "alerts", "map", "focus", "badges")
+# panels whose content depends on the focus panel on screen (the map follows it)
+FOCUS_DEPENDENT = ("map", "focus")
 # The map follows the focus panel on screen: communes coloured by the matching indicator, and
 # the markers of that subject (air stations always: the province's most watched figure).
 FOCUS_MAP = {"hotline_overdue": ("hotline_month", ("air", "tickets")),
@@ -41,9 +44,8 @@ def layout(lang: str | None = None, **_kwargs):
         className="wall",
         children=[
             dcc.Store(id="wall-lang", data=lang if lang in ("vi", "en") else None),
-            dcc.Store(id="wall-conn"),
+            dcc.Store(id="wall-conn"),  # the poll's state: the tags shown, failures, build id (wall.js)
             dcc.Store(id="wall-texts"),
-            *[dcc.Store(id=f"wall-v-{p}") for p in PANELS],
             dcc.Store(id="wall-focus-name"),
             dcc.Interval(id="wall-poll", interval=POLL_MS),
             dcc.Interval(id="wall-rotate", interval=20_000),
@@ -137,11 +139,14 @@ def register(app, settings, views) -> None:
     playlist = settings.wall_panels
     default_lang = settings.language
 
+    # the poll writes the panels and its state itself (dash_clientside.set_props) and always
+    # returns no_update: Dash drops the result of a clientside callback still running when its
+    # interval fires again, and a slow answer must not be lost (docs/views.md § Live updates)
     app.clientside_callback(
         ClientsideFunction(namespace="ioc_wall", function_name="poll"),
-        Output("wall-conn", "data"), *[Output(f"wall-v-{p}", "data") for p in PANELS],
-        Output("wall-banner", "children"), Output("wall-banner", "className"),
-        Input("wall-poll", "n_intervals"), State("wall-conn", "data"), State("wall-texts", "data"),
+        Output("wall-conn", "data"),
+        Input("wall-poll", "n_intervals"), Input("wall-texts", "data"), State("wall-conn", "data"),
+        State("wall-focus-name", "data"),
     )
     app.clientside_callback(
         ClientsideFunction(namespace="ioc_wall", function_name="rotate"),
@@ -156,42 +161,12 @@ def register(app, settings, views) -> None:
                   Input("wall-lang", "data"), Input("lang", "data"))
     def texts(wall_lang, app_lang):
         lang = _lang(wall_lang, app_lang, default_lang)
-        # what the clientside poll and rotation need: the banner's words and the playlist
+        # what the clientside poll and rotation need: the banner's words, the playlist, the language
         return ({"server_down": t("wall.server_down", lang), "playlist": playlist, "lang": lang},
                 t("wall.title", lang), settings.wall_rotate_seconds * 1000)
 
-    def lang_of(wall_lang, app_lang):
-        return _lang(wall_lang, app_lang, default_lang)
 
-    @app.callback(Output("wall-tiles", "children"), Input("wall-v-tiles", "data"), Input("wall-lang", "data"),
-                  Input("lang", "data"))
-    def _tiles(_v, wall_lang, app_lang):
-        return render_tiles(views, lang_of(wall_lang, app_lang))
-
-    @app.callback(Output("wall-badges", "children"), Input("wall-v-badges", "data"), Input("wall-lang", "data"),
-                  Input("lang", "data"))
-    def _badges(_v, wall_lang, app_lang):
-        return render_badges(views, lang_of(wall_lang, app_lang))
-
-    @app.callback(Output("wall-ticker", "children"), Input("wall-v-alerts", "data"), Input("wall-lang", "data"),
-                  Input("lang", "data"))
-    def _ticker(_v, wall_lang, app_lang):
-        return render_ticker(views, lang_of(wall_lang, app_lang))
-
-    @app.callback(Output("wall-focus", "children"), Input("wall-v-focus", "data"), Input("wall-focus-name", "data"),
-                  Input("wall-lang", "data"), Input("lang", "data"))
-    def _focus(_v, name, wall_lang, app_lang):
-        return render_focus(views, name if name in FOCUS_PANELS else playlist[0], lang_of(wall_lang, app_lang))
-
-    @app.callback(Output("wall-communes", "url"), Output("wall-communes", "hideout"), Output("wall-markers", "children"),
-                  Output("wall-legend", "children"), Output("wall-map-title", "children"),
-                  Input("wall-v-map", "data"), Input("wall-focus-name", "data"), Input("wall-lang", "data"),
-                  Input("lang", "data"))
-    def _map(_v, name, wall_lang, app_lang):
-        return render_map(views, name if name in FOCUS_PANELS else playlist[0], lang_of(wall_lang, app_lang))
-
-
-# --- what each callback returns, as plain functions of the read model (tested without a browser) ---
+# --- what each panel shows, as plain functions of the read model (tested without a browser) ---
 
 
 def render_tiles(views, lang: str) -> list:
@@ -221,3 +196,20 @@ def render_map(views, name: str, lang: str) -> tuple:
              if not view.freshness.current else None]
     return (COMMUNES_URL, {"classes": view.classes, "colours": view.colours, "none": view.colours[-1]},
             markers(view), legend(view), title)
+
+
+def panel_content(views, panel: str, focus: str, lang: str):
+    """What ``GET /api/views/wall`` sends for a panel: the children of its element, or for the map
+    the props of its layers (assets/wall.js writes each where it belongs)."""
+    if panel == "tiles":
+        return render_tiles(views, lang)
+    if panel == "badges":
+        return render_badges(views, lang)
+    if panel == "alerts":
+        return render_ticker(views, lang)
+    if panel == "focus":
+        return render_focus(views, focus, lang)
+    if panel == "map":
+        url, hideout, marks, leg, title = render_map(views, focus, lang)
+        return {"url": url, "hideout": hideout, "markers": marks, "legend": leg, "title": title}
+    raise ValueError(f"unknown wall panel {panel!r}; known: {', '.join(PANELS)}")

@@ -75,12 +75,22 @@ class ReadModel:
             health = self.store.all_health()
         except Exception:
             return {"tiles": None, "alerts": None, "map": None, "focus": None, "badges": "store-down"}
-        snap_state = self._snapshot_state(held.get("meta"), now)[0]
+        meta = held.get("meta")
+        snap_state = self._snapshot_state(meta, now)[0]
         states = {s: derive_state(health.get(s) or {}, now) for s in SOURCES}
-        fresh_token = snap_state + "|" + ",".join(states[s] for s in SOURCES)
+        # A label that is not "current" says since when ("Chậm từ 09:40", "Số liệu dừng cập nhật từ
+        # 09:40", "09:40 01/12" once the day changed): that time and the local day are part of the
+        # token, so a render cached under a token (ioc/web/wall_api.py) always has the right words.
+        local = now.astimezone(self.tz)
+        day = local.strftime("%Y-%m-%d")
+        snap_since = "" if snap_state == "fresh" else f"|{meta}"
+        fresh_token = (snap_state + "|" + ",".join(
+            states[s] if states[s] == "fresh" else f"{states[s]}@{(health.get(s) or {}).get('last_success', '')}"
+            for s in SOURCES) + "|" + day + snap_since)
         return {
-            "tiles": f"{held.get('tiles', '-')}|{fresh_token}",
-            "alerts": f"{held.get('alerts', '-')}|{snap_state}",
+            # the sparklines' hourly points move with the clock, not with the tiles' facts
+            "tiles": f"{held.get('tiles', '-')}|{fresh_token}|{local:%H}",
+            "alerts": f"{held.get('alerts', '-')}|{snap_state}|{day}{snap_since}",
             "map": f"{held.get('map', '-')}|{fresh_token}",
             "focus": f"{held.get('focus', '-')}|{fresh_token}",
             "badges": f"{fresh_token}|{held.get('meta', '-')[:16]}",

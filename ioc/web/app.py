@@ -3,9 +3,9 @@
 view ``/m`` and the sector staff's map ``/map`` (its data endpoints: ``ioc/web/map_api.py``). Besides Dash's own routes it serves a few small JSON/static endpoints:
 
 * ``GET /healthz`` — Redis and the database; ``GET /api/ping`` — nothing (a baseline for benchmarks);
-* ``GET /api/views/versions`` — the token per panel that walls and phones poll (tiny; the
-  pages call their server callbacks only for panels whose token changed) and the build id
-  (a page reloads itself when the server runs new code);
+* ``GET /api/views/versions`` — the token per panel and the build id (tiny); the wall polls
+  ``GET /api/views/wall`` instead, which also carries the changed panels' content
+  (``ioc/web/wall_api.py``; a page reloads itself when the build id changes);
 * ``GET /api/geo/communes.geojson`` — the communes' simplified outlines (cached by browsers);
 * ``GET /sw.js``, ``GET /manifest.webmanifest`` — the mobile view's PWA files, from the root
   so the service worker's scope covers ``/m``.
@@ -21,7 +21,7 @@ from flask import Flask, Response, request
 
 from ioc.settings import PROJECT_ROOT, Settings, get_settings
 from ioc.views.read import ReadModel
-from ioc.web import health, map_api
+from ioc.web import health, map_api, wall_api
 
 ASSETS = PROJECT_ROOT / "assets"
 # what the app serves compressed (gzip/brotli/zstd by the client's Accept-Encoding)
@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None, read_model: ReadModel | None = 
     from layouts import briefings, mobile, status, wall
 
     map_api.register(app.server, views)
+    wall_api.register(app.server, settings, views, build)  # GET /api/views/wall
     dash.register_page("status", path="/", name="Trạng thái", layout=status.layout)
     dash.register_page("wall", path="/wall", name="Màn hình tường", layout=wall.layout)
     dash.register_page("mobile", path="/m", name="Lãnh đạo", layout=mobile.layout)
