@@ -163,13 +163,16 @@ def up(
         children.append(Child("connectors", ioc_command("connectors", "run")))
     if importlib.util.find_spec("ioc.kpi.orchestrator"):
         children.append(Child("scheduler", ioc_command("kpi", "run")))
+    if importlib.util.find_spec("ioc.briefings.scheduler"):  # daily 07:00 / weekly Monday 07:30 (docs/briefings.md)
+        children.append(Child("briefings", ioc_command("briefing", "schedule")))
     children.append(_web_child(host, port, workers))
     for child in children:
         child.env.update(env)
     shown_host = "localhost" if host in ("0.0.0.0", "127.0.0.1") else host
     base = f"http://{shown_host}:{port}"
     out.print(f"[bold green]IOC Đồng Tháp is starting:[/] {base}/  (health: /healthz; Ctrl-C to stop)\n"
-              f"  wall display: {base}/wall   leaders' mobile view: {base}/m   map: {base}/map")
+              f"  wall display: {base}/wall   leaders' mobile view: {base}/m   map: {base}/map   "
+              f"briefings: {base}/briefings")
     try:
         Supervisor(children).run(on_tick=_redis_watchdog(own))
     finally:
