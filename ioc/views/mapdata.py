@@ -41,6 +41,8 @@ from ioc.views.map_filters import (
     TICKET_STATES,
     MapFilters,
     filters_for,
+    local_day_numbers,
+    local_midnight,
     overdue_cutoff,
     sector_options,
     services,
@@ -76,7 +78,7 @@ __all__ = [
     "SECTORS", "SECTOR_DEFAULTS", "SECTOR_SERVICES", "STATUSES", "STATUS_STATES", "TICKET_COLOURS", "TICKET_STATES",
     "CommunePanel", "KpiRow", "ListPage", "MapFilters", "NotFound", "camera_detail", "camera_snapshot",
     "cameras_geobuf", "clear_cache", "commune_list", "commune_panel", "communes_layer", "decode_ticket_points",
-    "density", "encode_points", "filters_for", "list_all", "overdue_cutoff", "point_legends", "safe_cell",
+    "density", "encode_points", "filters_for", "list_all", "local_day_numbers", "local_midnight", "overdue_cutoff", "point_legends", "safe_cell",
     "sector_options", "services", "station_series", "stations_layer", "ticket_detail", "ticket_points",
     "ticket_ref", "ticket_state", "to_csv", "to_xlsx",
 ]
