@@ -221,7 +221,8 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     // filter's states. A start, status, category or sector change only filters and re-clusters; a
     // new end waits for its window. Nothing is asked while the layer is off, or while the database
     // did not answer for the choropleth (the legend says so).
-    tickets: function (win, start, end, status, services, sector, overlaysAll, _tick, built, rules, choro, layerSet, keys) {
+    tickets: function (win, start, end, status, services, sector, overlaysAll, _tick, built, rules, choro, layerSet,
+                       keys) {
       const nu = window.dash_clientside.no_update;
       const self = window.dash_clientside.ioc_map;
       const names = overlaysAll && overlaysAll[0];

@@ -377,7 +377,7 @@ def test_map_layers_fetch_only_what_is_on_and_tiles_only_when_configured(views, 
     assert len(children) == 1 and children[0].id == {"type": "map-layers", "gen": "vi-0"}  # no tile layer
     layers = {o.children.id: o for o in children[0].children}
     assert layers["map-communes"].checked and layers["map-communes"].children.hideout["selected"] == "29884"
-    # the ticket layer starts empty and checked: its points come from ticket_url (assets/sector_map.js)
+    # the ticket layer starts empty and checked: its points come from ticket_window (assets/sector_map.js)
     tickets = layers["map-tickets"].children
     assert layers["map-tickets"].checked and getattr(tickets, "url", None) is None and tickets.cluster
     assert layers["map-cameras"].children.url is None and not layers["map-cameras"].checked

@@ -213,8 +213,9 @@ def _kept_by_the_script(body: bytes, cases: list[dict]) -> list[list[int]]:
       });
       process.stdout.write(JSON.stringify(out));
     """
-    res = subprocess.run([NODE, "-e", harness, str(SCRIPT)], input=json.dumps(
-        {"body": base64.b64encode(body).decode(), "cases": cases}), capture_output=True, text=True, timeout=60, check=True)
+    stdin = json.dumps({"body": base64.b64encode(body).decode(), "cases": cases})
+    res = subprocess.run([NODE, "-e", harness, str(SCRIPT)], input=stdin, capture_output=True, text=True, timeout=60,
+                         check=True)
     return json.loads(res.stdout)
 
 
