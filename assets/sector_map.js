@@ -157,10 +157,11 @@ window.ioc = Object.assign({}, window.ioc, {
 });
 
 /* The ticket points as the server writes them (ioc/views/map_layers.py, encode_ticket_points),
-   little-endian: uint32 H | H bytes of JSON {n, scale, cats, states} | zeros to a multiple of 4 |
+   little-endian: uint32 H | H bytes of JSON {n, scale, cats, states, day0} | zeros to a multiple of 4 |
    int32 lon×scale [n] | int32 lat×scale [n] | uint32 row-id steps [n] | uint16 category [n] |
-   uint8 state [n]. Typed arrays read the platform's byte order: little-endian in every browser
-   this page runs in (x86, ARM). Returns every point as a GeoJSON Feature, properties {id, cat, st}. */
+   uint16 local request day, days after day0 [n] | uint8 state [n]. Typed arrays read the platform's
+   byte order: little-endian in every browser this page runs in (x86, ARM). Returns every point as a
+   GeoJSON Feature, properties {id, cat, st, day}. */
 window.ioc = Object.assign({}, window.ioc, {
   ticketPoints: function (buffer) {
     "use strict";
@@ -172,6 +173,7 @@ window.ioc = Object.assign({}, window.ioc, {
     const y = new Int32Array(buffer, at, n); at += 4 * n;
     const step = new Uint32Array(buffer, at, n); at += 4 * n;
     const cat = new Uint16Array(buffer, at, n); at += 2 * n;
+    const day = new Uint16Array(buffer, at, n); at += 2 * n;
     const st = new Uint8Array(buffer, at, n);
     const features = new Array(n);
     let id = 0;
@@ -179,56 +181,86 @@ window.ioc = Object.assign({}, window.ioc, {
       id += step[i];
       // properties.id: dash-leaflet keys its markers by it (and numbers features without one)
       features[i] = {type: "Feature", geometry: {type: "Point", coordinates: [x[i] / head.scale, y[i] / head.scale]},
-                     properties: {id: id, cat: head.cats[cat[i]], st: head.states[st[i]]}};
+                     properties: {id: id, cat: head.cats[cat[i]], st: head.states[st[i]], day: day[i]}};
     }
     return features;
+  },
+
+  // a calendar date (YYYY-MM-DD…) as a day number: days since 01/01/1970, no time zone involved
+  dayNumber: function (iso) {
+    const s = String(iso || "");
+    return Date.UTC(Number(s.slice(0, 4)), Number(s.slice(5, 7)) - 1, Number(s.slice(8, 10))) / 86400000;
+  },
+
+  // The points the ticket layer shows: categories and states (null: every one), request days
+  // from…to (counted from the window's first day, both inclusive). tests/views/test_mapdata.py
+  // runs this function against the server's SQL filters.
+  keptTickets: function (features, cats, states, from, to) {
+    const catSet = cats ? new Set(cats) : null;
+    const stateSet = states ? new Set(states) : null;
+    return features.filter(function (f) {
+      const p = f.properties;
+      return p.day >= from && p.day <= to && (!catSet || catSet.has(p.cat)) && (!stateSet || stateSet.has(p.st));
+    });
   },
 });
 
 /* The sector map's clientside callbacks (layouts/map.py: ClientsideFunction("ioc_map", …)). */
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
   ioc_map: {
-    // the points of the last time range asked for ({key: url and page, features: a promise}); what the layer shows
+    // the points of the last window asked for ({key: url and page, features: a promise}); what the
+    // layer shows; the range's days in that window ({url, from, to})
     _points: null,
     _shows: null,
+    _days: null,
 
-    // The ticket layer's data: the points of the time range at url (downloaded once per range),
-    // those of the status and categories chosen — layouts/map.py TICKET_RULES: the sector's
-    // categories (null: every one) narrowed to the chosen ones, as MapFilters.service_codes does,
-    // and the status filter's states. A status, category or sector change only filters and
-    // re-clusters. Nothing is asked while the layer is off, or while the database did not answer
-    // for the choropleth (the legend says so).
-    tickets: function (url, status, services, sector, overlaysAll, _tick, built, rules, choro, layerSet, keys) {
+    // The ticket layer's data: the points of the window (win = {url, first, last}: the year up to
+    // the range's end, downloaded once per end — layouts/map.py ticket_window), those of the chosen
+    // start day, status and categories — layouts/map.py TICKET_RULES: the sector's categories
+    // (null: every one) narrowed to the chosen ones, as MapFilters.service_codes does, and the status
+    // filter's states. A start, status, category or sector change only filters and re-clusters; a
+    // new end waits for its window. Nothing is asked while the layer is off, or while the database
+    // did not answer for the choropleth (the legend says so).
+    tickets: function (win, start, end, status, services, sector, overlaysAll, _tick, built, rules, choro, layerSet,
+                       keys) {
       const nu = window.dash_clientside.no_update;
       const self = window.dash_clientside.ioc_map;
       const names = overlaysAll && overlaysAll[0];
       const on = names ? names.some(function (n) { return keys && keys[n] === "tickets"; })
         : ((layerSet && layerSet.layers) || []).indexOf("tickets") >= 0;
-      if (!url || !rules || !on) { return nu; }
+      if (!win || !win.url || !rules || !on) { return nu; }
+      // the range's days in the window; a range the window does not hold (a new end: its window
+      // is on its way; or refused: the filters say why) keeps the days shown before
+      const s = String(start || "").slice(0, 10), e = String(end || "").slice(0, 10);
+      if (e === win.last && s >= win.first && s <= e) {
+        const d0 = window.ioc.dayNumber(win.first);
+        self._days = {url: win.url, from: window.ioc.dayNumber(s) - d0, to: window.ioc.dayNumber(e) - d0};
+      }
+      if (!self._days || self._days.url !== win.url) { return nu; }
+      const from = self._days.from, to = self._days.to;
       const sectorCats = rules.sectors[sector || "all"];
       const chosen = services && services.length ? services : null;
       const cats = chosen === null ? (sectorCats || null)
         : (sectorCats ? chosen.filter(function (c) { return sectorCats.indexOf(c) >= 0; }) : chosen);
       const states = rules.states[status || "all"] || null;
       const down = !!(choro && choro.layers_down);
-      // the minute's tick or a layer control reporting what it shows: nothing new to draw (a
-      // re-drawn layer closes its tooltips); a re-mounted map (built: gen, page) starts empty
-      const shows = JSON.stringify([url, cats, states, down, built]);
+      // the minute's tick, a layer control reporting what it shows or a new end before its window:
+      // nothing new to draw (a re-drawn layer closes its tooltips and re-clusters every point);
+      // a re-mounted map (built: gen, page) starts empty
+      const shows = JSON.stringify([win.url, from, to, cats, states, down, built]);
       if (shows === self._shows) { return nu; }
       self._shows = shows;
       if (down) { return {type: "FeatureCollection", features: []}; }
       const keep = function (features) {
-        const catSet = cats ? new Set(cats) : null;
-        const stateSet = states ? new Set(states) : null;
-        const shown = (catSet || stateSet) ? features.filter(function (f) {
-          return (!catSet || catSet.has(f.properties.cat)) && (!stateSet || stateSet.has(f.properties.st));
-        }) : features.slice();
-        return {type: "FeatureCollection", features: shown};
+        const kept = window.ioc.keptTickets(features, cats, states, from, to);
+        // when the layer was handed its points: bench/map.py splits a change's time at this mark
+        if (window.performance && performance.mark) { performance.mark("ioc_map.tickets"); }
+        return {type: "FeatureCollection", features: kept};
       };
       // a page opened again (built.page) downloads again: the points may have changed since
-      const key = url + " " + (built && built.page);
+      const key = win.url + " " + (built && built.page);
       if (!self._points || self._points.key !== key) {
-        const points = fetch(url, {credentials: "same-origin"})
+        const points = fetch(win.url, {credentials: "same-origin"})
           .then(function (res) { return res.ok ? res.arrayBuffer() : Promise.reject(new Error("HTTP " + res.status)); })
           .then(window.ioc.ticketPoints);
         self._points = {key: key, features: points};  // a change while it downloads waits for the same download

@@ -26,8 +26,9 @@ Prints:
 3. filter changes through the page's own status control (all ↔ overdue; no commune selected),
    each from the click on the option until the ticket markers stopped changing — target
    ≤ 500 ms; median and p95, with the requests each change made and its CPU (page, server);
-   3b. time-range changes typed into the start date (half a year ↔ the year; each downloads
-   the range's points), timed the same way;
+   3b. time-range changes typed into the start date (half a year ↔ the year; the page keeps
+   the year up to the end and filters it), timed the same way;
+   3c. the range's end typed in (yesterday ↔ today; each end downloads the year up to it);
 4. a click on a commune: time until the side panel shows it, and what the click re-fetched.
 
 The machine may be shared: each part prints how busy it was and how much of that was other
@@ -842,10 +843,12 @@ def wait_rerender(driver, t0: float, quiet_ms: float = 700, timeout: float = 20)
           const geo = res.filter(e => e.name.includes('tickets.bin'));
           const dash = res.filter(e => e.name.includes('_dash-update-component'));
           const muts = window.__mb.markerMutations.filter(x => x >= t0);
+          const kept = performance.getEntriesByName('ioc_map.tickets', 'mark').filter(e => e.startTime >= t0)
+                                  .map(e => e.startTime - t0);
           const done = geo.length && geo.every(e => e.responseEnd > 0);
           const after = done ? Math.max(...geo.map(e => e.responseEnd)) : null;
           const last = muts.length ? muts[muts.length - 1] : null;
-          return {now, after, last, quietFor: last === null ? null : now - last, n_geo: geo.length,
+          return {now, after, last, quietFor: last === null ? null : now - last, n_geo: geo.length, kept,
                   geo: geo.map(e => [e.startTime - t0, e.responseEnd - t0, e.transferSize, e.decodedBodySize,
                                      e.name.split('?')[1] || '']),
                   dash: dash.map(e => [e.startTime - t0, e.responseEnd - t0]), n_mut: muts.length,
@@ -926,6 +929,7 @@ def bench_filters(driver, runs: int, stack: MapStack | None = None) -> dict | No
                   + (f" ({cb[0][0]:.0f}–{max(e[1] for e in cb):.0f} ms)" if cb else "")
                   + (f"; tickets.bin {geo[0]:.0f}–{geo[1]:.0f} ms, {kib(geo[2])} wire / {kib(geo[3])}"
                      if geo else "")
+                  + (f"; points handed to the layer at {r['kept'][-1]:.0f} ms" if r.get("kept") else "")
                   + f"; markers now {r['counts'].get('tickets')} ticket, {r['counts'].get('cameras')} camera"
                   + (f"; {r['note']}" if r.get("note") else "")
                   + (f"; also fetched: {', '.join(r['other'])}" if r.get("other") else "")
@@ -946,13 +950,13 @@ def bench_filters(driver, runs: int, stack: MapStack | None = None) -> dict | No
     return {"median": med, "p95": p95, "all": times, "cpu": cpus}
 
 
-def type_start_date(driver, day) -> float:
-    """Type ``day`` into the range's start date (#map-dates, dd/mm/yyyy) and press Enter, as a
-    person does; returns performance.now() just before the Enter."""
+def type_date(driver, day, element_id: str = "map-dates") -> float:
+    """Type ``day`` into one of the range's dates (#map-dates: the start, #map-dates-end-date: the
+    end; dd/mm/yyyy) and press Enter, as a person does; returns performance.now() just before the Enter."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    el = driver.find_element(By.ID, "map-dates")
+    el = driver.find_element(By.ID, element_id)
     el.click()
     el.send_keys(Keys.CONTROL, "a")
     el.send_keys(day.strftime("%d/%m/%Y"))
@@ -961,48 +965,79 @@ def type_start_date(driver, day) -> float:
     return t0
 
 
-def bench_dates(driver, runs: int, stack: MapStack, year_start, today) -> dict | None:
-    """A new time range: the one filter change that downloads points (tickets.bin of the range)."""
+def bench_dates(driver, runs: int, stack: MapStack, year_start, today, *, end: bool = False) -> dict | None:
+    """A new time range. Its start (3b): the page holds the year up to the range's end and keeps the
+    points of the new start itself (since 02/12/2026 08:40; before, each range downloaded its
+    points). Its end (3c): the states are judged at the end, so a new end downloads the year up to it."""
     half = today - timedelta(days=182)
-    print(f"\n== 3b. filter change: the time range's start typed in (#map-dates), {half:%d/%m/%Y} ↔ "
-          f"{year_start:%d/%m/%Y} (half a year ↔ the whole year of points), {runs} runs ==", flush=True)
-    print("  round trip = from the Enter until the ticket markers stopped changing after the new tickets.bin "
-          "response (then 700 ms quiet)", flush=True)
-    try:  # every state shown: each change clusters all the range's points, the costly case
-        wait_rerender(driver, choose_status(driver, "all"))
-    except Exception as err:  # noqa: BLE001
-        print(f"  could not choose the status 'all' first: {err}")
-    times, per = [], defaultdict(list)
+    yesterday = today - timedelta(days=1)
+    if end:
+        print(f"\n== 3c. filter change: the time range's end typed in (#map-dates-end-date), {yesterday:%d/%m/%Y} ↔ "
+              f"{today:%d/%m/%Y} (start {year_start + timedelta(days=1):%d/%m/%Y}: each end downloads its year), "
+              f"{runs} runs ==", flush=True)
+        try:  # a start the two ends share, inside both windows
+            wait_rerender(driver, type_date(driver, year_start + timedelta(days=1)))
+        except Exception as err:  # noqa: BLE001
+            print(f"  could not type the start first: {err}")
+    else:
+        print(f"\n== 3b. filter change: the time range's start typed in (#map-dates), {half:%d/%m/%Y} ↔ "
+              f"{year_start:%d/%m/%Y} (half a year ↔ the link's {(today - year_start).days + 1} days), {runs} runs ==",
+              flush=True)
+    print("  round trip = from the Enter until the ticket markers stopped changing (after the new tickets.bin "
+          "response if one was asked for; then 700 ms quiet)", flush=True)
+    if not end:
+        try:  # every state shown: each change clusters all the range's points, the costly case
+            wait_rerender(driver, choose_status(driver, "all"))
+        except Exception as err:  # noqa: BLE001
+            print(f"  could not choose the status 'all' first: {err}")
+    times, per, cpus, splits = [], defaultdict(list), [], []
     for i in range(runs):
-        day = half if i % 2 == 0 else year_start
-        label = "½ year" if i % 2 == 0 else "year"
+        if end:
+            day, label = (yesterday, "end yesterday") if i % 2 == 0 else (today, "end today")
+        else:
+            day, label = (half, "½ year") if i % 2 == 0 else (year_start, f"{(today - year_start).days + 1} days")
         c0, s0 = page_cpu(driver), server_cpu(stack)
         try:
-            t0 = type_start_date(driver, day)
+            t0 = type_date(driver, day, "map-dates-end-date" if end else "map-dates")
         except Exception as err:  # noqa: BLE001
             print(f"  run {i + 1}: could not type into the date range: {err}")
             return None
         r = wait_rerender(driver, t0)
         c1, s1 = page_cpu(driver), server_cpu(stack)
+        cpu = {"task": c1["task"] - c0["task"], "script": c1["script"] - c0["script"], "server": s1 - s0}
         geo = r["geo"][-1] if r.get("geo") else None
-        if r["ms"] is None or geo is None:
+        if r["ms"] is None:
             print(f"  run {i + 1} (→ {label}): no new points drawn within 20 s: {r.get('geo')}, {r.get('note')}")
         else:
             times.append(r["ms"])
             per[label].append(r["ms"])
-            print(f"  run {i + 1} (→ {label}): {r['ms']:.0f} ms  [tickets.bin {geo[0]:.0f}–{geo[1]:.0f} ms, "
-                  f"{kib(geo[2])} wire / {kib(geo[3])}; markers now {r['counts'].get('tickets')} ticket; CPU: page "
-                  f"{c1['task'] - c0['task']:.0f} ms (script {c1['script'] - c0['script']:.0f}), server "
-                  f"{s1 - s0:.0f} ms]", flush=True)
+            cpus.append(cpu)
+            if r.get("kept"):
+                splits.append((r["kept"][-1], r["ms"] - r["kept"][-1]))
+            cb = r["dash"]
+            print(f"  run {i + 1} (→ {label}): {r['ms']:.0f} ms  [Dash callbacks {len(cb)}"
+                  + (f" ({cb[0][0]:.0f}–{max(e[1] for e in cb):.0f} ms)" if cb else "")
+                  + (f"; tickets.bin {geo[0]:.0f}–{geo[1]:.0f} ms, {kib(geo[2])} wire / {kib(geo[3])}" if geo
+                     else f"; {r.get('note') or 'no tickets.bin request'}")
+                  + (f"; points handed to the layer at {r['kept'][-1]:.0f} ms" if r.get("kept") else "")
+                  + f"; markers now {r['counts'].get('tickets')} ticket; CPU: page {cpu['task']:.0f} ms (script "
+                  f"{cpu['script']:.0f}), server {cpu['server']:.0f} ms]", flush=True)
         time.sleep(0.5)
     if not times:
         return None
     med, p95 = statistics.median(times), pct(times, 95)
-    print(f"  -> time-range round trip: median {med:.0f} ms, p95 {p95:.0f} ms of {len(times)} — target ≤ "
-          f"{TARGETS['filter_ms']:.0f} ms: {verdict(med <= TARGETS['filter_ms'])} (median), "
+    print(f"  -> time-range ({'end' if end else 'start'}) round trip: median {med:.0f} ms, p95 {p95:.0f} ms of "
+          f"{len(times)} — target ≤ {TARGETS['filter_ms']:.0f} ms: {verdict(med <= TARGETS['filter_ms'])} (median), "
           f"{verdict(p95 <= TARGETS['filter_ms'])} (p95)"
           + "".join(f"; → {k}: median {statistics.median(v):.0f} ms" for k, v in per.items()))
-    return {"median": med, "p95": p95, "all": times}
+    print(f"  -> CPU per change: page median {statistics.median(c['task'] for c in cpus):.0f} ms (script median "
+          f"{statistics.median(c['script'] for c in cpus):.0f}), web server median "
+          f"{statistics.median(c['server'] for c in cpus):.0f} ms")
+    if splits:
+        print(f"  -> where it went (median): the Enter → the points handed to the ticket layer (ioc_map.tickets, "
+              f"after a download if any) {statistics.median(a for a, _ in splits):.0f} ms; → the last marker drawn "
+              f"(dash-leaflet's supercluster index + markers) {statistics.median(b for _, b in splits):.0f} ms")
+    return {"median": med, "p95": p95, "all": times, "cpu": cpus}
 
 
 # --- main -----------------------------------------------------------------------------------------
@@ -1039,6 +1074,8 @@ def main() -> None:
     ap.add_argument("--cameras", type=int, default=2_565, help="cameras")
     ap.add_argument("--stations", type=int, default=40, help="monitoring stations")
     ap.add_argument("--runs", type=int, default=5, help="first loads and filter changes measured")
+    ap.add_argument("--days", type=int, default=366,
+                    help="the page's time range (days up to today; the page's default link is 30, at most 366)")
     ap.add_argument("--repeat", type=int, default=6, help="requests per data endpoint (after the cold ones)")
     ap.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     ap.add_argument("--timeout", type=float, default=45,
@@ -1058,7 +1095,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     driver = None
     today = datetime.now(tz=ZoneInfo(TZ)).date()
-    start = today - timedelta(days=365)
+    start = today - timedelta(days=a.days - 1)
     query = f"start={start.isoformat()}&end={today.isoformat()}"
     try:
         print(f"map benchmark, {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}: {_machine()}; work dir {work}",
@@ -1086,8 +1123,11 @@ def main() -> None:
                 load = MachineLoad()
                 bench_dates(driver, max(2, a.runs - 1 if a.runs % 2 else a.runs), stack, start, today)
                 print("  " + load.report(), flush=True)
+                load = MachineLoad()
+                bench_dates(driver, max(2, a.runs - 1 if a.runs % 2 else a.runs), stack, start, today, end=True)
+                print("  " + load.report(), flush=True)
                 click = click_commune(driver)
-                print("\n== 4. a click on a commune (after the filter changes: status all, the whole year) ==\n  ",
+                print("\n== 4. a click on a commune (after the filter changes: status all, the year to today) ==\n  ",
                       end="")
                 print(f"click in a commune where no marker covers it: "
                       + (f"the side panel showed {click['head']!r} {click['ms']:.0f} ms after the click (URL "

@@ -6,8 +6,8 @@
   by URL from ``/api/map/*`` (ioc/web/map_api.py); styles and markers are functions in
   assets/sector_map.js (``Namespace("ioc", "sectorMap")``). The layers are in the first layout;
   afterwards a filter changes only the props it concerns (``layers``), and the ticket points are
-  downloaded once per time range and kept by status and category in the browser
-  (``ioc_map.tickets``, ``TICKET_RULES``): docs/views.md § the page.
+  downloaded once per range end (a year up to it, ``ticket_window``) and kept by start day, status
+  and category in the browser (``ioc_map.tickets``, ``TICKET_RULES``): docs/views.md § the page.
 * **Filters** (period, category, sector, status, commune), the indicator, the layers, the view
   and the selection live in the URL query, so a link opens the same view: ``layout()`` reads
   the query; a clientside callback writes it back with ``history.replaceState`` (a
@@ -197,7 +197,7 @@ def query_string(pairs: Mapping) -> str:
 def layer_urls(filters: Mapping, lang: str) -> dict[str, str]:
     """The layers' data URLs. The selected commune is not a filter of the map's layers (it is
     highlighted; the rest of the province stays in view) — only of its panel and lists. The
-    tickets' URL is ``ticket_url``'s."""
+    tickets' are ``ticket_window``'s."""
     q = query_string({k: v for k, v in filters.items() if k != "commune"})
     sep = "&" if q else ""
     # cameras depend on their own status filter only: a ticket filter must not re-download them
@@ -206,28 +206,33 @@ def layer_urls(filters: Mapping, lang: str) -> dict[str, str]:
             "stations": f"/api/map/stations.json?lang={lang}"}
 
 
-def ticket_url(f: md.MapFilters) -> str:
-    """The ticket points of the time range: every category and state, downloaded once per range
-    (assets/sector_map.js ``ioc_map.tickets`` keeps those of the status and category filters)."""
-    return "/api/map/tickets.bin?" + query_string({"start": f.start.isoformat(), "end": f.end.isoformat()})
+def ticket_window(f: md.MapFilters) -> dict:
+    """The ticket points the page holds for the range ``f``: those of its window (the widest range
+    with the same end, ``MapFilters.window``), every category and state, each with its local request
+    day. Downloaded once per range end; assets/sector_map.js ``ioc_map.tickets`` keeps those of the
+    start, status and categories chosen. {url, first, last}: the window's days (ISO)."""
+    w = f.window()
+    return {"url": "/api/map/tickets.bin?" + query_string({"start": w.start.isoformat(), "end": w.end.isoformat()}),
+            "first": w.start.isoformat(), "last": w.end.isoformat()}
 
 
 # What the ticket layer keeps of a range's points, for assets/sector_map.js: the categories of each
 # sector (None: every one; MapFilters.service_codes combines them with the chosen categories) and
-# the states of each status filter (STATUS_STATES). Applied in the browser, a status, category or
-# sector change re-clusters the points the page has: no server round trip, no download.
+# the states of each status filter (STATUS_STATES). Applied in the browser, a status, category,
+# sector or start change re-clusters the points the page has: no server round trip, no download.
 TICKET_RULES = {"sectors": {s: (list(md.SECTOR_SERVICES[s]) if s in md.SECTOR_SERVICES else None) for s in SECTORS},
                 "states": {k: (None if v is None else list(v)) for k, v in md.STATUS_STATES.items()}}
 
 
-def ticket_range(views, start, end, current: str | None) -> str:
-    """The ticket points' URL after a date change; a refused range (the filters say why) keeps
-    the points shown."""
+def ticket_range(views, start, end, current: Mapping | None):
+    """The ticket points' window after a date change: a new one only for a new end (a new start
+    inside the window is kept in the browser); a refused range (the filters say why) keeps the
+    points shown."""
     f, refused, _reason = check_filters(views, {"start": start, "end": end})
     if refused:
         return no_update
-    url = ticket_url(f)
-    return no_update if url == current else url
+    window = ticket_window(f)
+    return no_update if window == current else window
 
 
 def export_urls(filters: Mapping, kind: str, sort_by: list | None, query: str, lang: str) -> dict[str, str]:
@@ -274,7 +279,7 @@ def layout(**query):
     return html.Div(className="sector-map", children=[
         dcc.Store(id="map-init", data=stored),
         dcc.Store(id="map-filters", data=state["filters"]),
-        dcc.Store(id="map-ticket-url", data=ticket_url(md.filters_for(views, state["filters"]))),
+        dcc.Store(id="map-ticket-window", data=ticket_window(md.filters_for(views, state["filters"]))),
         dcc.Store(id="map-ticket-rules", data=TICKET_RULES),
         dcc.Store(id="map-layer-set", data={"layers": state["layers"], "gen": 0}),
         dcc.Store(id="map-built", data={"gen": gen, "page": uuid.uuid4().hex[:12]}),
@@ -462,7 +467,7 @@ def map_layers(views, lang: str, filters: Mapping, metric: str, checked: list[st
     control and its overlays) and what the legend needs. The layer control's id carries the
     language and the layer-set generation: a new one is mounted (names in the new language,
     the sector's layers) only when either changes. The ticket layer starts empty: its points
-    come from ``ticket_url`` and ``TICKET_RULES`` through assets/sector_map.js."""
+    come from ``ticket_window`` and ``TICKET_RULES`` through assets/sector_map.js."""
     hide_communes, urls, legend_data = layer_props(views, lang, filters, metric, checked, selected)
     legends = md.point_legends(lang)
     try:
@@ -725,10 +730,10 @@ def register(app, settings, views) -> None:
         return filters_update(views, {"start": start, "end": end, "service": service or [], "sector": sector,
                                       "status": status, "commune": commune}, current, _lang(lang))
 
-    # the ticket points' download follows the dates only (its own callback: a status change must
-    # not wait for the filters' round trip, see ioc_map.tickets)
-    @app.callback(Output("map-ticket-url", "data"), Input("map-dates", "start_date"), Input("map-dates", "end_date"),
-                  State("map-ticket-url", "data"), prevent_initial_call=True)
+    # the ticket points' window follows the range's end only (its own callback: a status or start
+    # change must not wait for the filters' round trip, see ioc_map.tickets)
+    @app.callback(Output("map-ticket-window", "data"), Input("map-dates", "start_date"), Input("map-dates", "end_date"),
+                  State("map-ticket-window", "data"), prevent_initial_call=True)
     def _ticket_range(start, end, current):
         return ticket_range(views, start, end, current)
 
@@ -781,14 +786,15 @@ def register(app, settings, views) -> None:
         new = (hide, urls["cameras"], urls["stations"], legend_data)
         return tuple(no_update if n == old else n for n, old in zip(new, shown))
 
-    # the ticket points: downloaded once per time range, kept by status and category in the browser,
+    # the ticket points: downloaded once per range end, kept by start day, status and category in the browser,
     # straight from the controls — no Input here is the output of a callback that a status change
     # or the page's first render starts, so nothing waits for a server round trip (a re-mounted
     # layer control is a new "map-layers" component: that Input fires then)
     app.clientside_callback(
         ClientsideFunction(namespace="ioc_map", function_name="tickets"),
         Output("map-tickets", "data"),
-        Input("map-ticket-url", "data"), Input("map-status", "value"), Input("map-service", "value"),
+        Input("map-ticket-window", "data"), Input("map-dates", "start_date"), Input("map-dates", "end_date"),
+        Input("map-status", "value"), Input("map-service", "value"),
         Input("map-sector", "value"), Input({"type": "map-layers", "gen": ALL}, "overlays"),
         Input("map-tick", "n_intervals"), State("map-built", "data"),
         State("map-ticket-rules", "data"), State("map-choro", "data"), State("map-layer-set", "data"),

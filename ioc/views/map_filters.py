@@ -158,6 +158,14 @@ class MapFilters(BaseModel):
         """[start, end) as aware UTC datetimes (local midnights)."""
         return local_midnight(self.start, tz), local_midnight(self.end + timedelta(days=1), tz)
 
+    def window(self) -> MapFilters:
+        """The widest range with the same end (``MAX_DAYS``), no other filter: the ticket points
+        the page downloads once and narrows to any start in the browser (``local_day_numbers``).
+        Its end is this range's: ticket states are judged at the end (``as_of``)."""
+        w = MapFilters(start=self.end - timedelta(days=MAX_DAYS - 1), end=self.end)
+        w._today = getattr(self, "_today", None) or local_today()
+        return w
+
     def as_of(self, tz: ZoneInfo, now: datetime) -> datetime:
         """The moment ticket and dossier states are judged: the end of the range, or now
         while the range is not over (as the period queries do)."""
@@ -203,6 +211,17 @@ def local_today(tz: ZoneInfo | None = None, now: datetime | None = None) -> date
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, datetime.min.time(), tzinfo=tz).astimezone(timezone.utc)
+
+
+def local_day_numbers(utc_us: np.ndarray, first: date, days: int, tz: ZoneInfo) -> np.ndarray:
+    """The local day of each time (µs since 1970, UTC) as a number of days after ``first``:
+    how many of the local midnights ``first + 1`` … ``first + days`` it is at or after — the
+    midnights ``MapFilters.bounds`` turns a range into, so ``first + k`` ≤ day ≤ ``first + l``
+    holds exactly when ``bounds`` of [first + k, first + l] keeps the time. Times before
+    ``first`` get −1 or less (never sent: the points are those of the range)."""
+    midnights = np.array([int(pd.Timestamp(local_midnight(first + timedelta(days=k), tz)).value // 1000)
+                          for k in range(days + 1)], dtype=np.int64)
+    return np.searchsorted(midnights, np.asarray(utc_us, dtype=np.int64), side="right") - 1
 
 
 def today_of(views) -> date:

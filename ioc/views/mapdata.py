@@ -2,7 +2,8 @@
 endpoints (ioc/web/map_api.py). Sector staff (hotline, security, environment, administrative
 procedures) start from the map and end at the records behind a number.
 
-* Filters — ``MapFilters`` (``from_query`` / ``to_query``), ``SECTORS``, ``services(views, lang)``
+* Filters — ``MapFilters`` (``from_query`` / ``to_query``, ``window``), ``local_day_numbers``, ``SECTORS``,
+  ``services(views, lang)``
   (ioc/views/map_filters.py).
 * Layers — ``communes_layer`` (choropleth of ``METRICS``), ``ticket_points``, ``density``,
   ``cameras_geobuf``, ``stations_layer``, ``point_legends`` (ioc/views/map_layers.py).
@@ -41,6 +42,8 @@ from ioc.views.map_filters import (
     TICKET_STATES,
     MapFilters,
     filters_for,
+    local_day_numbers,
+    local_midnight,
     overdue_cutoff,
     sector_options,
     services,
@@ -76,7 +79,8 @@ __all__ = [
     "SECTORS", "SECTOR_DEFAULTS", "SECTOR_SERVICES", "STATUSES", "STATUS_STATES", "TICKET_COLOURS", "TICKET_STATES",
     "CommunePanel", "KpiRow", "ListPage", "MapFilters", "NotFound", "camera_detail", "camera_snapshot",
     "cameras_geobuf", "clear_cache", "commune_list", "commune_panel", "communes_layer", "decode_ticket_points",
-    "density", "encode_points", "filters_for", "list_all", "overdue_cutoff", "point_legends", "safe_cell",
+    "density", "encode_points", "filters_for", "list_all", "local_day_numbers", "local_midnight",
+    "overdue_cutoff", "point_legends", "safe_cell",
     "sector_options", "services", "station_series", "stations_layer", "ticket_detail", "ticket_points",
     "ticket_ref", "ticket_state", "to_csv", "to_xlsx",
 ]

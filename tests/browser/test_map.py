@@ -18,6 +18,7 @@ import httpx
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from .iocbrowser import (SIZES, choose_option, console_errors, kpi_period_json, map_state, page_metrics, screenshot,
                         vn_number, vn_percent, wait_dash_ready, wait_until)
@@ -147,6 +148,22 @@ def test_a_filter_changes_the_list_its_export_and_the_link_reopens_the_view(stac
     assert {k: s2[k] for k in same} == {k: s1[k] for k in same}
     zoom = browser.execute_script("return document.querySelector('.sm-leaflet') !== null")
     assert zoom and query_of(s2["url"])["z"] == q["z"] and query_of(s2["url"])["lat"] == q["lat"]
+
+    # a later start: the page keeps the points of the days left from the year it holds (each
+    # point's local day, assets/sector_map.js) — exactly the server's, and nothing downloaded
+    later = (datetime.fromisoformat(end) - timedelta(days=9)).date()
+    t0 = browser.execute_script("return performance.now()")
+    field = browser.find_element(By.ID, "map-dates")
+    field.click()
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(later.strftime("%d/%m/%Y"), Keys.ENTER)
+    want = server_points(stack, later.isoformat(), end, status="closed")
+    got = wait_until(lambda: (n := points_on_map(browser)) == want and n, 15, 0.2,
+                     f"the map showing the {want} answered requests from {later:%d/%m/%Y}")
+    asked = browser.execute_script("""return performance.getEntriesByType('resource')
+      .filter(e => e.startTime >= arguments[0] && e.name.includes('tickets.bin')).map(e => e.name)""", t0)
+    print(f"[map points] answered from {later:%d/%m/%Y}: {got} on the map, {want} from the server; downloads {asked}")
+    assert asked == [] and query_of(browser.current_url).get("start") == later.isoformat()
 
 
 def test_a_ticket_click_names_the_ticket_and_a_language_switch_keeps_the_points(stack, browser):

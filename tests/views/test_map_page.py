@@ -172,14 +172,20 @@ def test_filters_update_keeps_the_filters_when_a_value_is_refused(views):
     assert q is no_update and "Invalid filter" in text_of(notice) and "before start" in text_of(notice)
 
 
-def test_the_ticket_points_are_downloaded_per_time_range(views):
-    url = pm.ticket_url(md.filters_for(views, {"start": "2026-11-01", "end": "2026-11-30", "status": "open",
-                                               "sector": "security", "service": "ANTT", "commune": "29884"}))
-    assert url == "/api/map/tickets.bin?start=2026-11-01&end=2026-11-30"
-    assert pm.ticket_url(md.filters_for(views, {})) == "/api/map/tickets.bin?start=2026-11-03&end=2026-12-02"
-    assert pm.ticket_range(views, "2026-11-01", "2026-11-30", url) is no_update  # the same range: nothing new
-    assert pm.ticket_range(views, "2026-10-01", "2026-11-30", url) == "/api/map/tickets.bin?start=2026-10-01&end=2026-11-30"
-    assert pm.ticket_range(views, "2026-11-30", "2026-11-01", url) is no_update  # refused (the filters say why)
+def test_the_ticket_points_are_downloaded_once_per_range_end(views):
+    """The page holds a year of points up to the range's end (``MapFilters.window``): a new start
+    is kept in the browser, a new end downloads the year up to it (states are judged at the end)."""
+    win = pm.ticket_window(md.filters_for(views, {"start": "2026-11-01", "end": "2026-11-30", "status": "open",
+                                                  "sector": "security", "service": "ANTT", "commune": "29884"}))
+    assert win == {"url": "/api/map/tickets.bin?start=2025-11-30&end=2026-11-30", "first": "2025-11-30",
+                   "last": "2026-11-30"}
+    assert md.MAX_DAYS == 366 and pm.ticket_window(md.filters_for(views, {}))["url"] == \
+        "/api/map/tickets.bin?start=2025-12-02&end=2026-12-02"
+    assert pm.ticket_range(views, "2026-11-01", "2026-11-30", win) is no_update  # the same range: nothing new
+    assert pm.ticket_range(views, "2025-11-30", "2026-11-30", win) is no_update  # a new start: kept in the browser
+    assert pm.ticket_range(views, "2026-10-01", "2026-11-29", win)["url"] == \
+        "/api/map/tickets.bin?start=2025-11-29&end=2026-11-29"  # a new end: its own year
+    assert pm.ticket_range(views, "2026-11-30", "2026-11-01", win) is no_update  # refused (the filters say why)
     # what the browser keeps of them: the read model's own tables
     assert pm.TICKET_RULES["states"] == {"all": None, "open": ["open", "overdue"], "overdue": ["overdue"],
                                          "closed": ["closed"]}
@@ -371,7 +377,7 @@ def test_map_layers_fetch_only_what_is_on_and_tiles_only_when_configured(views, 
     assert len(children) == 1 and children[0].id == {"type": "map-layers", "gen": "vi-0"}  # no tile layer
     layers = {o.children.id: o for o in children[0].children}
     assert layers["map-communes"].checked and layers["map-communes"].children.hideout["selected"] == "29884"
-    # the ticket layer starts empty and checked: its points come from ticket_url (assets/sector_map.js)
+    # the ticket layer starts empty and checked: its points come from ticket_window (assets/sector_map.js)
     tickets = layers["map-tickets"].children
     assert layers["map-tickets"].checked and getattr(tickets, "url", None) is None and tickets.cluster
     assert layers["map-cameras"].children.url is None and not layers["map-cameras"].checked
@@ -423,7 +429,8 @@ def test_layout_reads_the_link_and_every_id_is_the_pages_own(views, monkeypatch,
     # the layers are in the page from the start, coloured, the commune outlined; the points to fetch and keep
     assert by_id["map-communes"].hideout["classes"] == {"29884": 1} and by_id["map-communes"].hideout["selected"] == "29884"
     assert by_id["map-choro"].data["values"] == {"29884": "3 u"} and by_id["map-built"].data["gen"] == "vi-0"
-    assert by_id["map-ticket-url"].data == "/api/map/tickets.bin?start=2026-11-01&end=2026-11-30"
+    assert by_id["map-ticket-window"].data == {"url": "/api/map/tickets.bin?start=2025-11-30&end=2026-11-30",
+                                               "first": "2025-11-30", "last": "2026-11-30"}
     assert by_id["map-ticket-rules"].data == pm.TICKET_RULES
 
 

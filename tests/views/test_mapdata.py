@@ -5,10 +5,15 @@ ever leaves. The commune panel, lists and exports: test_map_lists.py."""
 
 from __future__ import annotations
 
+import base64
 import json
+import shutil
+import subprocess
 import threading
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import geobuf
 import numpy as np
@@ -16,7 +21,10 @@ import pytest
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_map_world import PII, RANGE, SECRETS, make_views, world  # noqa: F401
+from sqlalchemy import insert
+from test_map_world import PII, RANGE, SECRETS, make_views, ticket, world  # noqa: F401
+
+from ioc.db import models as m
 
 from ioc.views import map_layers
 from ioc.views import mapdata as md
@@ -184,22 +192,93 @@ def _kept_by_the_page(rules: dict, sector: str, services: list[str], status: str
     return cats, rules["states"][status]
 
 
-def test_the_pages_filters_keep_exactly_what_the_server_filters_return(world):
-    """The page downloads a time range's points once (``ticket_url``) and keeps those of the
-    status and categories chosen (``TICKET_RULES``): the same tickets as the filters in SQL
-    (``ticket_conditions``: ``service_codes``, the hotline rule's states)."""
-    from layouts.map import TICKET_RULES, ticket_url
+NODE = shutil.which("node") or shutil.which("nodejs")
+SCRIPT = Path(__file__).resolve().parents[2] / "assets" / "sector_map.js"
 
-    every = _points(world, RANGE)
-    for status in md.STATUSES:
-        for sector, services in (("all", []), ("security", []), ("all", ["TTHC", "ANTT"]), ("environment", ["TTHC"]),
-                                 ("security", ["ANTT", "TTHC"]), ("hotline", ["EVIL"])):
-            query = RANGE | {"status": status, "sector": sector, "service": ",".join(services)}
-            cats, states = _kept_by_the_page(TICKET_RULES, sector, services, status)
-            kept = {k for k, (_x, _y, cat, state) in every.items()
-                    if (cats is None or cat in cats) and (states is None or state in states)}
-            assert kept == set(_points(world, query)), query
-            assert ticket_url(md.filters_for(world, query)) == "/api/map/tickets.bin?start=2026-04-12&end=2026-06-10"
+
+def _kept_by_the_script(body: bytes, cases: list[dict]) -> list[list[int]]:
+    """assets/sector_map.js itself (``ioc.ticketPoints``, ``ioc.dayNumber``, ``ioc.keptTickets``) run
+    by Node on a window's points: the row ids the ticket layer shows for each case {first, start,
+    end, cats, states}, as ``ioc_map.tickets`` computes them."""
+    harness = """
+      const fs = require("fs"); global.window = {};
+      eval(fs.readFileSync(process.argv[1], "utf8"));
+      const input = JSON.parse(fs.readFileSync(0, "utf8"));
+      const raw = Buffer.from(input.body, "base64");
+      const features = window.ioc.ticketPoints(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
+      const out = input.cases.map(function (c) {
+        const d0 = window.ioc.dayNumber(c.first);
+        return window.ioc.keptTickets(features, c.cats, c.states, window.ioc.dayNumber(c.start) - d0,
+                                      window.ioc.dayNumber(c.end) - d0).map(function (f) { return f.properties.id; });
+      });
+      process.stdout.write(JSON.stringify(out));
+    """
+    stdin = json.dumps({"body": base64.b64encode(body).decode(), "cases": cases})
+    res = subprocess.run([NODE, "-e", harness, str(SCRIPT)], input=stdin, capture_output=True, text=True, timeout=60,
+                         check=True)
+    return json.loads(res.stdout)
+
+
+def _rows(views, query: dict) -> set[int]:
+    body, _missing = md.ticket_points(views, md.filters_for(views, query))
+    return set(md.decode_ticket_points(body)["id"])
+
+
+@pytest.mark.skipif(NODE is None, reason="Node.js is needed to run assets/sector_map.js")
+def test_the_pages_filters_keep_exactly_what_the_server_filters_return(world):
+    """The page downloads the points of a window once (``ticket_window``: the year up to the range's
+    end) and keeps those of the start day, status and categories chosen (``TICKET_RULES``) with
+    assets/sector_map.js: the same tickets as the filters in SQL (``ticket_conditions``: the local
+    days of ``bounds``, ``service_codes``, the hotline rule's states) — for several ranges, two of
+    them split at a local midnight by tickets 1 µs on either side of it."""
+    from layouts.map import TICKET_RULES, ticket_window
+
+    edge = md.local_midnight(date(2026, 5, 20), world.tz)  # 19/05 17:00 UTC
+    with world.engine().begin() as c:
+        c.execute(insert(m.Ticket), [
+            ticket("EDGE-1", "TTHC", "Thủ tục hành chính", "10001", edge - timedelta(microseconds=1)),
+            ticket("EDGE-2", "ANTT", "An ninh trật tự", "10001", edge),
+            ticket("EDGE-3", "TTHC", "Thủ tục hành chính", "10001", md.local_midnight(TODAY, world.tz))])
+    ranges = [RANGE, {"start": "2026-05-20", "end": "2026-06-10"}, {"start": "2026-05-19", "end": "2026-06-10"},
+              {"start": "2026-06-10", "end": "2026-06-10"}, {"start": "2025-06-10", "end": "2026-06-10"},
+              {"start": "2026-05-01", "end": "2026-05-19"}, {"start": "2026-05-20", "end": "2026-05-20"}]
+    by_window: dict[str, tuple[bytes, list, list]] = {}
+    for dates in ranges:
+        for status in md.STATUSES:
+            for sector, services in (("all", []), ("security", []), ("all", ["TTHC", "ANTT"]),
+                                     ("environment", ["TTHC"]), ("security", ["ANTT", "TTHC"]), ("hotline", ["EVIL"])):
+                query = dates | {"status": status, "sector": sector, "service": ",".join(services)}
+                win = ticket_window(md.filters_for(world, query))
+                if win["url"] not in by_window:
+                    w = md.filters_for(world, {"start": win["first"], "end": win["last"]})
+                    by_window[win["url"]] = (md.ticket_points(world, w)[0], [], [])
+                cats, states = _kept_by_the_page(TICKET_RULES, sector, services, status)
+                by_window[win["url"]][1].append({"first": win["first"], "start": dates["start"], "end": dates["end"],
+                                                 "cats": cats, "states": states})
+                by_window[win["url"]][2].append(query)
+    assert len(by_window) == 3  # ranges ending today share one download; those ending 19/05 and 20/05 their own
+    checked = 0
+    for body, cases, queries in by_window.values():
+        for kept, query in zip(_kept_by_the_script(body, cases), queries):
+            assert sorted(kept) == sorted(_rows(world, query)), query
+            checked += len(kept)
+    assert checked > 100  # the cases keep tickets, not only empty sets
+    ids = {md.ticket_ref(world, i): i for i in _rows(world, RANGE)}
+    assert {"EDGE-1", "EDGE-2", "EDGE-3"} <= set(ids)
+    assert ids["EDGE-2"] in _rows(world, {"start": "2026-05-20", "end": "2026-06-10"})
+    assert ids["EDGE-1"] not in _rows(world, {"start": "2026-05-20", "end": "2026-06-10"})
+    assert ids["EDGE-1"] in _rows(world, {"start": "2026-05-01", "end": "2026-05-19"})
+
+
+def test_a_local_day_starts_at_the_local_midnight_the_range_bounds_use():
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    first = date(2026, 5, 1)
+    f = md.MapFilters(start=first, end=date(2026, 5, 31))
+    s, e = f.bounds(tz)
+    times = [s - timedelta(microseconds=1), s, s + timedelta(hours=23, minutes=59),
+             md.local_midnight(date(2026, 5, 2), tz), e - timedelta(microseconds=1), e]
+    us = np.array([int((t - datetime(1970, 1, 1, tzinfo=timezone.utc)) / timedelta(microseconds=1)) for t in times])
+    assert md.local_day_numbers(us, first, f.days, tz).tolist() == [-1, 0, 0, 1, 30, 31]
 
 
 def test_a_point_names_its_ticket_by_row(world):
@@ -213,18 +292,19 @@ def test_a_point_names_its_ticket_by_row(world):
 
 
 @given(st.lists(st.tuples(st.floats(-180, 180), st.floats(-90, 90), st.integers(1, 2**31),
-                          st.sampled_from(md.TICKET_STATES), st.one_of(st.none(), st.sampled_from(["TTHC", "ĐẤT", ""]))),
+                          st.sampled_from(md.TICKET_STATES), st.one_of(st.none(), st.sampled_from(["TTHC", "ĐẤT", ""])),
+                          st.integers(0, 365)),
                 max_size=40, unique_by=lambda r: r[2]))
 @settings(max_examples=60, deadline=None)
 def test_ticket_points_read_back_as_written(rows):
     lon = np.array([r[0] for r in rows], dtype=float)
     lat = np.array([r[1] for r in rows], dtype=float)
     body = map_layers.encode_ticket_points(lon, lat, [r[2] for r in rows], [r[4] for r in rows],
-                                                                 [r[3] for r in rows])
+                                           [r[3] for r in rows], [r[5] for r in rows], date(2025, 6, 10))
     p = md.decode_ticket_points(body)
-    got = sorted(zip(p["id"], p["lon"], p["lat"], p["cat"], p["st"]))
-    want = sorted((r[2], round(r[0], 4), round(r[1], 4), r[4] or "", r[3]) for r in rows)
-    assert p["n"] == len(rows) and len(got) == len(want)
+    got = sorted(zip(p["id"], p["lon"], p["lat"], p["cat"], p["st"], p["day"]))
+    want = sorted((r[2], round(r[0], 4), round(r[1], 4), r[4] or "", r[3], r[5]) for r in rows)
+    assert p["n"] == len(rows) and len(got) == len(want) and p["day0"] == "2025-06-10"
     for g, w in zip(got, want):
         assert g[0] == w[0] and g[3:] == w[3:] and abs(g[1] - w[1]) < 1e-9 and abs(g[2] - w[2]) < 1e-9
 
