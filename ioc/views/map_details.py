@@ -14,7 +14,7 @@ from sqlalchemy import select
 from ioc.db import models as m
 from ioc.i18n import t
 from ioc.kpi import aqi as aqi_mod
-from ioc.kpi import environment, frames
+from ioc.kpi import air_grid, environment, environment_sql, parameters, sql as kpi_sql, tickets as kpi_tickets
 from ioc.kpi import wqi as wqi_mod
 from ioc.views import text
 from ioc.views.map_filters import DEADLINE_WORKING_DAYS, aware, duration, iso_local, when
@@ -45,14 +45,14 @@ def _check_id(value: str, what: str) -> None:
 def ticket_state(requested_at: datetime, expected_at: datetime | None, answered_at: datetime | None, status: str,
                  at: datetime, tz) -> tuple[str, datetime | None]:
     """('open' | 'overdue' | 'closed', deadline) of one ticket at ``at``, by the KPI engine's
-    own functions (``frames.ticket_deadlines`` and ``frames.ticket_flags``)."""
+    own functions (``kpi_tickets.ticket_deadlines`` and ``kpi_tickets.ticket_flags``)."""
     df = pd.DataFrame({
         "requested_at": pd.Series(pd.to_datetime([requested_at], utc=True)).astype("datetime64[us, UTC]"),
         "expected_at": pd.Series(pd.to_datetime([expected_at], utc=True)).astype("datetime64[us, UTC]"),
         "answered_at": pd.Series(pd.to_datetime([answered_at], utc=True)).astype("datetime64[us, UTC]"),
         "status": [status], "reopened_count": [0]})
-    df["deadline"] = frames.ticket_deadlines(df, tz, DEADLINE_WORKING_DAYS)
-    fl = frames.ticket_flags(df, pd.Timestamp(at))
+    df["deadline"] = kpi_tickets.ticket_deadlines(df, tz, DEADLINE_WORKING_DAYS)
+    fl = kpi_tickets.ticket_flags(df, pd.Timestamp(at))
     dl = df["deadline"].iloc[0]
     deadline = None if pd.isna(dl) else dl.to_pydatetime()
     if bool(fl["answered"].iloc[0]):
@@ -203,16 +203,16 @@ def station_series(views, station_id: str, rng: str, lang: str) -> dict:
     tz, now = views.tz, views.clock()
     start = now - timedelta(hours=RANGES[rng])
     st = m.Station.__table__
-    with frames.connect(views.engine()) as conn:
+    with kpi_sql.connect(views.engine()) as conn:
         row = conn.execute(select(st.c.id, st.c.name, st.c.kind, st.c.properties).where(st.c.id == station_id)).first()
         if row is None:
             raise NotFound(f"station {station_id[:60]!r} not found")
         dt = m.Datastream.__table__
-        ds = frames.fetch(conn, select(dt.c.id, dt.c.station_id, dt.c.name, dt.c.parameter, dt.c.unit)
+        ds = kpi_sql.fetch(conn, select(dt.c.id, dt.c.station_id, dt.c.name, dt.c.parameter, dt.c.unit)
                           .where(dt.c.station_id == row.id).order_by(dt.c.id))
-        ds["code"] = [frames.kpi_parameter(p) for p in ds["parameter"]] if len(ds) else pd.Series([], dtype=object)
+        ds["code"] = [parameters.kpi_parameter(p) for p in ds["parameter"]] if len(ds) else pd.Series([], dtype=object)
         lead = timedelta(hours=11) if row.kind == "air" else timedelta(0)  # NowCast needs 12 hours
-        obs = frames.load_observations(conn, ds["id"].astype(str).tolist(), start - lead, now)
+        obs = environment_sql.load_observations(conn, ds["id"].astype(str).tolist(), start - lead, now)
     kind = row.kind
     props = row.properties if isinstance(row.properties, dict) else {}
     obs = obs.assign(datastream_id=obs["datastream_id"].astype(str)).sort_values("phenomenon_time", kind="stable")
@@ -226,7 +226,7 @@ def station_series(views, station_id: str, rng: str, lang: str) -> dict:
         values = pts["result"].astype(float).to_numpy()
         unit = d.unit or ""
         if d.code == "water_level":
-            values = np.array([frames.water_level_metres(v, unit) for v in values], dtype=float)
+            values = np.array([parameters.water_level_metres(v, unit) for v in values], dtype=float)
             unit = "m"
         elif d.code in environment.INSECT_LEVELS:
             unit = t("sm.param_unit.insects", lang)
@@ -291,7 +291,7 @@ def _thresholds(code: str, unit: str, kind: str, props: dict, lang: str) -> list
 
 def _aqi_history(obs: pd.DataFrame, ds: pd.DataFrame, start: datetime, now: datetime, tz, lang: str):
     """Hourly VN_AQI (QĐ 1459, NowCast for PM) over the range: a series and the categories."""
-    grid = frames.AirGrid(obs, ds, pd.Timestamp(start) - pd.Timedelta(hours=11), pd.Timestamp(now))
+    grid = air_grid.AirGrid(obs, ds, pd.Timestamp(start) - pd.Timedelta(hours=11), pd.Timestamp(now))
     sid = str(ds["station_id"].iloc[0]) if len(ds) else ""
     rows = grid.hourly_aqi(sid, grid.hours) if sid in grid.values else []
     s0 = pd.Timestamp(start).floor("h")
@@ -343,7 +343,7 @@ def _level_history(obs: pd.DataFrame, ds: pd.DataFrame, props: dict, tz, lang: s
     sel = obs[obs["datastream_id"].map(codes) == main]
     values = sel["result"].astype(float).tolist()
     if main == "water_level":
-        values = [frames.water_level_metres(v, units.get(d)) for v, d in zip(values, sel["datastream_id"])]
+        values = [parameters.water_level_metres(v, units.get(d)) for v, d in zip(values, sel["datastream_id"])]
     rows = pd.DataFrame({"station_id": "s", "parameter": main, "at": sel["phenomenon_time"].tolist(), "value": values})
     if main == "salinity":
         res = environment.salinity_alerts(rows)

@@ -11,7 +11,7 @@ time at or before the moment, or closed without an answer time; overdue = not an
 its deadline (``expected_at``, else requested + 15 working days) passed. Here the rule is
 written as SQL so that lists can be filtered, sorted and paged in the database; the 15 working
 days become one cut-off time computed with the KPI engine's own deadline function
-(``frames.ticket_deadlines``, monotone in the request time), and a test checks the SQL against
+(``kpi_tickets.ticket_deadlines``, monotone in the request time), and a test checks the SQL against
 ``hotline.metrics`` on random tickets.
 """
 
@@ -34,7 +34,7 @@ from sqlalchemy import and_, case, func, not_, or_, select
 from ioc.db import models as m
 from ioc.formatting import format_datetime
 from ioc.i18n import t
-from ioc.kpi import frames
+from ioc.kpi import tickets as kpi_tickets
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
@@ -356,7 +356,7 @@ def overdue_cutoff(at: datetime, tz: ZoneInfo) -> datetime:
     """The earliest request time whose 15-working-day deadline is not before ``at``: a
     ticket without ``expected_at`` requested before it is overdue at ``at`` (if unanswered).
 
-    Computed with the KPI engine's deadline function (``frames.ticket_deadlines``), which is
+    Computed with the KPI engine's deadline function (``kpi_tickets.ticket_deadlines``), which is
     monotone in the request time; a refining grid search to the microsecond."""
     now_us = int(pd.Timestamp(at).value // 1000)
     key = (now_us, tz.key)
@@ -387,7 +387,7 @@ def _deadline_us(req_us: np.ndarray, tz: ZoneInfo) -> np.ndarray:
     req = pd.Series(pd.DatetimeIndex(req_us.astype("datetime64[us]")).tz_localize("UTC"))
     df = pd.DataFrame({"requested_at": req, "expected_at": pd.Series(pd.NaT, index=req.index,
                                                                        dtype="datetime64[us, UTC]")})
-    dl = frames.ticket_deadlines(df, tz, DEADLINE_WORKING_DAYS)
+    dl = kpi_tickets.ticket_deadlines(df, tz, DEADLINE_WORKING_DAYS)
     return dl.to_numpy(dtype="datetime64[us]").astype(np.int64)
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import case, func, select
 from ioc.db import models as m
 from ioc.i18n import t
 from ioc.kpi import aqi as aqi_mod
-from ioc.kpi import environment, frames
+from ioc.kpi import environment, environment_sql, parameters, sql as kpi_sql
 from ioc.kpi import wqi as wqi_mod
 from ioc.views import text
 from ioc.views.map_filters import (
@@ -253,13 +253,13 @@ def _ticket_rows(views, f: MapFilters, *, slim: bool = False, days: bool = False
     tz, now = views.tz, views.clock()
     at = f.as_of(tz, now)
     tk = m.Ticket.__table__
-    with frames.connect(views.engine()) as conn:  # SQLite: memory-mapped reads
-        dialect = frames.dialect_name(conn)
+    with kpi_sql.connect(views.engine()) as conn:  # SQLite: memory-mapped reads
+        dialect = kpi_sql.dialect_name(conn)
         cols = [tk.c.lat, tk.c.lon]
         if not slim:
             cols += [tk.c.id, tk.c.service_code, status_sql(at, tz)]
         if days:  # raw time values, converted in numpy
-            cols.append(frames.tcol(tk.c.requested_at, dialect))
+            cols.append(kpi_sql.tcol(tk.c.requested_at, dialect))
         res = conn.execute(select(*cols).where(*ticket_conditions(f, tz, at)))
         rows = res.cursor.fetchall() if res.cursor is not None else res.fetchall()
     if not rows:
@@ -271,7 +271,7 @@ def _ticket_rows(views, f: MapFilters, *, slim: bool = False, days: bool = False
     missing = int(len(ok) - np.count_nonzero(ok))
     day_no = np.zeros(0, dtype=np.int64)
     if days:
-        utc_us = frames.to_utc(columns[-1], dialect).to_numpy(dtype="datetime64[us]").astype(np.int64)
+        utc_us = kpi_sql.to_utc(columns[-1], dialect).to_numpy(dtype="datetime64[us]").astype(np.int64)
         day_no = local_day_numbers(utc_us, f.start, f.days, tz)[ok]
     if slim:
         return lat[ok], lon[ok], [], [], [], day_no, missing
@@ -562,13 +562,13 @@ def stations_layer(views, lang: str) -> dict:
     IoT water-level/salinity and insect-trap stations with their newest value against their
     alarm levels (the KPI engine's level rules on the newest values in SQL)."""
     now = views.clock()
-    with frames.connect(views.engine()) as conn:
-        stations = frames.load_stations(conn)
-        ds = frames.load_datastreams(conn)
+    with kpi_sql.connect(views.engine()) as conn:
+        stations = environment_sql.load_stations(conn)
+        ds = environment_sql.load_datastreams(conn)
         level_ids = stations.loc[stations["kind"].isin(["iot_water", "insect"]), "id"].astype(str).tolist() \
             if len(stations) else []
         lds = ds[ds["station_id"].astype(str).isin(level_ids)] if len(ds) else ds
-        latest = frames.load_latest_observations(conn, now, lds["id"].astype(str).tolist()) if len(lds) else None
+        latest = environment_sql.load_latest_observations(conn, now, lds["id"].astype(str).tolist()) if len(lds) else None
     facts = _map_facts(views)
     by_id = {str(s["id"]): s for s in (facts or {}).get("stations") or []}
     readings = _level_readings(stations, lds, latest, now) if latest is not None else {}
@@ -618,7 +618,7 @@ def _level_readings(stations: pd.DataFrame, lds: pd.DataFrame, latest: pd.DataFr
     sal = environment.salinity_alerts(lv[lv["parameter"] == "salinity"], as_of=now)
     wl = lv[lv["parameter"] == "water_level"].copy()
     if len(wl):
-        wl["value"] = [frames.water_level_metres(v, u) for v, u in zip(wl["value"].tolist(), wl["unit"].tolist())]
+        wl["value"] = [parameters.water_level_metres(v, u) for v, u in zip(wl["value"].tolist(), wl["unit"].tolist())]
         wl["unit"] = "m"
     levels = environment.water_level_alerts(wl, stations, as_of=now)
     insects = environment.insect_alerts(lv[lv["parameter"].isin(list(environment.INSECT_LEVELS))], as_of=now)

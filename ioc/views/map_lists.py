@@ -20,7 +20,7 @@ from sqlalchemy import and_, case, func, literal, or_, select
 
 from ioc.db import models as m
 from ioc.i18n import t
-from ioc.kpi import frames
+from ioc.kpi import qd766_sql, tickets as kpi_tickets
 from ioc.views import text
 from ioc.views.map_details import NotFound
 from ioc.views.map_filters import (
@@ -267,7 +267,7 @@ def _tickets_rows(rows, views, at: datetime, lang: str) -> list[dict]:
     df = pd.DataFrame({"requested_at": pd.Series(pd.to_datetime(req, utc=True)).astype("datetime64[us, UTC]"),
                        "expected_at": pd.Series(pd.to_datetime([aware(r.expected_at) for r in rows], utc=True))
                        .astype("datetime64[us, UTC]")})
-    dls = frames.ticket_deadlines(df, tz, DEADLINE_WORKING_DAYS).tolist()
+    dls = kpi_tickets.ticket_deadlines(df, tz, DEADLINE_WORKING_DAYS).tolist()
     out = []
     for r, rq, dl in zip(rows, req, dls):
         ans = aware(r.answered_at)
@@ -305,8 +305,8 @@ def _cameras_rows(rows, views, at: datetime, lang: str) -> list[dict]:
 def _dossiers_select(views, code: str, f: MapFilters, at: datetime):
     d, p = m.Dossier.__table__, m.Procedure.__table__
     end = f.bounds(views.tz)[1]
-    with views.engine().connect() as conn:  # the QĐ 766 overdue rule (frames.overdue_where), as conditions
-        sets = frames.overdue_where(conn, end, at)
+    with views.engine().connect() as conn:  # the QĐ 766 overdue rule (qd766_sql.overdue_where), as conditions
+        sets = qd766_sql.overdue_where(conn, end, at)
     stmt = (select(d.c.id, p.c.name.label("procedure"), d.c.procedure_code, d.c.agency, d.c.received_at, d.c.due_at,
                    d.c.supplement_wait_hours)
             .select_from(d.outerjoin(p, p.c.code == d.c.procedure_code))

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert, select
 
 from ioc.db import models as m
-from ioc.kpi import frames, hotline
+from ioc.kpi import hotline, tickets as kpi_tickets
 from ioc.views.map_filters import overdue_cutoff, status_sql
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -63,5 +63,5 @@ def test_the_cutoff_is_where_the_deadline_reaches_now(now):
     req = pd.Series(pd.DatetimeIndex(np.array([us - 1, us], dtype="datetime64[us]")).tz_localize("UTC"))
     df = pd.DataFrame({"requested_at": req, "expected_at": pd.Series(pd.NaT, index=req.index,
                                                                      dtype="datetime64[us, UTC]")})
-    dl = frames.ticket_deadlines(df, TZ).tolist()
+    dl = kpi_tickets.ticket_deadlines(df, TZ).tolist()
     assert dl[0] < pd.Timestamp(now) <= dl[1]
