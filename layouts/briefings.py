@@ -7,22 +7,10 @@ from __future__ import annotations
 from dash import Input, Output, dcc, html
 from flask import Response, send_file
 
+from ioc.i18n import t
 from ioc.views.briefing_list import BriefingRow, briefing_file, briefings
 
-TEXT = {
-    "title": {"vi": "Bản tin điều hành", "en": "Briefings"},
-    "intro": {"vi": "Bản tin ngày và tuần dạng PDF. Chỉ bản tin đạt mọi kiểm tra mới được tải về.",
-              "en": "Daily and weekly PDF briefings. Only briefings that passed every check can be downloaded."},
-    "cols": {"vi": ["Kỳ", "Trạng thái", "Số trang", "Dung lượng", "Lập lúc", ""],
-             "en": ["Period", "Status", "Pages", "Size", "Made at", ""]},
-    "download": {"vi": "⤓ Tải PDF", "en": "⤓ Download PDF"},
-    "none": {"vi": "Chưa có bản tin nào. Lệnh: ioc briefing build --period day --date YYYY-MM-DD",
-             "en": "No briefing yet. Command: ioc briefing build --period day --date YYYY-MM-DD"},
-    "db_down": {"vi": "Không đọc được danh sách bản tin lúc này; trang tự thử lại sau 1 phút.",
-                "en": "The list of briefings cannot be read now; the page retries in a minute."},
-    "back": {"vi": "← Trạng thái", "en": "← Status"},
-}
-STATUS_EN = {"done": "Passed its checks", "failed": "Failed — not issued", "pending": "Being made"}
+COLUMNS = ("period", "status", "pages", "size", "made", "")
 STATUS_CLASS = {"done": "ok", "failed": "bad", "pending": "none"}
 
 
@@ -42,13 +30,13 @@ def layout(**_kwargs):
 
 def rows_table(rows: list[BriefingRow], lang: str):
     if not rows:
-        return html.P(TEXT["none"][lang], className="empty")
-    head = html.Thead(html.Tr([html.Th(c) for c in TEXT["cols"][lang]]))
+        return html.P(t("briefings.none", lang), className="empty")
+    head = html.Thead(html.Tr([html.Th(t(f"briefings.col.{c}", lang) if c else "") for c in COLUMNS]))
     body = []
     for r in rows:
-        status = r.status_label if lang == "vi" else STATUS_EN.get(r.status, r.status)
+        status = t(f"briefings.status.{r.status}", lang)
         mark = {"done": "✔", "failed": "✖", "pending": "…"}.get(r.status, "")
-        action = (html.A(TEXT["download"][lang], href=download_href(r), download=f"ban-tin-{r.id}.pdf")
+        action = (html.A(t("briefings.download", lang), href=download_href(r), download=f"ban-tin-{r.id}.pdf")
                   if r.downloadable else html.Span(r.reason or "", className="reason"))
         body.append(html.Tr(className=f"state-{STATUS_CLASS.get(r.status, 'none')}", children=[
             html.Td(r.period_label), html.Td(f"{mark} {status}"), html.Td(r.pages_text), html.Td(r.size_text),
@@ -77,5 +65,5 @@ def register(app, settings, views) -> None:
         try:
             content = rows_table(briefings(views), lang)
         except Exception:  # noqa: BLE001 - the database is down: say so, keep the page
-            content = html.P(TEXT["db_down"][lang], className="empty bad")
-        return TEXT["title"][lang], TEXT["intro"][lang], TEXT["back"][lang], content
+            content = html.P(t("briefings.db_down", lang), className="empty bad")
+        return t("briefings.title", lang), t("briefings.intro", lang), t("briefings.back", lang), content

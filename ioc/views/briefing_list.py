@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ioc.db import models as m
+from ioc.i18n import t
 from ioc.formatting import format_datetime, format_number
 
-STATUS_LABEL = {"done": "Đạt kiểm tra", "failed": "Không đạt — không phát hành", "pending": "Đang lập"}
 KIND_LABEL = {"daily": "Ngày", "weekly": "Tuần"}
 
 
@@ -49,7 +49,7 @@ def _period_label(row: m.Briefing, tz) -> str:
 def _to_row(r: m.Briefing, tz) -> BriefingRow:
     ok_file = r.status == "done" and bool(r.path) and Path(r.path).is_file()
     return BriefingRow(
-        id=r.id, kind=r.kind, status=r.status, status_label=STATUS_LABEL.get(r.status, r.status),
+        id=r.id, kind=r.kind, status=r.status, status_label=t(f"briefings.status.{r.status}", "vi"),
         period_label=_period_label(r, tz), made_at=format_datetime(r.created_at, tz),
         pages_text=format_number(r.pages) if r.pages else "—",
         size_text="—" if not r.size_bytes else f"{format_number(r.size_bytes / 1024, 0)} KB",
