@@ -893,6 +893,19 @@ def server_cpu(stack: MapStack) -> float:
     return total * 1000
 
 
+def round_trip_summary(what: str, times: list, per: dict, cpus: list) -> dict:
+    """Print a round-trip part's verdict (median and p95 against the filter target) and its CPU."""
+    med, p95 = statistics.median(times), pct(times, 95)
+    print(f"  -> {what} round trip: median {med:.0f} ms, p95 {p95:.0f} ms of {len(times)} "
+          f"— target ≤ {TARGETS['filter_ms']:.0f} ms: {verdict(med <= TARGETS['filter_ms'])} (median), "
+          f"{verdict(p95 <= TARGETS['filter_ms'])} (p95)"
+          + "".join(f"; → {k}: median {statistics.median(v):.0f} ms" for k, v in per.items()))
+    print(f"  -> CPU per change: page median {statistics.median(c['task'] for c in cpus):.0f} ms (max "
+          f"{max(c['task'] for c in cpus):.0f}; script median {statistics.median(c['script'] for c in cpus):.0f}), "
+          f"web server median {statistics.median(c['server'] for c in cpus):.0f} ms")
+    return {"median": med, "p95": p95, "all": times, "cpu": cpus}
+
+
 def bench_filters(driver, runs: int, stack: MapStack | None = None) -> dict | None:
     print(f"\n== 3. filter change: status all ↔ overdue through the page's dropdown (#map-status), {runs} runs ==",
           flush=True)
@@ -939,15 +952,7 @@ def bench_filters(driver, runs: int, stack: MapStack | None = None) -> dict | No
         time.sleep(0.5)
     if not times:
         return None
-    med, p95 = statistics.median(times), pct(times, 95)
-    print(f"  -> filter round trip: median {med:.0f} ms, p95 {p95:.0f} ms of {len(times)} "
-          f"— target ≤ {TARGETS['filter_ms']:.0f} ms: {verdict(med <= TARGETS['filter_ms'])} (median), "
-          f"{verdict(p95 <= TARGETS['filter_ms'])} (p95)"
-          + "".join(f"; → {k}: median {statistics.median(v):.0f} ms" for k, v in per.items()))
-    print(f"  -> CPU per change: page median {statistics.median(c['task'] for c in cpus):.0f} ms (max "
-          f"{max(c['task'] for c in cpus):.0f}; script median {statistics.median(c['script'] for c in cpus):.0f}), "
-          f"web server median {statistics.median(c['server'] for c in cpus):.0f} ms")
-    return {"median": med, "p95": p95, "all": times, "cpu": cpus}
+    return round_trip_summary("filter", times, per, cpus)
 
 
 def type_date(driver, day, element_id: str = "map-dates") -> float:
@@ -1025,19 +1030,12 @@ def bench_dates(driver, runs: int, stack: MapStack, year_start, today, *, end: b
         time.sleep(0.5)
     if not times:
         return None
-    med, p95 = statistics.median(times), pct(times, 95)
-    print(f"  -> time-range ({'end' if end else 'start'}) round trip: median {med:.0f} ms, p95 {p95:.0f} ms of "
-          f"{len(times)} — target ≤ {TARGETS['filter_ms']:.0f} ms: {verdict(med <= TARGETS['filter_ms'])} (median), "
-          f"{verdict(p95 <= TARGETS['filter_ms'])} (p95)"
-          + "".join(f"; → {k}: median {statistics.median(v):.0f} ms" for k, v in per.items()))
-    print(f"  -> CPU per change: page median {statistics.median(c['task'] for c in cpus):.0f} ms (script median "
-          f"{statistics.median(c['script'] for c in cpus):.0f}), web server median "
-          f"{statistics.median(c['server'] for c in cpus):.0f} ms")
+    result = round_trip_summary(f"time-range ({'end' if end else 'start'})", times, per, cpus)
     if splits:
         print(f"  -> where it went (median): the Enter → the points handed to the ticket layer (ioc_map.tickets, "
               f"after a download if any) {statistics.median(a for a, _ in splits):.0f} ms; → the last marker drawn "
               f"(dash-leaflet's supercluster index + markers) {statistics.median(b for _, b in splits):.0f} ms")
-    return {"median": med, "p95": p95, "all": times, "cpu": cpus}
+    return result
 
 
 # --- main -----------------------------------------------------------------------------------------
