@@ -8,9 +8,22 @@ import time
 
 import pytest
 
-from .iocbrowser import expected_tiles, open_wall, tile_values
+from datetime import timedelta
+
+from ioc.kpi.environment import DEFAULT_MAX_AGE_BY_KIND
+from simulator.environment import KINDS
+
+from .iocbrowser import SIM_BEHIND, expected_tiles, open_wall, tile_values
 
 pytestmark = pytest.mark.browser
+
+
+def test_the_frozen_simulator_keeps_an_air_figure_current_at_every_minute():
+    # the oldest the last visible air hour gets: the clock's lag, the upstream's delay (up to 600 s
+    # of jitter on top), and a whole hour when the wall clock is just before the next hour shows up
+    _sensor, _params, _step, lag_s = KINDS["air"]
+    oldest = SIM_BEHIND + timedelta(seconds=lag_s + 600) + timedelta(hours=1)
+    assert oldest < DEFAULT_MAX_AGE_BY_KIND["air"], (oldest, DEFAULT_MAX_AGE_BY_KIND["air"])
 
 
 def test_wall_tiles_equal_the_kpi_snapshot(stack, kiosk):
