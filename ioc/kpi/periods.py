@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import pickle
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -31,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from ioc.db import models as m
-from ioc.kpi import aqi, environment_sql, hotline, qd766, qd766_sql, rollups, sql, tickets
+from ioc.kpi import aqi, cache_codec, environment_sql, hotline, qd766, qd766_sql, rollups, sql, tickets
 from ioc.kpi.values import pct
 from ioc.kpi.dates import add_months, local_day, local_midnight, month_start, ts
 from ioc.kpi.day_parts import RAW
@@ -151,7 +150,7 @@ def period_figures(engine: Engine, period: str, *, date: date | str | None = Non
 
 CLOSED_TTL = 900.0
 SHARED_TTL = 3600
-CACHE_VERSION = 2  # bump when the cached structures change: old Redis entries are then ignored
+CACHE_VERSION = 3  # bump when the cached structures change: old Redis entries are then ignored
 _CACHE_MAX = 128
 _cache: dict[tuple, tuple[float, object]] = {}
 
@@ -176,8 +175,12 @@ class _Cache:
         if self.store is not None and not self.refresh:
             try:
                 blob = self.store.period_cache_get(digest)
-                res = pickle.loads(blob) if blob else None  # our own Redis, our own writes
-            except Exception as err:  # Redis down or an entry from other code: compute instead
+                # typed JSON, never pickle: a Redis writer must not run code here (cache_codec.py)
+                res = cache_codec.loads(blob) if blob else None
+            except ValueError as err:  # not our JSON (an old pickle, a forged entry): computed again
+                log.warning("period cache entry %s refused: %s", digest[:12], err)
+                res = None
+            except Exception as err:  # Redis down: compute instead
                 log.debug("period cache read failed: %s", err)
                 res = None
             if res is not None:
@@ -188,8 +191,9 @@ class _Cache:
                 return res  # "no data" ends with the first backfilled rows: never kept
             if self.store is not None:
                 try:
-                    self.store.period_cache_set(digest, pickle.dumps(res, protocol=pickle.HIGHEST_PROTOCOL),
-                                                SHARED_TTL)
+                    self.store.period_cache_set(digest, cache_codec.dumps(res), SHARED_TTL)
+                except TypeError as err:  # a type the codec does not know: computed by each process
+                    log.warning("period cache: window %s not shared: %s", key[1:3], err)
                 except Exception as err:
                     log.debug("period cache write failed: %s", err)
         if len(_cache) >= _CACHE_MAX:
