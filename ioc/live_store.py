@@ -33,7 +33,7 @@ KEYS: dict[str, tuple[str, str, str]] = {
     "quarantine": ("{prefix}:quarantine:counts", "hash", "field = source:reason_code, value = records quarantined"),
     "kpi_snapshot": ("{prefix}:kpi:snapshot", "string", "JSON KPI snapshot the pages render"),
     "kpi_version": ("{prefix}:kpi:version", "string", "data version the snapshot was computed from"),
-    "kpi_period": ("{prefix}:kpi:period", "string", "key prefix: `…:period:<digest>` holds one closed period window's figures (pickled), written by the KPI scheduler, shared by all processes, expires"),
+    "kpi_period": ("{prefix}:kpi:period", "string", "key prefix: `…:period:<digest>` holds one closed period window's figures (typed JSON, ioc/kpi/cache_codec.py; never pickle), written by the KPI scheduler, shared by all processes, expires"),
     "alerts": ("{prefix}:alerts:active", "hash", "field = alert key, value = JSON alert"),
     "refresh": ("{prefix}:refresh", "pubsub", "hint to recompute now (lossy; pages still poll version)"),
     "view": ("{prefix}:view:{{name}}", "string", "one panel's facts for the read model (ioc/views), small JSON, written by the KPI scheduler"),
