@@ -170,17 +170,25 @@ def quarantine(
     source: Optional[str] = typer.Option(None, "--source", "-s"),
     limit: int = typer.Option(20, min=1, max=1000),
     as_json: bool = typer.Option(False, "--json"),
+    redact_all: bool = typer.Option(False, "--redact", help="Redact every stored payload now (rows stored "
+                                    "before payloads were redacted at write time), then show the list."),
 ) -> None:
     """Show quarantined upstream records with their reasons (last seen first): one row per
-    record, with when it was first and last seen and by how many polls."""
+    record, with when it was first and last seen and by how many polls. Payloads are shown
+    redacted (no personal data, stream address or credential), whatever a row holds."""
     from sqlalchemy import func, select
     from sqlalchemy.orm import Session
 
+    from connectors.redaction import redact_stored
     from ioc.db.models import QuarantineRecord
     from ioc.db.session import make_engine
+    from ioc.pii import scrub
     from ioc.settings import load_settings
 
     engine = make_engine(load_settings().effective_database_url)
+    if redact_all:
+        changed = redact_quarantine(engine)
+        out.print(f"redacted {changed} stored payload(s)")
     with Session(engine) as s:
         q = select(QuarantineRecord).order_by(QuarantineRecord.last_seen_at.desc(), QuarantineRecord.id.desc()).limit(limit)
         counts = select(QuarantineRecord.source, QuarantineRecord.reason_code, func.count()).group_by(
@@ -193,10 +201,10 @@ def quarantine(
     if as_json:
         print(json.dumps({"counts": [{"source": a, "reason_code": b, "count": c} for a, b, c in totals],
                           "records": [{"source": r.source, "record_key": r.record_key, "record_id": r.record_id,
-                                       "reason_code": r.reason_code, "reason": r.reason,
+                                       "reason_code": r.reason_code, "reason": scrub(r.reason),
                                        "first_seen_at": r.first_seen_at.isoformat(),
                                        "last_seen_at": r.last_seen_at.isoformat(), "times_seen": r.times_seen,
-                                       "payload": r.payload} for r in rows]}, ensure_ascii=False))
+                                       "payload": redact_stored(r.payload)} for r in rows]}, ensure_ascii=False))
         return
     t = Table("source", "reason", "records", title="Quarantine by reason")
     for a, b, c in totals:
@@ -205,5 +213,14 @@ def quarantine(
     t = Table("last seen", "first seen", "times", "source", "record", "reason", title=f"Latest {len(rows)}")
     for r in rows:
         t.add_row(r.last_seen_at.isoformat(timespec="seconds"), r.first_seen_at.isoformat(timespec="seconds"),
-                  str(r.times_seen), r.source, r.record_id or "—", r.reason[:80])
+                  str(r.times_seen), r.source, r.record_id or "—", scrub(r.reason)[:80])
     out.print(t)
+
+
+def redact_quarantine(engine) -> int:
+    """Redact every stored quarantine payload (rows written before payloads were redacted at
+    write time; migration 0007 does it once on upgrade). Returns the rows changed."""
+    from connectors.redaction import redact_rows
+
+    with engine.begin() as conn:
+        return redact_rows(conn)

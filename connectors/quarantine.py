@@ -7,6 +7,11 @@ a SHA-256 digest of its raw payload (keys sorted). ``record_key`` holds ``kind:i
 ``kind:sha256:<hex>`` and (source, record_key) is unique, so a broken record that stays
 broken updates its one row (reason, payload, last seen, times seen) at each poll instead of
 adding another.
+
+Payloads are kept redacted (connectors/redaction.py): no reporter's name, phone, e-mail or
+address, no camera stream address, no credential — the id and the reason say what was refused
+and why. The digest of a record without an id is taken from the raw payload, so two records
+that differ only in personal data stay two rows.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from connectors.redaction import redact
 from ioc.db import models as m
+from ioc.pii import scrub
 
 MAX_PAYLOAD = 2_000  # characters of a quarantined record kept for admins
 
@@ -36,7 +43,8 @@ class Quarantined:
 
 
 def truncate_payload(payload: Any) -> str:
-    """A safe, bounded text copy of a raw record for the quarantine."""
+    """A safe, bounded, redacted text copy of a raw record for the quarantine."""
+    payload = redact(payload)
     try:
         text = orjson.dumps(payload, default=str).decode()
     except (TypeError, orjson.JSONEncodeError):
@@ -80,7 +88,7 @@ def store(session: Session, source: str, items: list[Quarantined], now: datetime
     for key, q in latest.items():
         (again if key in counted else first).append(
             {"source": source, "record_key": key, "record_id": usable_id(q.record_id),
-             "reason_code": q.reason_code[:64], "reason": q.reason[:1000], "payload": truncate_payload(q.payload),
+             "reason_code": q.reason_code[:64], "reason": scrub(q.reason)[:1000], "payload": truncate_payload(q.payload),
              "first_seen_at": now, "last_seen_at": now, "times_seen": 1})
         counted.add(key)
     table = m.QuarantineRecord.__table__

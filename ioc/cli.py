@@ -213,6 +213,7 @@ _mount("connectors.cli", "connectors", "Poll the upstream sources.")
 _mount("ioc.kpi.cli", "kpi", "KPI snapshot and period figures.")
 _mount("ioc.store_cli", "store", "Live store maintenance.")
 _mount("ioc.briefings.cli", "briefing", "Daily and weekly PDF briefings.")
+_mount("ioc.audit_cli", "audit", "Personal-data access log (read-only).")
 
 
 def main() -> None:

@@ -43,9 +43,16 @@ def ticket_body(d: Mapping, lang: str) -> list:
     rows = [("mp.f.category", d.get("category")), ("mp.f.received", d.get("received_text")),
             ("mp.f.age", d.get("age_text")), ("mp.f.deadline", d.get("deadline_text")),
             ("mp.f.commune", d.get("commune")), ("mp.f.agency", d.get("agency"))]
+    # the reporter as the read model gives it: masked unless revealed (ioc/views/privacy.py)
+    who = d.get("person") or {}
+    rows += [("mp.f.reporter", who.get("reporter_name")), ("mp.f.phone", who.get("reporter_phone")),
+             ("mp.f.address", who.get("address"))]
+    if who.get("description"):
+        rows.append(("mp.f.description", who["description"]))
+    note = "mp.personal_masked" if who.get("masked", True) else "mp.personal_shown"
     return [html.Div([html.Span(sym, className="sm-mark", style={"background": colour, "color": ink(colour)}),
                       html.Strong(d.get("status_label") or "—")], className="sm-status-line"),
-            _facts(rows, lang), html.P(t("mp.no_personal", lang), className="sm-muted sm-small")]
+            _facts(rows, lang), html.P(t(note, lang), className="sm-muted sm-small")]
 
 
 def camera_body(d: Mapping, lang: str, snapshot: tuple[int, str] | None = None) -> list:

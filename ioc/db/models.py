@@ -328,6 +328,24 @@ class AuditLog(Base):
     details: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
+class PiiAccess(Base):
+    """Each time personal data (reporters' names, phones, e-mails, exact addresses) was shown
+    or exported unmasked: who, when, which records, why (ioc/views/privacy.py). Append-only:
+    the app has no update or delete path, and triggers refuse both (migration 0007)."""
+
+    __tablename__ = "pii_access_log"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(100), index=True)  # the user's name
+    role: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(16))  # view | export
+    surface: Mapped[str] = mapped_column(String(100))  # e.g. map.ticket, map.export.csv
+    record_kind: Mapped[str] = mapped_column(String(32))  # ticket
+    record_ids: Mapped[list] = mapped_column(JSON)  # the records' own ids, in the order shown
+    record_count: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+
+
 # --- KPI daily rollups ------------------------------------------------------------------
 
 

@@ -1,4 +1,5 @@
-"""What the sector map shows when something is clicked: a ticket (no personal data), a camera
+"""What the sector map shows when something is clicked: a ticket (its reporter masked unless
+revealed: ioc/views/privacy.py), a camera
 (status history; its snapshot fetched server-side — stream addresses never leave the server),
 a station's time series against the official thresholds with its category history."""
 
@@ -18,6 +19,7 @@ from ioc.kpi import air_grid, environment, environment_sql, parameters, sql as k
 from ioc.kpi import wqi as wqi_mod
 from ioc.views import text
 from ioc.views.map_filters import DEADLINE_WORKING_DAYS, aware, duration, iso_local, when
+from ioc.views.privacy import Reveal, log_access, person
 from ioc.views.map_layers import LEVEL_COLOURS, LEVEL_PARAMS, NO_LEVELS_COLOUR, _cam_status
 
 RANGES = {"24h": 24, "7d": 7 * 24, "30d": 30 * 24}
@@ -60,18 +62,24 @@ def ticket_state(requested_at: datetime, expected_at: datetime | None, answered_
     return ("overdue" if bool(fl["overdue"].iloc[0]) else "open"), deadline
 
 
-def ticket_detail(views, external_id: str, lang: str) -> dict:
-    """Category, state, age, deadline, commune and agency of one ticket — never the
-    reporter's name, phone number, address or the ticket's description."""
+def ticket_detail(views, external_id: str, lang: str, *, reveal: Reveal | None = None,
+                  surface: str = "map.ticket") -> dict:
+    """Category, state, age, deadline, commune and agency of one ticket, and ``person``: the
+    reporter's name and phone number, the address and the description — masked
+    (ioc/views/privacy.py) unless ``reveal`` (a checked permission and its reason) is given,
+    in which case the access is logged first."""
     _check_id(external_id, "ticket")
     tk = m.Ticket.__table__
     with views.engine().connect() as conn:
         row = conn.execute(select(tk.c.external_id, tk.c.service_code, tk.c.service_name, tk.c.status,
                                   tk.c.requested_at, tk.c.expected_at, tk.c.answered_at, tk.c.commune_code,
-                                  tk.c.agency)
+                                  tk.c.agency, tk.c.reporter_name, tk.c.reporter_phone, tk.c.address,
+                                  tk.c.description)
                            .where(tk.c.external_id == external_id).order_by(tk.c.source).limit(1)).first()
     if row is None:
         raise NotFound(f"ticket {external_id[:60]!r} not found")
+    if reveal is not None:
+        log_access(views.engine(), reveal, action="view", surface=surface, kind="ticket", ids=[row.external_id])
     tz, now = views.tz, views.clock()
     req, exp, ans = aware(row.requested_at), aware(row.expected_at), aware(row.answered_at)
     state, deadline = ticket_state(req, exp, ans, row.status, now, tz)
@@ -88,7 +96,7 @@ def ticket_detail(views, external_id: str, lang: str) -> dict:
             "category_code": row.service_code, "status": state, "status_label": t(f"sm.tst.{state}", lang),
             "received_text": when(req, tz), "age_text": age, "deadline_text": dl_text,
             "commune": names.get(row.commune_code or "", row.commune_code or t("unknown_commune", lang)),
-            "agency": row.agency or "—"}
+            "agency": row.agency or "—", "person": person(row, reveal)}
 
 
 def ticket_ref(views, row_id) -> str:

@@ -23,6 +23,7 @@ from ioc.i18n import t
 from ioc.kpi import qd766_sql, tickets as kpi_tickets
 from ioc.views import text
 from ioc.views.map_details import NotFound
+from ioc.views.privacy import Reveal, log_access
 from ioc.views.map_filters import (
     DEADLINE_WORKING_DAYS,
     MapFilters,
@@ -382,47 +383,84 @@ def _ordered(views, code: str, kind: str, f: MapFilters, sort: str | None, desc:
 
 
 def commune_list(views, code: str, kind: str, filters: MapFilters, *, sort: str | None = None, desc: bool = False,
-                 page: int = 0, page_size: int = 20, query: str = "", lang: str = "vi") -> ListPage:
+                 page: int = 0, page_size: int = 20, query: str = "", lang: str = "vi",
+                 reveal: Reveal | None = None) -> ListPage:
     """One page of a commune's list (``kind``: tickets | cameras_offline | dossiers_overdue),
     filtered (the filters, and ``query`` on the shown columns), sorted (a column id; missing
-    values last) and counted in SQL. A page past the end gives the last page."""
+    values last) and counted in SQL. A page past the end gives the last page. With ``reveal``
+    (ioc/views/privacy.py) the tickets list also holds each reporter's name, phone and the
+    address, and the page's tickets are written to the access log first."""
     _check(views, code, kind, sort, page, page_size, query)
     spec = _LISTS[kind]
     tz, now = views.tz, views.clock()
     at = filters.as_of(tz, now)
     stmt, (col, down) = _ordered(views, code, kind, filters, sort, desc, query, at)
+    personal = _personal(kind, reveal)
+    if personal:
+        stmt = stmt.add_columns(*personal)
     with views.engine().connect() as conn:
         total = int(conn.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar() or 0)
         pages = max(1, -(-total // page_size))
         page = min(page, pages - 1)
         rows = conn.execute(stmt.limit(page_size).offset(page * page_size)).all()
-    return ListPage(kind=kind, title=t(f"sm.list.{kind}", lang), columns=_columns(kind, lang),
-                    rows=spec.format(rows, views, at, lang), total=total, page=page, page_count=pages,
-                    page_size=page_size, sort=col, desc=down, note=spec.note(filters, at, tz, lang),
-                    empty_text=t(f"sm.list.{kind}.empty", lang))
+    if personal:
+        log_access(views.engine(), reveal, action="view", surface="map.list", kind="ticket",
+                   ids=[r.external_id for r in rows])
+    return ListPage(kind=kind, title=t(f"sm.list.{kind}", lang), columns=_columns(kind, lang, bool(personal)),
+                    rows=_with_person(spec.format(rows, views, at, lang), rows, bool(personal)), total=total,
+                    page=page, page_count=pages, page_size=page_size, sort=col, desc=down,
+                    note=spec.note(filters, at, tz, lang), empty_text=t(f"sm.list.{kind}.empty", lang))
 
 
-def _columns(kind: str, lang: str) -> list[dict]:
-    return [{"id": c, "name": t(f"sm.col.{kind}.{c}", lang)} for c in _LISTS[kind].columns]
+PERSON_COLUMNS = ("reporter_name", "reporter_phone", "address")  # a tickets list's columns when revealed
+
+
+def _personal(kind: str, reveal: Reveal | None) -> list:
+    """The SQL columns of personal data a list adds when revealed (tickets only)."""
+    if reveal is None or kind != "tickets":
+        return []
+    tk = m.Ticket.__table__
+    return [tk.c[c] for c in PERSON_COLUMNS]
+
+
+def _with_person(out: list[dict], rows, personal: bool) -> list[dict]:
+    if personal:
+        for d, r in zip(out, rows):
+            d.update({c: getattr(r, c) or "—" for c in PERSON_COLUMNS})
+    return out
+
+
+def _columns(kind: str, lang: str, personal: bool = False) -> list[dict]:
+    ids = _LISTS[kind].columns + (PERSON_COLUMNS if personal else ())
+    return [{"id": c, "name": t(f"sm.col.{kind}.{c}", lang)} for c in ids]
 
 
 def list_all(views, code: str, kind: str, filters: MapFilters, *, sort: str | None = None, desc: bool = False,
-             query: str = "", lang: str = "vi", batch: int = 2_000) -> tuple[list[dict], int, Iterator[dict]]:
+             query: str = "", lang: str = "vi", batch: int = 2_000, reveal: Reveal | None = None,
+             surface: str = "map.export") -> tuple[list[dict], int, Iterator[dict]]:
     """Every row of the list, in the list's order (the export): (columns, total, rows).
-    Raises ``ValueError`` past ``EXPORT_MAX`` rows."""
+    Raises ``ValueError`` past ``EXPORT_MAX`` rows. With ``reveal`` the tickets' personal
+    columns are added and every exported ticket is written to the access log before a row
+    is handed over."""
     _check(views, code, kind, sort, 0, 1, query)
     spec = _LISTS[kind]
     at = filters.as_of(views.tz, views.clock())
     stmt, _ = _ordered(views, code, kind, filters, sort, desc, query, at)
+    personal = _personal(kind, reveal)
     with views.engine().connect() as conn:
         total = int(conn.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar() or 0)
-    if total > EXPORT_MAX:
-        raise ValueError(f"the list holds {total} rows; an export stops at {EXPORT_MAX}: narrow the filters")
+        if total > EXPORT_MAX:
+            raise ValueError(f"the list holds {total} rows; an export stops at {EXPORT_MAX}: narrow the filters")
+        if personal:
+            ids = [r.external_id for r in conn.execute(stmt)]
+    if personal:
+        log_access(views.engine(), reveal, action="export", surface=surface, kind="ticket", ids=ids)
+        stmt = stmt.add_columns(*personal)
 
     def rows() -> Iterator[dict]:
         with views.engine().connect() as conn:
             res = conn.execute(stmt)
             while chunk := res.fetchmany(batch):
-                yield from spec.format(chunk, views, at, lang)
+                yield from _with_person(spec.format(chunk, views, at, lang), chunk, bool(personal))
 
-    return _columns(kind, lang), total, rows()
+    return _columns(kind, lang, bool(personal)), total, rows()

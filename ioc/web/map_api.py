@@ -14,7 +14,7 @@ from flask import Response, request
 from sqlalchemy.exc import DBAPIError
 
 from ioc.i18n import t
-from ioc.views import mapdata
+from ioc.views import mapdata, privacy
 from ioc.views.exports import content_disposition, filename
 
 log = logging.getLogger("ioc.web")
@@ -68,6 +68,11 @@ def register(server, views) -> None:
             return True
         raise BadInput(f"bad {name} {raw[:20]!r}: true or false")
 
+    def reveal() -> privacy.Reveal | None:
+        """``?reveal=1&reason=…``: personal data unmasked, for a principal with ``pii`` (403
+        otherwise; 400 without a reason); the read model logs the access."""
+        return privacy.reveal_for(privacy.current_principal(), bool_arg("reveal"), request.args.get("reason"))
+
     def route(rule: str, name: str):
         def deco(fn):
             @wraps(fn)
@@ -78,6 +83,8 @@ def register(server, views) -> None:
                     return fn(**kwargs)
                 except mapdata.NotFound as err:
                     return _error(404, str(err))
+                except privacy.PiiDenied as err:
+                    return _error(403, str(err))
                 except ValueError as err:  # BadInput, MapFilters, PeriodError …: the caller's mistake
                     return _error(400, str(err))
                 except DBAPIError:
@@ -118,7 +125,7 @@ def register(server, views) -> None:
 
     @route("/api/map/ticket/<path:external_id>", "ticket")
     def ticket(external_id: str):
-        return _json(mapdata.ticket_detail(views, external_id, lang()))
+        return _json(mapdata.ticket_detail(views, external_id, lang(), reveal=reveal()))
 
     @route("/api/map/station/<path:station_id>", "station")
     def station(station_id: str):
@@ -152,13 +159,14 @@ def register(server, views) -> None:
         a, f, lg = list_args(), filters(), lang()
         page = mapdata.commune_list(views, a["code"], a["kind"], f, sort=a["sort"], desc=a["desc"],
                                     page=int_arg("page", 0), page_size=int_arg("page_size", 20), query=a["query"],
-                                    lang=lg)
+                                    lang=lg, reveal=reveal())
         return _json(page.model_dump())
 
     def export(ext: str) -> Response:
         a, f, lg = list_args(), filters(), lang()
         columns, _total, rows = mapdata.list_all(views, a["code"], a["kind"], f, sort=a["sort"], desc=a["desc"],
-                                                 query=a["query"], lang=lg)
+                                                 query=a["query"], lang=lg, reveal=reveal(),
+                                                 surface=f"map.export.{ext}")
         name = filename(a["kind"], a["code"], f.start.isoformat(), f.end.isoformat(), ext=ext)
         if ext == "csv":
             body, mime = mapdata.to_csv(columns, rows), "text/csv; charset=utf-8"

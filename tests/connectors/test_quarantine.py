@@ -156,3 +156,88 @@ def test_migration_merges_the_sightings_of_one_record(old_db):
             first_seen_at=t0, last_seen_at=t0, times_seen=1))
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(m.QuarantineRecord)) == 4
+
+
+# --- redaction: no personal data, stream address or credential in the quarantine --------------
+
+
+def test_quarantined_tickets_keep_no_personal_data(sim, db, store, locator, tmp_path):
+    """A real poll with the API key (so the upstream sends reporters' names and phones): the
+    refused records are stored with their id and reason, their personal fields redacted."""
+    tickets = upstream_tickets(sim)
+    broken = sorted(i for i, t in tickets.items() if t["status"] == "open"
+                    and (t.get("extended_attributes") or {}).get("reporter_phone"))[:2]
+    assert len(broken) == 2
+    personal = [v for i in broken for v in (tickets[i]["address"], tickets[i]["extended_attributes"]["reporter_phone"],
+                                            tickets[i]["extended_attributes"]["reporter_name"]) if v]
+    sim.set_faults("hotline", kind="bad_records", ids=broken, variants=["outside_province"])
+    try:
+        result = connector("hotline", settings_for(sim, tmp_path), db, store, locator).poll_once()
+    finally:
+        sim.clear_faults()
+    assert result.ok and result.quarantined == 2, result.error
+    rows = _rows(db)
+    assert sorted(r.record_id for r in rows) == broken and {r.reason_code for r in rows} == {"outside_province"}
+    for r in rows:
+        assert '"reporter_phone":"[redacted]"' in r.payload and '"address":"[redacted]"' in r.payload
+        assert not any(v in r.payload for v in personal), r.payload
+        assert r.record_id in r.payload  # the id stays
+
+
+def test_redaction_of_payloads_and_stored_text():
+    from connectors.quarantine import truncate_payload
+    from connectors.redaction import redact_stored
+
+    camera = {"id": "CAM-7", "name": "Ngã tư <b>Cao Lãnh</b>", "hls_url": "https://vms.local/live/7.m3u8",
+              "snapshot_url": "http://admin:Secr3t@10.1.2.3/snap.jpg", "api_token": "T0KEN",
+              "status_reason": "mất kết nối tới rtsp://admin:pw@10.1.2.3:554/ch1", "nested": [{"password": "x"}]}
+    text = truncate_payload(camera)
+    for raw in ("m3u8", "Secr3t", "admin:", "T0KEN", "rtsp://", '"x"'):
+        assert raw not in text, raw
+    assert '"id":"CAM-7"' in text and "Cao Lãnh" in text
+    # a stored text cut short (no longer JSON) is redacted in place
+    cut = '{"service_request_id":"PA1","address":"Số 12 Lê Lợi","extended_attributes":{"reporter_name":"Trần Thị B",' \
+          '"reporter_phone":"0912345678","note":"gọi 0987 654 321'
+    out = redact_stored(cut)
+    assert not any(raw in out for raw in ("Lê Lợi", "Trần Thị B", "0912345678", "0987 654 321")), out
+    assert '"service_request_id":"PA1"' in out
+    assert redact_stored(out) == out  # idempotent
+
+
+def test_migration_and_command_redact_rows_stored_before(tmp_path, monkeypatch):
+    """Rows written raw by an older version: revision 0007 redacts them on upgrade; a row
+    written raw later is redacted by ``ioc connectors quarantine --redact``; ``--json`` never
+    prints personal data whatever a row holds."""
+    import json as _json
+
+    from typer.testing import CliRunner
+
+    from ioc.cli import app
+
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    engine = make_engine(url)
+    upgrade(engine, "0005_briefings")
+    t0 = datetime(2026, 11, 30, 1, 0, tzinfo=timezone.utc)
+    raw = '{"service_request_id":"PA1","address":"Số 12 Lê Lợi","extended_attributes":{"reporter_phone":"0912345678"}}'
+    q = m.QuarantineRecord.__table__
+    row = dict(source="hotline", record_key="ticket:PA1", record_id="PA1", reason_code="outside_province",
+               reason="point lies outside", payload=raw, first_seen_at=t0, last_seen_at=t0, times_seen=1)
+    with engine.begin() as c:
+        c.execute(insert(q).values(**row))
+    upgrade(engine)
+    (stored,) = _rows(engine)
+    assert "0912345678" not in stored.payload and "Lê Lợi" not in stored.payload and '"PA1"' in stored.payload
+
+    with engine.begin() as c:  # as an old process still running might write it
+        c.execute(insert(q).values(**{**row, "record_key": "ticket:PA2", "record_id": "PA2",
+                                      "payload": raw.replace("PA1", "PA2")}))
+    env = {"IOC_DATABASE_URL": url}
+    shown = CliRunner().invoke(app, ["connectors", "quarantine", "--json"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "0912345678" not in shown.stdout and "Lê Lợi" not in shown.stdout
+    assert {r["record_id"] for r in _json.loads(shown.stdout)["records"]} == {"PA1", "PA2"}
+    assert any("0912345678" in r.payload for r in _rows(engine))  # shown redacted, still stored raw
+    done = CliRunner().invoke(app, ["connectors", "quarantine", "--redact"], env=env)
+    assert done.exit_code == 0 and "redacted 1 stored payload" in done.stdout
+    assert not any("0912345678" in r.payload for r in _rows(engine))
+    engine.dispose()

@@ -394,8 +394,10 @@ def test_station_series_against_thresholds_with_category_history(world):
 # --- clicks: a ticket, a camera ---------------------------------------------------------------
 
 
-def test_a_ticket_shows_its_facts_and_nothing_personal(world):
+def test_a_ticket_shows_its_facts_and_its_reporter_masked(world):
     d = md.ticket_detail(world, "PA002", "vi")
+    assert d.pop("person") == {"reporter_name": "N. V. B. M.", "reporter_phone": "*******456",
+                               "reporter_email": None, "address": "***", "description": None, "masked": True}
     assert d == {"id": "PA002", "category": "Đất đai", "category_code": "DATDAI", "status": "overdue",
                  "status_label": "Quá hạn", "received_text": "16/05/2026 10:00",
                  "age_text": "Đã 25 ngày kể từ khi tiếp nhận",
