@@ -28,7 +28,7 @@ REDACTED = "[redacted]"
 # not inside a longer run of digits or letters (ticket ids such as PA2612010001 stay)
 PHONE = re.compile(r"(?<![\w+])(?:\+84|84|0)(?:[ .\-]?\d){9}(?![\w])")
 EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+")
-URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{1,15}://)[^\s/@:]+(?::[^\s/@]*)?@")
+URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{1,15}://)[^\s/@:]*(?::[^\s/@]*)?@")
 STREAM_URL = re.compile(r"(?i)\b(?:rtsp|rtsps|rtmp|rtmps|srt|webrtc)://\S+")
 # the parts of a Vietnamese address from the administrative unit on are not an exact address
 ADMIN_WORDS = ("xã ", "phường ", "thị trấn ", "đặc khu ", "huyện ", "quận ", "thị xã ", "thành phố ", "tỉnh ")

@@ -6,6 +6,7 @@ tests/test_docs.py checks the default and observes the effect of each one.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -112,12 +113,12 @@ class Settings(BaseSettings):
         return SHIPPED_COMMUNES if SHIPPED_COMMUNES.is_file() else None
 
     def masked(self) -> dict[str, str]:
-        """Effective settings for display: secrets and URL passwords masked."""
+        """Effective settings for display: secrets and URL passwords masked (``***``)."""
         out: dict[str, str] = {}
         for name in type(self).model_fields:
             value = getattr(self, name)
             if isinstance(value, SecretStr):
-                shown = "********" if value.get_secret_value() else ""
+                shown = MASK if value.get_secret_value() else ""
             elif value is None:
                 shown = ""
             else:
@@ -127,16 +128,89 @@ class Settings(BaseSettings):
         out["boundaries (effective)"] = str(self.effective_boundaries or "")
         return out
 
+    def secret_values(self) -> list[str]:
+        """Every secret this process knows, to keep out of its logs: the SecretStr settings, the
+        passwords inside URL settings, and any ``IOC_*`` variable named like a secret (the
+        mail password, the session key) — the longest first, so a secret holding another is
+        masked whole."""
+        import os
+        from urllib.parse import unquote, urlsplit
+
+        from ioc.pii import is_secret_field
+
+        found: set[str] = set()
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                found.add(value.get_secret_value())
+            elif isinstance(value, str) and "://" in value:
+                try:
+                    pw = urlsplit(value).password
+                except ValueError:
+                    pw = None
+                if pw:
+                    found |= {pw, unquote(pw)}
+        found |= {v for k, v in os.environ.items() if k.startswith("IOC_") and is_secret_field(k[4:])}
+        return sorted((v for v in found if v and len(v) >= 4), key=len, reverse=True)
+
+
+MASK = "***"
+
 
 def mask_url_password(text: str) -> str:
-    """Hide the password part of a URL such as postgresql://u:pw@host/db."""
+    """Hide the password part of a URL such as postgresql://u:pw@host/db, and secrets passed
+    in its query (``?api_key=…``, ``token=…``)."""
     if "://" in text and "@" in text.split("://", 1)[1]:
         scheme, rest = text.split("://", 1)
         creds, host = rest.split("@", 1)
         if ":" in creds:
-            creds = creds.split(":", 1)[0] + ":********"
-        return f"{scheme}://{creds}@{host}"
-    return text
+            creds = creds.split(":", 1)[0] + ":" + MASK
+        text = f"{scheme}://{creds}@{host}"
+    return _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
+
+
+_QUERY_SECRET = re.compile(r"(?i)([?&;](?:[a-z0-9_]*(?:key|token|secret|password|passwd|pwd|auth)[a-z0-9_]*)=)[^&#\s]*")
+
+
+def redact_secrets(text: str, secrets: list[str]) -> str:
+    """A log line without the given secret values, URL passwords or secret query parameters."""
+    from ioc.pii import URL_CREDENTIALS
+
+    for value in secrets:
+        if value in text:
+            text = text.replace(value, MASK)
+    text = URL_CREDENTIALS.sub(lambda m: m.group(1) + _user(m.group(0)) + MASK + "@", text)
+    return _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
+
+
+def _user(credentials: str) -> str:
+    """"scheme://user:pw@" → "user:" (kept: who connected is not a secret)."""
+    inner = credentials.split("://", 1)[1][:-1]
+    return inner.split(":", 1)[0] + ":" if ":" in inner else ""
+
+
+class SecretFilter:
+    """A logging filter (on the handlers) that masks secrets in every record's message and
+    traceback, whichever library logged it."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        self.secrets = secrets
+
+    def filter(self, record) -> bool:
+        import logging
+
+        try:
+            msg = record.getMessage()
+        except Exception:  # a broken format string: left to the handler's own error path
+            return True
+        clean = redact_secrets(msg, self.secrets)
+        if clean != msg:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_secrets(record.exc_text, self.secrets)
+        return True
 
 
 def load_settings(**overrides) -> Settings:
@@ -159,6 +233,11 @@ def configure_logging(settings: Settings) -> None:
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("ioc").setLevel(settings.log_level)
+    # secrets never reach a log line (docs/security.md § Secrets)
+    secrets = settings.secret_values()
+    for handler in logging.getLogger().handlers:
+        handler.filters = [f for f in handler.filters if not isinstance(f, SecretFilter)]
+        handler.addFilter(SecretFilter(secrets))
 
 
 def redis_url_for(settings: Settings) -> str:

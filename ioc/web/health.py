@@ -7,7 +7,7 @@ from sqlalchemy import text
 from ioc.db.migrate import current_revision, head_revision
 from ioc.db.session import engine_for
 from ioc.live_store import LiveStore
-from ioc.settings import Settings, mask_url_password, redis_url_for
+from ioc.settings import Settings, mask_url_password, redact_secrets, redis_url_for
 
 
 def check(settings: Settings) -> dict:
@@ -18,7 +18,7 @@ def check(settings: Settings) -> dict:
         store.ping()
         out["redis"] |= {"ok": True, "data_version": store.version()}
     except Exception as err:  # any failure is a state to report, not a crash
-        out["redis"] |= {"ok": False, "error": f"{type(err).__name__}: {err}"}
+        out["redis"] |= {"ok": False, "error": redact_secrets(f"{type(err).__name__}: {err}", settings.secret_values())}
     db_url = settings.effective_database_url
     out["database"]["url"] = mask_url_password(db_url)
     try:
@@ -30,6 +30,7 @@ def check(settings: Settings) -> dict:
         if rev != head:
             out["database"]["error"] = "schema not up to date: run `ioc db upgrade`"
     except Exception as err:
-        out["database"] |= {"ok": False, "error": f"{type(err).__name__}: {err}"}
+        out["database"] |= {"ok": False,
+                            "error": redact_secrets(f"{type(err).__name__}: {err}", settings.secret_values())}
     out["status"] = "ok" if out["redis"]["ok"] and out["database"]["ok"] else "degraded"
     return out
