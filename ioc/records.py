@@ -25,6 +25,7 @@ def clean_text(value: str | None) -> str | None:
         return None
     text = _TAG.sub(" ", str(value))
     text = html.unescape(text)
+    text = _TAG.sub(" ", text)  # markup that arrived entity-encoded ("&lt;script&gt;") is markup too
     text = " ".join(text.split())
     return text[:MAX_TEXT] or None
 

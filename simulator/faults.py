@@ -59,6 +59,10 @@ DEFAULTS = {
     "shifting_pages": {"count": 5},
 }
 HUGE = 100_000
+# the "script" variant's text: markup, markup that arrives entity-encoded (a boundary that
+# unescapes after stripping tags would store it as real markup) and javascript: URLs
+SCRIPT_PAYLOAD = ('<script>alert("xss")</script><img src=x onerror="alert(1)">'
+                  '&lt;img src=x onerror=alert(2)&gt;<a href="javascript:alert(3)">x</a> javascript:alert(4)')
 
 
 class FaultError(ValueError):
@@ -454,7 +458,7 @@ def _make_bad(rec: dict, variant: str, a: Adapter, wall_now: float, rng: random.
                     base = "Nội dung phản ánh rất dài "
                     rec[k] = (base * (HUGE // len(base) + 1))[:HUGE]
                 else:
-                    rec[k] = f'{rec[k] or ""}<script>alert("xss")</script><img src=x onerror="alert(1)">'
+                    rec[k] = f'{rec[k] or ""}{SCRIPT_PAYLOAD}'
                 return True
         return False
     return False

@@ -174,5 +174,9 @@ def _h2(key: str, *, pagebreak: bool = False) -> str:
 
 def pdf(view: BriefingView, font: Font, *, blank_figures: tuple[str, ...] = ()) -> bytes:
     from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
 
-    return HTML(string=html(view, font, blank_figures=blank_figures)).write_pdf()
+    # the page needs only its embedded font files and data: URIs; an address that slipped into
+    # the text (it is escaped, so it cannot) would never be fetched from the network
+    fetcher = URLFetcher(allowed_protocols=("file", "data"), allow_redirects=False)
+    return HTML(string=html(view, font, blank_figures=blank_figures), url_fetcher=fetcher).write_pdf()

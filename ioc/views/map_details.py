@@ -27,6 +27,7 @@ HISTORY_DAYS = 30  # a camera's status history shown
 HISTORY_MAX = 500
 SNAPSHOT_TIMEOUT = 3.0
 SNAPSHOT_MAX_BYTES = 5 * 1024 * 1024
+SNAPSHOT_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
 TEXT = "text/plain; charset=utf-8"
 
 
@@ -174,8 +175,8 @@ def camera_snapshot(views, camera_id: str) -> tuple[int, bytes, str]:
                 if res.status_code != 200:
                     return 502, f"snapshot unavailable (upstream HTTP {res.status_code})".encode(), TEXT
                 ctype = res.headers.get("content-type", "").split(";")[0].strip().lower()
-                if not ctype.startswith("image/"):
-                    return 502, b"snapshot unavailable (upstream did not send an image)", TEXT
+                if ctype not in SNAPSHOT_TYPES:  # an SVG from our origin could run script: raster only
+                    return 502, b"snapshot unavailable (upstream did not send a JPEG, PNG, WebP or GIF image)", TEXT
                 body = bytearray()
                 for chunk in res.iter_bytes():
                     body += chunk

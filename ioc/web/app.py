@@ -21,7 +21,7 @@ from flask import Flask, Response, request
 
 from ioc.settings import PROJECT_ROOT, Settings, get_settings
 from ioc.views.read import ReadModel
-from ioc.web import health, map_api, wall_api
+from ioc.web import health, map_api, security, wall_api
 
 ASSETS = PROJECT_ROOT / "assets"
 # what the app serves compressed (gzip/brotli/zstd by the client's Accept-Encoding)
@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None, read_model: ReadModel | None = 
     dash.register_page("briefings", path="/briefings", name="Bản tin", layout=briefings.layout)
     for page in (status, wall, mobile, sector_map, briefings):
         page.register(app, settings, views)
+    security.install(app, settings, extra_scripts=(mobile.SCRIPT,))  # headers, CSP, request limits
     app.layout = dash.html.Div([
         # the UI language: IOC_LANGUAGE by default, the user's choice once made (kept in the browser)
         dash.dcc.Store(id="lang", storage_type="local", data=settings.language),

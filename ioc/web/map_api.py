@@ -139,7 +139,9 @@ def register(server, views) -> None:
     @route("/api/map/camera/<camera_id>/snapshot.jpg", "camera_snapshot")
     def camera_snapshot(camera_id: str):
         status, body, ctype = mapdata.camera_snapshot(views, camera_id)
-        return Response(body, status=status, mimetype=ctype.split(";")[0], headers=NO_STORE)
+        # an image, never a document: nothing in it may run or load anything, even opened alone
+        return Response(body, status=status, mimetype=ctype.split(";")[0],
+                        headers={**NO_STORE, "Content-Security-Policy": "default-src 'none'; sandbox"})
 
     @route("/api/map/commune/<code>", "commune")
     def commune(code: str):

@@ -435,6 +435,11 @@ class _Upstream(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "image/png")
             self.end_headers()
             self.wfile.write(b"\x89PNG-fake")
+        elif self.path.startswith("/C3/"):  # an SVG would run script from our origin
+            self.send_response(200)
+            self.send_header("Content-Type", "image/svg+xml")
+            self.end_headers()
+            self.wfile.write(b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')
         elif self.path.startswith("/C6/"):
             self.send_response(302)
             self.send_header("Location", "http://elsewhere.example/x.png")
@@ -462,14 +467,17 @@ def test_the_snapshot_is_fetched_server_side_with_the_token(world, upstream):
     from ioc.db import models as m
 
     with world.engine().begin() as c:
-        for cid in ("C1", "C2", "C6"):
+        for cid in ("C1", "C2", "C3", "C6"):
             c.execute(update(m.Camera).where(m.Camera.id == cid).values(snapshot_url=f"{upstream}/{cid}/snapshot.png"))
     views = make_views(world.engine(), cameras_token="SECRET-TOKEN-123", cameras_url=upstream + "/api")
     cl = client_for(views)
     res = cl.get("/api/map/camera/C1/snapshot.jpg")
     assert res.status_code == 200 and res.data == b"\x89PNG-fake" and res.mimetype == "image/png"
     assert res.headers["Cache-Control"] == "no-store" and "Location" not in res.headers
+    assert res.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
     assert _Upstream.seen[-1] == ("/C1/snapshot.png", "Bearer SECRET-TOKEN-123")
+    svg = cl.get("/api/map/camera/C3/snapshot.jpg")
+    assert svg.status_code == 502 and b"<svg" not in svg.data and svg.mimetype == "text/plain"
     off = cl.get("/api/map/camera/C2/snapshot.jpg")
     assert off.status_code == 502 and b"503" in off.data and upstream.encode() not in off.data
     moved = cl.get("/api/map/camera/C6/snapshot.jpg")  # never follows or hands over a redirect
