@@ -39,7 +39,7 @@ from dash_extensions.javascript import Namespace
 
 from ioc.i18n import t
 from ioc.views import mapdata as md
-from ioc.views import text
+from ioc.views import privacy, text
 from layouts.components import FRESH_ICON
 from layouts.map_details import (CAMERA_SYMBOLS, TICKET_SYMBOLS, camera_body, category_strip, ink,  # noqa: F401
                                  series_svg, snapshot_state, station_body, ticket_body)
@@ -874,6 +874,12 @@ def register(app, settings, views) -> None:
     def _object(sel, rng, lang):
         return object_section(views, sel, rng, _lang(lang))
 
+    @app.callback(Output("map-object-body", "children", allow_duplicate=True), Input("map-reveal-go", "n_clicks"),
+                  State("map-reveal-reason", "value"), State("map-sel", "data"), State("lang", "data"),
+                  prevent_initial_call=True)
+    def _reveal(n, reason, sel, lang):
+        return reveal_section(views, sel, reason, _lang(lang)) if n else no_update
+
     # the layer control's first report of the layers on, written back once (ioc_map.overlays:
     # otherwise dash-leaflet reports only the layer switched by hand, forgetting the others)
     app.clientside_callback(
@@ -1005,7 +1011,7 @@ def object_section(views, sel: Mapping | None, rng: str | None, lang: str) -> tu
         if kind == "ticket":
             d = md.ticket_detail(views, ident, lang)
             return "sm-object", [t("mp.obj.ticket", lang), " ", html.Span(d["id"], className="sm-id")], \
-                ticket_body(d, lang), range_class
+                ticket_body(d, lang, can_reveal=privacy.current_principal().pii), range_class
         if kind == "camera":
             d = md.camera_detail(views, ident, lang)
             return "sm-object", [t("mp.obj.camera", lang), " ", html.Span(d.get("name") or d["id"])], \
@@ -1019,6 +1025,28 @@ def object_section(views, sel: Mapping | None, rng: str | None, lang: str) -> tu
     except Exception:  # noqa: BLE001
         log.exception("map page: %s %s", kind, ident)
         return "sm-object", t(f"mp.obj.{kind}", lang), [error_box(lang)], range_class
+
+
+def reveal_section(views, sel: Mapping | None, reason: str | None, lang: str) -> list:
+    """The clicked ticket's body with its reporter unmasked, for the request's principal with
+    ``pii`` and a reason (the read model logs the access); else the masked body saying why not."""
+    if not sel or sel.get("kind") != "ticket":
+        return no_update
+    ident = str(sel.get("id"))
+    principal = privacy.current_principal()
+    try:
+        reveal = privacy.reveal_for(principal, True, reason)
+        return ticket_body(md.ticket_detail(views, ident, lang, reveal=reveal), lang)
+    except privacy.PiiDenied:
+        message = t("mp.reveal.denied", lang)
+    except ValueError:
+        message = t("mp.reveal.no_reason", lang)
+    except md.NotFound:
+        return [html.Div(f"▲ {t('mp.obj.gone', lang)}", className="sm-warn")]
+    except Exception:  # noqa: BLE001
+        log.exception("map page: reveal %s", ident)
+        return [error_box(lang)]
+    return ticket_body(md.ticket_detail(views, ident, lang), lang, can_reveal=principal.pii, message=f"▲ {message}")
 
 
 def error_box(lang: str) -> html.Div:

@@ -13,7 +13,7 @@ from datetime import datetime
 from html import escape
 from urllib.parse import quote
 
-from dash import html
+from dash import dcc, html
 
 from ioc.i18n import t
 from ioc.views import mapdata as md
@@ -37,7 +37,9 @@ def ink(hex_colour: str) -> str:
 
 
 
-def ticket_body(d: Mapping, lang: str) -> list:
+def ticket_body(d: Mapping, lang: str, can_reveal: bool = False, message: str | None = None) -> list:
+    """A ticket's facts with its reporter as the read model gives them (masked unless revealed);
+    ``can_reveal`` (a principal with ``pii``): a reason box and a button to see them unmasked."""
     sym = TICKET_SYMBOLS.get(d.get("status"), "?")
     colour = md.TICKET_COLOURS.get(d.get("status"), text.OFFLINE_COLOUR)
     rows = [("mp.f.category", d.get("category")), ("mp.f.received", d.get("received_text")),
@@ -49,10 +51,20 @@ def ticket_body(d: Mapping, lang: str) -> list:
              ("mp.f.address", who.get("address"))]
     if who.get("description"):
         rows.append(("mp.f.description", who["description"]))
-    note = "mp.personal_masked" if who.get("masked", True) else "mp.personal_shown"
-    return [html.Div([html.Span(sym, className="sm-mark", style={"background": colour, "color": ink(colour)}),
-                      html.Strong(d.get("status_label") or "—")], className="sm-status-line"),
-            _facts(rows, lang), html.P(t(note, lang), className="sm-muted sm-small")]
+    masked = who.get("masked", True)
+    out = [html.Div([html.Span(sym, className="sm-mark", style={"background": colour, "color": ink(colour)}),
+                     html.Strong(d.get("status_label") or "—")], className="sm-status-line"),
+           _facts(rows, lang),
+           html.P(t("mp.personal_masked" if masked else "mp.personal_shown", lang), className="sm-muted sm-small")]
+    if masked and can_reveal:
+        out.append(html.Div([
+            dcc.Input(id="map-reveal-reason", type="text", maxLength=500, debounce=False,
+                      placeholder=t("mp.reveal.reason", lang), className="sm-reveal-reason"),
+            html.Button(t("mp.reveal.go", lang), id="map-reveal-go", n_clicks=0, className="sm-lang")],
+            className="sm-reveal"))
+    if message:
+        out.append(html.Div(message, className="sm-warn", role="alert"))
+    return out
 
 
 def camera_body(d: Mapping, lang: str, snapshot: tuple[int, str] | None = None) -> list:

@@ -147,3 +147,30 @@ def test_audit_list_command(world):
     assert entry["reason"] == "xác minh hiện trường"
     res = CliRunner().invoke(app, ["audit", "list", "--since", "yesterday"], env={"IOC_DATABASE_URL": url})
     assert isinstance(res.exception, UserError) and "bad --since" in str(res.exception)  # one line, exit 2 in main()
+
+
+def test_the_map_page_reveals_only_with_the_permission_and_a_reason(world):
+    """The ticket panel of /map (layouts/map.py): masked for everyone; a principal with pii gets
+    a reason box, and the page's reveal shows the data and logs it; others are told why not."""
+    from layouts import map as pm
+    from test_map_page import text_of
+
+    app = Flask("page-test")
+    sel = {"kind": "ticket", "id": "PA001"}
+    with app.test_request_context():
+        _, _, body, _ = pm.object_section(world, sel, "24h", "vi")
+        words = text_of(body)
+        assert "N. V. B. M." in words and "*******456" in words and not any(s in words for s in PII)
+        assert "Lý do xem thông tin cá nhân" not in str(body)  # no reason box without the permission
+        shown = pm.reveal_section(world, sel, "gọi lại cho người dân", "vi")
+        assert not any(s in text_of(shown) for s in PII) and "không có quyền" in text_of(shown)
+        g.ioc_principal = OFFICER
+        _, _, body, _ = pm.object_section(world, sel, "24h", "vi")
+        assert "map-reveal-go" in str(body)
+        assert "ít nhất 5 ký tự" in text_of(pm.reveal_section(world, sel, "", "vi"))
+        assert _log(world) == []
+        shown = text_of(pm.reveal_section(world, sel, "gọi lại cho người dân", "vi"))
+        assert all(s in shown for s in PII) and "đã được ghi nhật ký" in shown
+    (entry,) = _log(world)
+    assert (entry["actor"], entry["surface"], entry["record_ids"], entry["reason"]) == \
+        ("minh", "map.ticket", ["PA001"], "gọi lại cho người dân")
