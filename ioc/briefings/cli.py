@@ -113,7 +113,6 @@ def schedule(
 ) -> None:
     """The briefing scheduler: cron-like in IOC_TIMEZONE, one run across replicas (Redis lock),
     missed runs caught up once, retries with backoff. Runs until SIGTERM / SIGINT."""
-    import logging
     import signal
     import threading
     from datetime import datetime, timezone
@@ -133,8 +132,9 @@ def schedule(
             raise UserError(f"--now {now!r} needs an offset, e.g. +07:00")
         clock = lambda: at  # noqa: E731
     views = _views()
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("ioc").setLevel(getattr(logging, views.settings.log_level, logging.INFO))
+    from ioc.settings import configure_logging
+
+    configure_logging(views.settings)  # IOC_LOG_LEVEL, and no secret in any log line
     from ioc.briefings.mail import MailConfig, send_briefing
 
     cfg = MailConfig.from_env()

@@ -12,7 +12,6 @@ Bad input (a bad date, an unknown period, an unknown alert) is one line on stder
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 import threading
@@ -161,8 +160,9 @@ def run(
     from ioc.kpi.orchestrator import run as run_loop
 
     settings = _settings()
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("ioc").setLevel(getattr(logging, settings.log_level, logging.INFO))
+    from ioc.settings import configure_logging
+
+    configure_logging(settings)  # IOC_LOG_LEVEL, and no secret in any log line
     stop = threading.Event()
 
     def _stop(signum, _frame):

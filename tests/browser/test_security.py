@@ -153,3 +153,31 @@ def _check_surfaces(stack, watched, cid: str, commune: str, name: str, phase: st
     wb = load_workbook(io.BytesIO(httpx.get(f"{stack.web_url}/api/map/export.xlsx?{q}", timeout=30).content))
     cells = [r for r in wb.active.iter_rows() if r[0].value == cid][0]
     assert cells[1].value == name and cells[1].data_type == "s"
+
+
+def test_no_stream_address_reaches_a_browser(stack, browser):
+    """The registry's stream and snapshot addresses (the simulator's ``/media/…`` URLs) are in
+    SQL and Redis, and in nothing the web app sends: pages, Dash's layout and callbacks' data,
+    the JSON endpoints, the map's layers and a camera's panel."""
+    from simulator.cameras import MEDIA
+
+    eng = _db(stack)
+    with eng.connect() as c:
+        cid, hls = c.execute(text("SELECT id, hls_url FROM cameras WHERE hls_url IS NOT NULL ORDER BY id LIMIT 1")).one()
+    eng.dispose()
+    assert MEDIA in hls
+    paths = ["/", "/wall", "/m", "/map", "/briefings", "/_dash-layout", "/api/views/wall", "/m/parts?p=day",
+             "/m/parts?p=month&what=trends", "/api/map/cameras.geobuf", "/api/map/stations.json",
+             f"/api/map/camera/{cid}", "/api/map/options.json"]
+    for path in paths:
+        body = httpx.get(stack.web_url + path, timeout=60).content
+        assert MEDIA.encode() not in body and b".m3u8" not in body, path
+    browser.get(f"{stack.web_url}/map?sel=camera:{cid}&layers=communes,cameras")
+    wait_dash_ready(browser)
+    wait_until(lambda: browser.execute_script("return document.querySelector('.sm-object:not(.sm-hidden)')"), 30,
+               0.3, "the camera panel")
+    html = browser.execute_script("return document.documentElement.outerHTML")
+    assert MEDIA not in html and ".m3u8" not in html
+    # the panel's snapshot comes from our own endpoint, never the camera's address
+    srcs = browser.execute_script("return [...document.querySelectorAll('img')].map(i => i.src)")
+    assert all(s.startswith(stack.web_url) or s.startswith("data:") for s in srcs), srcs

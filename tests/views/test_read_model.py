@@ -196,9 +196,12 @@ def test_no_personal_data_reaches_any_view(views):
     snap = snapshot()
     snap["hotline"]["open_overdue"][0] |= {"reporter_name": "Nguyễn Văn A", "reporter_phone": "0912345678",
                                            "address": "12 Lê Lợi, Phường Cao Lãnh"}
+    # a camera record as the registry sends it: its stream addresses carry credentials
+    snap["cameras"]["offline_cameras"][0] |= {"hls_url": "https://u:pw@vms.local/7.m3u8",
+                                              "snapshot_url": "rtsp://admin:Secr3t@10.0.0.7/snap"}
     publish.publish(views.store, snap, NOW)
     blobs = json.dumps([views.store.view(n) for n in facts.PANELS], ensure_ascii=False)
-    for secret in ("Nguyễn Văn A", "0912345678", "12 Lê Lợi"):
+    for secret in ("Nguyễn Văn A", "0912345678", "12 Lê Lợi", "m3u8", "Secr3t", "rtsp://", "vms.local"):
         assert secret not in blobs
 
 
