@@ -173,13 +173,21 @@ class CamerasConnector(Connector):
         return {"cameras": written}
 
     def live_changes(self, written: dict[str, Written]) -> list[Change]:
-        out = []
-        for rec, kind in written["cameras"].changed:
-            data = rec.as_json()
-            since = self._since.get(rec.id)
-            data["status_since"] = since.isoformat() if since else None
-            out.append(Change(rec.id, data, kind, rec.updated_at.isoformat()))
-        return out
+        return [Change(rec.id, live_record(rec, self._since.get(rec.id)), kind, rec.updated_at.isoformat())
+                for rec, kind in written["cameras"].changed]
+
+
+# stream and snapshot addresses (credentials ride in them) stay in SQL, read only by the server's
+# snapshot proxy (docs/security.md § Camera stream addresses)
+NOT_LIVE = ("hls_url", "snapshot_url")
+
+
+def live_record(rec: CameraRecord, since) -> dict:
+    data = rec.as_json()
+    for field in NOT_LIVE:
+        data.pop(field, None)
+    data["status_since"] = since.isoformat() if since else None
+    return data
 
 
 def _cid(raw):
@@ -199,7 +207,5 @@ def live_from_sql(session: Session) -> dict[str, dict]:
     out = {}
     cols = list(CameraRecord.model_fields)
     for cam in session.scalars(select(m.Camera)):
-        data = CameraRecord.model_construct(**{c: getattr(cam, c) for c in cols}).as_json()
-        data["status_since"] = cam.status_since.isoformat() if cam.status_since else None
-        out[cam.id] = data
+        out[cam.id] = live_record(CameraRecord.model_construct(**{c: getattr(cam, c) for c in cols}), cam.status_since)
     return out

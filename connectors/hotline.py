@@ -268,11 +268,14 @@ class HotlineConnector(Connector):
         return len(old)
 
 
+# personal data stays in SQL (docs/security.md § Personal data): not in Redis, not on the wall
+NOT_LIVE = ("history", "reporter_name", "reporter_phone", "address", "description")
+
+
 def live_record(rec: TicketRecord) -> dict:
     data = rec.as_json()
-    data.pop("history", None)
-    data.pop("reporter_phone", None)  # personal data stays in SQL, not on the wall
-    data.pop("reporter_name", None)
+    for field in NOT_LIVE:
+        data.pop(field, None)
     return data
 
 
