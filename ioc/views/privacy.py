@@ -49,15 +49,27 @@ class PiiDenied(PermissionError):
 
 
 def current_principal() -> Principal:
-    """The request's principal (set by the access-control layer on ``flask.g``), else NOBODY."""
+    """The request's principal (set by the access-control layer on ``flask.g.ioc_principal``),
+    else NOBODY."""
     try:
         from flask import g, has_request_context
     except ImportError:  # pragma: no cover - flask is a dependency of the web app only
         return NOBODY
     if not has_request_context():
         return NOBODY
-    p = g.get("ioc_principal")
-    return p if isinstance(p, Principal) else NOBODY
+    return as_principal(g.get("ioc_principal"))
+
+
+def as_principal(p) -> Principal:
+    """This module's view of whatever principal the access-control layer keeps (its own class,
+    with ``name`` or ``username``, ``role``, ``sectors``, ``communes``, ``pii``); None → NOBODY."""
+    if p is None:
+        return NOBODY
+    if isinstance(p, Principal):
+        return p
+    return Principal(username=getattr(p, "username", None) or getattr(p, "name", None),
+                     role=getattr(p, "role", None), sectors=frozenset(getattr(p, "sectors", None) or ()),
+                     communes=frozenset(getattr(p, "communes", None) or ()), pii=getattr(p, "pii", False) is True)
 
 
 @dataclass(frozen=True)
@@ -123,5 +135,5 @@ def access_log(engine, principal: Principal, *, actor: str | None = None, since:
         return [dict(r._mapping) for r in conn.execute(q)]
 
 
-__all__ = ["ADMIN", "CLI", "NOBODY", "PiiDenied", "Principal", "Reveal", "access_log", "current_principal",
+__all__ = ["ADMIN", "CLI", "NOBODY", "PiiDenied", "Principal", "Reveal", "access_log", "as_principal", "current_principal",
            "log_access", "person", "reveal_for"]

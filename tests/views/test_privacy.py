@@ -39,6 +39,17 @@ def test_masks():
     assert "PA2612010001" in said and "http://***@cam.local/snap.jpg" in said
 
 
+def test_any_principal_object_is_read_by_its_attributes():
+    """The access-control layer keeps its own principal class (``name``, tuples): read as ours."""
+    from types import SimpleNamespace
+
+    theirs = SimpleNamespace(role="sector", name="minh", sectors=("hotline",), communes=("28249",), pii=True)
+    assert privacy.as_principal(theirs) == Principal(username="minh", role="sector", sectors=frozenset({"hotline"}),
+                                                     communes=frozenset({"28249"}), pii=True)
+    assert privacy.as_principal(SimpleNamespace(role="device", name="device:wall-1")).pii is False
+    assert privacy.as_principal(None) is NOBODY and privacy.current_principal() is NOBODY  # outside a request
+
+
 def test_a_ticket_is_masked_without_the_permission(world):
     d = md.ticket_detail(world, "PA001", "vi")
     blob = json.dumps(d, ensure_ascii=False)
