@@ -69,7 +69,7 @@
       el.appendChild(document.createElement("p"));
       document.body.appendChild(el);
     }
-    el.firstChild.textContent = "⛔ " + (body.error || "Thiết bị đã bị thu hồi");
+    el.firstChild.textContent = (body.error || "Thiết bị đã bị thu hồi");
     el.lastChild.textContent = body.note || "";
   }
 

@@ -55,7 +55,7 @@ def message(lang: str, title: str, text: str, link: tuple[str, str] | None = Non
 
 def revoked(lang: str) -> str:
     """What a revoked wall display shows (the wall's own script shows the same words)."""
-    body = (f'<h1 class="auth-revoked">⛔ {escape(t("device.revoked", lang))}</h1>'
+    body = (f'<h1 class="auth-revoked">{escape(t("device.revoked", lang))}</h1>'
             f'<p class="auth-text">{escape(t("device.revoked_note", lang))}</p>')
     return _page(t("device.revoked", lang), body, lang, "auth-wall")
 

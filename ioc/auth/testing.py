@@ -82,7 +82,8 @@ def browser_sign_in(driver, base_url: str, username: str, password: str = PASSWO
     """Sign a Selenium-driven browser in through the /login form."""
     from selenium.webdriver.common.by import By
 
-    driver.get(base_url + "/login")
+    # lands on /healthz, not on a page: the browser has loaded nothing of the app yet afterwards
+    driver.get(base_url + "/login?next=/healthz")
     driver.find_element(By.NAME, "username").send_keys(username)
     driver.find_element(By.NAME, "password").send_keys(password)
     driver.find_element(By.CSS_SELECTOR, "form.auth-form button[type=submit]").click()

@@ -20,10 +20,14 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @pytest.fixture
-def phone(tmp_path):
-    """A phone with a fresh profile: no cookie, nothing stored (each test starts as a new user)."""
+def phone(tmp_path, stack):
+    """A phone with a fresh profile: nothing stored but a new session (each test starts as a new
+    user, signed in through /login)."""
+    from ioc.auth.testing import browser_sign_in
+
     (tmp_path / "profile").mkdir()
     driver = new_driver(PHONE, tmp_path / "profile")
+    browser_sign_in(driver, stack.web_url, stack.user)
     yield driver
     driver.quit()
 
