@@ -33,16 +33,49 @@
     return "/api/views/wall?" + q.toString();
   }
 
+  // the server refused this wall (docs/security.md § Wall displays): a revoked device, or a
+  // person's session that ended. Not a server outage: no "server down" banner for these.
+  class Refused extends Error {
+    constructor(status, body) { super("HTTP " + status); this.status = status; this.body = body || {}; }
+  }
+
   async function fetchJson(href) {
     const ctrl = new AbortController();
     const timer = setTimeout(() => ctrl.abort(), TIMEOUT_MS);
     try {
       const res = await fetch(href, {cache: "no-store", signal: ctrl.signal, credentials: "same-origin"});
+      if (res.status === 401 || res.status === 403) {
+        let body = {};
+        try { body = await res.json(); } catch (e) { /* not JSON: a refusal all the same */ }
+        throw new Refused(res.status, body);
+      }
       if (!res.ok) throw new Error("HTTP " + res.status);
       return await res.json();
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  // "Thiết bị đã bị thu hồi" over the whole wall: the figures must not stay on screen as if live.
+  // The poll goes on: a device enrolled again (a new link opened on it) comes back by itself.
+  function showRevoked(body) {
+    let el = document.getElementById("wall-revoked");
+    if (!el) {
+      el = document.createElement("div");
+      el.id = "wall-revoked";
+      el.className = "wall-revoked";
+      el.setAttribute("role", "alert");
+      el.appendChild(document.createElement("h1"));
+      el.appendChild(document.createElement("p"));
+      document.body.appendChild(el);
+    }
+    el.firstChild.textContent = (body.error || "Thiết bị đã bị thu hồi");
+    el.lastChild.textContent = body.note || "";
+  }
+
+  function hideRevoked() {
+    const el = document.getElementById("wall-revoked");
+    if (el) el.remove();
   }
 
   // each panel's content goes where it belongs (layouts/wall.py panel_content). React renders
@@ -81,6 +114,16 @@
     try {
       body = await fetchJson(url(state, texts.lang, focus));
     } catch (err) {
+      if (err instanceof Refused) {
+        if (err.body.reason === "device_revoked") {
+          showRevoked(err.body);
+          return Object.assign({}, state, {revoked: true, full: true});
+        }
+        if (err.body.reason === "login_required") {  // a person's session ended: sign in again, then back here
+          window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname + window.location.search));
+          return state;
+        }
+      }
       const s = Object.assign({}, state, {failures: state.failures + 1, downSince: state.downSince || Date.now(),
                                           full: true});
       s.bannerText = banner(s, texts);
@@ -90,6 +133,7 @@
       window.location.reload();  // new code on the server: run it, not the old page
       return state;
     }
+    if (state.revoked) hideRevoked();
     apply(body.panels || {});
     // a null tag (the live store unreachable): the panel keeps what it shows, and its tag
     const have = {};
@@ -97,7 +141,8 @@
       const tag = (body.tags || {})[p];
       have[p] = tag === null || tag === undefined ? state.have[p] : tag;
     }
-    const s = Object.assign({}, state, {have: have, build: body.build, failures: 0, downSince: null, full: false});
+    const s = Object.assign({}, state, {have: have, build: body.build, failures: 0, downSince: null, full: false,
+                                        revoked: false});
     s.bannerText = banner(s, texts);
     return s;
   }

@@ -336,6 +336,11 @@ class MapStack:
         t = time.perf_counter()
         wait_until(up, 90, 0.2, "gunicorn answering /healthz")
         self.app = app
+        # every data route needs a signed-in user (docs/security.md): an admin, through /login
+        from ioc.auth.testing import ensure_user, http_cookies
+
+        ensure_user(self.env["IOC_DATABASE_URL"], BENCH_USER, "admin")
+        self.cookies = http_cookies(self.base, BENCH_USER) if app == "ioc.web.wsgi:server" else {}
         print(f"gunicorn {app} ({self.workers} workers) up in {time.perf_counter() - t:.1f} s at {self.base}",
               flush=True)
 
@@ -472,7 +477,7 @@ def bench_endpoints(stack: MapStack, query: str, repeat: int) -> dict:
     ]
     log = AccessLog(stack.access_log)
     out = {}
-    with httpx.Client(base_url=stack.base, timeout=120) as client:
+    with httpx.Client(base_url=stack.base, timeout=120, cookies=stack.cookies) as client:
         for name, url, kind in endpoints:
             runs = []
             for i in range(repeat + stack.workers):
@@ -554,6 +559,9 @@ PAGE_JS = """
   watch();
 })();
 """
+
+
+BENCH_USER = "bench-admin"  # signed in through /login (ioc.auth.testing)
 
 
 def chromium(work: Path, width: int = 1920, height: int = 1080):
@@ -638,6 +646,9 @@ def page_state(driver) -> dict:
 def load_once(stack: MapStack, url: str, timeout: float) -> dict:
     driver = chromium(stack.work)
     try:
+        from ioc.auth.testing import browser_sign_in
+
+        browser_sign_in(driver, stack.base, BENCH_USER)
         driver.get(stack.base + url)
         deadline = time.monotonic() + timeout
         st = page_state(driver)

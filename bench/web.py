@@ -241,6 +241,11 @@ class Stack:
                            "--access-logfile", str(self.access_log),
                            "--access-logformat", '%(t)s %(m)s %(U)s %(s)s %(B)s %(D)s'])
         wait_for("gunicorn", lambda: _get(self.base + "/healthz", 5).status_code == 200, 120)
+        from ioc.auth.testing import cookie_header, enrol_link, ensure_user, http_cookies
+
+        ensure_user(self.db_url, BENCH_USER, "admin")
+        AUTH_HEADERS["Cookie"] = cookie_header(http_cookies(self.base, enrol_path=enrol_link(self.db_url,
+                                                                                               "bench-walls")))
         for _ in range(2 * self.workers):  # each worker's first request builds its read model
             _get(self.base + "/api/views/versions", 10)
         print(f"stack ready in {time.perf_counter() - t0:.0f} s  (work dir {self.work}, web {self.base}, "
@@ -289,10 +294,23 @@ class Stack:
         return [n for n, p in self.procs.items() if p.poll() is not None]
 
 
+# Every data route needs a principal (docs/security.md): the virtual walls send a wall display's
+# cookie, enrolled through its one-time link like a real wall (Stack.start sets it).
+AUTH_HEADERS: dict[str, str] = {}
+BENCH_USER = "bench-admin"  # the Chromium of /m signs in through /login as this admin
+
+
 def _get(url: str, timeout: float):
     import httpx
 
-    return httpx.get(url, timeout=timeout)
+    return httpx.get(url, timeout=timeout, headers=AUTH_HEADERS)
+
+
+def _enrol(driver, stack, name: str) -> None:
+    """A benchmark Chromium that opens /wall: enrolled as a wall display (ioc.auth.testing)."""
+    from ioc.auth.testing import browser_enrol, enrol_link
+
+    browser_enrol(driver, stack.base, enrol_link(stack.db_url, name))
 
 
 # --- data changes, the way a connector makes them -------------------------------------------------
@@ -404,6 +422,7 @@ def capture_wall_polls(stack: Stack, seconds: float = 6.0) -> dict:
 
     driver = chromium(stack.work)
     try:
+        _enrol(driver, stack, f"bench-wall-{time.monotonic_ns()}")
         driver.get(stack.base + "/wall")
         wait_for("the wall's tiles", lambda: driver.find_elements("css selector", "#wall-tile-cameras .tile-value"), 60)
         t0 = time.time()
@@ -441,7 +460,7 @@ class Http:
         try:
             head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}", "Connection: close",
                     f"Accept-Encoding: {ACCEPT_ENCODING}"]
-            head += [f"{k}: {v}" for k, v in headers.items()]
+            head += [f"{k}: {v}" for k, v in {**AUTH_HEADERS, **headers}.items()]
             if body is not None:
                 head.append(f"Content-Length: {len(body)}")
             writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + (body or b""))
@@ -1060,6 +1079,7 @@ def bench_change_to_screen(stack: Stack, flipper: CameraFlipper, changes: int) -
     driver = chromium(stack.work)
     rows = []
     try:
+        _enrol(driver, stack, f"bench-wall-{time.monotonic_ns()}")
         driver.get(stack.base + "/wall")
         wait_for("the cameras tile", lambda: driver.find_elements("css selector", CAMERA_TEXT), 60)
         time.sleep(3)
@@ -1193,6 +1213,9 @@ def load_mobile_once(stack: Stack, throttled: bool) -> dict:
             driver.execute_cdp_cmd("Network.emulateNetworkConditions", SLOW_4G)
             driver.execute_cdp_cmd("Emulation.setCPUThrottlingRate", {"rate": 4})
         driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": USABLE_JS})
+        from ioc.auth.testing import browser_sign_in
+
+        browser_sign_in(driver, stack.base, BENCH_USER)
         driver.get(stack.base + "/m")
         wait_for("a usable /m", lambda: driver.execute_script("return window.__bench.usable"), 60, 0.1)
         time.sleep(3)  # late requests (trends, manifest, service worker) and the final LCP
@@ -1237,7 +1260,12 @@ def bench_mobile(stack: Stack, runs: int = 3) -> dict:
     """Part 3: /m with an empty cache, on localhost and with mobile throttling."""
     print("\n== 3. /m first load (empty cache, 412×915 phone viewport) ==", flush=True)
     load = MachineLoad()
-    status = _get(stack.base + "/m", 10).status_code
+    import httpx
+
+    from ioc.auth.testing import cookie_header, http_cookies
+
+    leader = {"Cookie": cookie_header(http_cookies(stack.base, BENCH_USER))}  # /m is not the walls' page
+    status = httpx.get(stack.base + "/m", timeout=10, headers=leader).status_code
     print(f"GET /m → HTTP {status}" + ("" if status == 200 else "  (the page does not exist yet?)"))
     out = {}
     for throttled in (False, True):
@@ -1331,6 +1359,7 @@ def bench_heap(stack: Stack, flipper: CameraFlipper, minutes: float, change_ever
     try:
         driver.execute_cdp_cmd("Performance.enable", {})
         driver.execute_cdp_cmd("HeapProfiler.enable", {})
+        _enrol(driver, stack, f"bench-wall-{time.monotonic_ns()}")
         driver.get(stack.base + "/wall")
         wait_for("the wall's tiles", lambda: driver.find_elements("css selector", CAMERA_TEXT), 60)
         flipper.start(change_every)

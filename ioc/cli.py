@@ -103,6 +103,7 @@ def web(
     """Serve the dashboard (gunicorn) on its own; GET /healthz reports the stores."""
     settings = _settings()
     url, own = prepare_stores(settings)
+    _first_admin(settings)
     host, port = host or settings.web_host, port or settings.web_port
     try:
         if dev:
@@ -116,6 +117,15 @@ def web(
     finally:
         if own:
             own.stop()
+
+
+def _first_admin(settings) -> None:
+    """A database without an administrator gets one (docs/security.md § First sign-in)."""
+    from ioc.auth.cli import first_admin
+
+    line = first_admin(settings, _engine(settings))
+    if line:
+        out.print(f"[bold yellow]{line}[/]", highlight=False, soft_wrap=True)
 
 
 def _web_child(host: str, port: int, workers: int):
@@ -143,6 +153,7 @@ def up(
 
     settings = _settings()
     url, own = prepare_stores(settings)
+    _first_admin(settings)
     host, port = host or settings.web_host, port or settings.web_port
     children: list[Child] = []
     env: dict[str, str] = {"IOC_REDIS_URL": url}
@@ -172,7 +183,8 @@ def up(
     base = f"http://{shown_host}:{port}"
     out.print(f"[bold green]IOC Đồng Tháp is starting:[/] {base}/  (health: /healthz; Ctrl-C to stop)\n"
               f"  wall display: {base}/wall   leaders' mobile view: {base}/m   map: {base}/map   "
-              f"briefings: {base}/briefings")
+              f"briefings: {base}/briefings\n"
+              f"  sign in at {base}/login; enrol a wall display with `ioc devices add NAME` (docs/security.md)")
     try:
         Supervisor(children).run(on_tick=_redis_watchdog(own))
     finally:
@@ -214,6 +226,9 @@ _mount("ioc.kpi.cli", "kpi", "KPI snapshot and period figures.")
 _mount("ioc.store_cli", "store", "Live store maintenance.")
 _mount("ioc.briefings.cli", "briefing", "Daily and weekly PDF briefings.")
 _mount("ioc.audit_cli", "audit", "Personal-data access log (read-only).")
+_mount_auth = __import__("ioc.auth.cli", fromlist=["users_app", "devices_app"])
+app.add_typer(_mount_auth.users_app, name="users", help="People who sign in, their roles and scope.")
+app.add_typer(_mount_auth.devices_app, name="devices", help="Wall displays: enrolment links, revocation.")
 
 
 def main() -> None:

@@ -68,6 +68,15 @@ class Settings(BaseSettings):
         description="Focus panels the wall rotates through, in order (comma-separated).")
     wall_rotate_seconds: float = Field(20.0, ge=5, description="Seconds each wall focus panel stays on screen.")
     basemap_url: str | None = Field(None, description="Tile URL template for the sector map (/map); unset = no tiles (offline).")
+    secret_key: SecretStr | None = Field(
+        None, description="Key of the session tokens' HMAC (docs/security.md). Unset: a random key kept in "
+        "data_dir/secret_key (created once, mode 0600). Changing it signs every person out.")
+    session_idle_minutes: float = Field(30.0, gt=0, description="A signed-in session ends after this many minutes "
+                                        "without a request.")
+    session_max_hours: float = Field(12.0, gt=0, description="A signed-in session ends this many hours after the "
+                                     "login, whatever the activity.")
+    cookie_secure: Literal["auto", "always", "never"] = Field(
+        "auto", description="Secure flag of the session and device cookies: auto = when the request came over HTTPS.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Level of the product's own log lines (loggers ioc.*) in every process.")
 

@@ -191,6 +191,7 @@ def _ioc(monkeypatch, tmp_path, *args, **env):
     for var in [v for v in list(os.environ) if v.startswith("IOC_")]:
         monkeypatch.delenv(var)
     monkeypatch.setattr(ioc.cli, "prepare_stores", lambda settings, **kw: ("redis://127.0.0.1:1/0", None))
+    monkeypatch.setattr(ioc.cli, "_first_admin", lambda settings: None)  # no database here (tests/auth covers it)
     monkeypatch.setattr(ioc.supervisor, "Supervisor", _Children)
     result = CliRunner().invoke(ioc.cli.app, list(args), env={f"IOC_{k.upper()}": str(v) for k, v in env.items()})
     assert result.exit_code == 0, result.output
@@ -211,15 +212,26 @@ def check_sim_port(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def web_app(tmp_path_factory):
-    """The dashboard with non-default settings (Redis unreachable, an empty database: the
-    callbacks below need neither)."""
+    """The dashboard with non-default settings (Redis unreachable, an empty database with one
+    admin: the callbacks below need no data), and ``app.signed_in``: a test client signed in."""
+    from ioc.auth.testing import ensure_user, sign_in
+    from ioc.db.migrate import upgrade
+    from ioc.db.session import make_engine
     from ioc.web.app import create_app
 
     tmp = tmp_path_factory.mktemp("web")
+    url = f"sqlite:///{tmp / 'ioc.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    ensure_user(url, "doc-admin", "admin")
     settings = load_settings(language="en", wall_rotate_seconds=7, wall_playlist="worst_stations,hotline_overdue",
                              basemap_url="https://tiles.test/{z}/{x}/{y}.png", redis_url="redis://127.0.0.1:1/0",
-                             database_url=f"sqlite:///{tmp / 'ioc.db'}", data_dir=tmp)
-    return create_app(settings)
+                             database_url=url, data_dir=tmp)
+    app = create_app(settings)
+    app.signed_in = app.server.test_client()
+    assert sign_in(app.signed_in, "doc-admin").status_code == 303
+    return app
 
 
 def _callback(app, output: str, inputs: dict) -> dict:
@@ -230,13 +242,13 @@ def _callback(app, output: str, inputs: dict) -> dict:
             "inputs": [{"id": i.rsplit(".", 1)[0], "property": i.rsplit(".", 1)[1], "value": v}
                        for i, v in inputs.items()],
             "changedPropIds": list(inputs)[:1], "state": []}
-    res = app.server.test_client().post("/_dash-update-component", json=body)
+    res = app.signed_in.post("/_dash-update-component", json=body, headers={"Origin": "http://localhost"})
     assert res.status_code == 200, res.data[:300]
     return res.json["response"]
 
 
 def check_language(tmp_path, web_app):
-    layout = web_app.server.test_client().get("/_dash-layout").json
+    layout = web_app.signed_in.get("/_dash-layout").json
     stores = []
 
     def walk(node):
@@ -267,6 +279,91 @@ def check_basemap_url(tmp_path, web_app):
     assert t("mp.no_basemap", "vi")  # … which is what an unset IOC_BASEMAP_URL shows
 
 
+def _auth_app(tmp_path, **settings):
+    """The app with access control and a signed-in admin's test client (tests/auth covers the rest)."""
+    from ioc.auth.testing import ensure_user
+    from ioc.db.migrate import upgrade
+    from ioc.db.session import make_engine
+    from ioc.web.app import create_app
+
+    url = f"sqlite:///{tmp_path / 'auth.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    ensure_user(url, "doc-admin", "admin")
+    app = create_app(load_settings(redis_url="redis://127.0.0.1:1/0", database_url=url, data_dir=tmp_path, **settings))
+    return app, url
+
+
+def _login(client, base_url: str = "http://localhost"):
+    import re
+
+    from ioc.auth.testing import PASSWORD
+
+    page = client.get("/login", base_url=base_url)
+    token = re.search(r'name="csrf" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    return client.post("/login", base_url=base_url, headers={"Origin": base_url},
+                       data={"username": "doc-admin", "password": PASSWORD, "csrf": token})
+
+
+def check_secret_key(tmp_path):
+    from sqlalchemy import select
+
+    from ioc.auth.secret import keyed
+    from ioc.db import models as m
+    from ioc.db.session import make_engine
+
+    app, url = _auth_app(tmp_path, secret_key="k" * 40)
+    client = app.server.test_client()
+    _login(client)
+    token = client.get_cookie("ioc_session").value
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        stored = conn.execute(select(m.AuthSession.__table__.c.id)).scalars().all()
+    engine.dispose()
+    assert keyed(b"k" * 40, token) in stored  # SQL keeps the token's HMAC under this key
+    assert not (tmp_path / "secret_key").exists()  # no key file when the setting is given
+    other, _ = _auth_app(tmp_path, secret_key="z" * 40)  # another key: the session is unknown
+    other_client = other.server.test_client()
+    other_client.set_cookie("ioc_session", token)
+    assert other_client.get("/api/ping").status_code == 401
+
+
+def check_session_idle_minutes(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import update
+
+    from ioc.db import models as m
+    from ioc.db.session import make_engine
+
+    app, url = _auth_app(tmp_path, session_idle_minutes=5)
+    client = app.server.test_client()
+    _login(client)
+    engine = make_engine(url)
+    for minutes, status in ((4, 200), (6, 401)):
+        with engine.begin() as conn:
+            conn.execute(update(m.AuthSession.__table__)
+                         .values(last_seen_at=datetime.now(timezone.utc) - timedelta(minutes=minutes)))
+        assert client.get("/api/ping").status_code == status
+    engine.dispose()
+
+
+def check_session_max_hours(tmp_path):
+    app, _url = _auth_app(tmp_path, session_max_hours=2)
+    res = _login(app.server.test_client())
+    assert "Max-Age=7200" in next(h for h in res.headers.getlist("Set-Cookie") if h.startswith("ioc_session="))
+
+
+def check_cookie_secure(tmp_path):
+    for mode, base, secure in (("auto", "http://localhost", False), ("auto", "https://localhost", True),
+                               ("always", "http://localhost", True), ("never", "https://localhost", False)):
+        app, _url = _auth_app(tmp_path / mode / base[:5], cookie_secure=mode)
+        res = _login(app.server.test_client(), base)
+        cookie = next(h for h in res.headers.getlist("Set-Cookie") if h.startswith("ioc_session="))
+        assert ("Secure" in cookie) is secure, (mode, base)
+
+
 MEANINGS = {
     "redis_url": check_redis_url,
     "redis_prefix": check_redis_prefix,
@@ -295,6 +392,10 @@ MEANINGS = {
     "wall_rotate_seconds": check_wall_playlist_and_rotation,
     "basemap_url": check_basemap_url,
     "log_level": check_log_level,
+    "secret_key": check_secret_key,
+    "session_idle_minutes": check_session_idle_minutes,
+    "session_max_hours": check_session_max_hours,
+    "cookie_secure": check_cookie_secure,
 }
 
 

@@ -10,6 +10,9 @@ import re
 
 import pytest
 
+from ioc.auth.testing import signed_in_client
+from ioc.db.migrate import upgrade
+from ioc.db.session import make_engine
 from ioc.settings import load_settings
 from ioc.web.app import create_app
 from ioc.web.security import MAX_BODY, policy
@@ -20,11 +23,23 @@ URLS = ["/", "/wall", "/m", "/map", "/briefings", "/api/ping", "/healthz", "/api
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
+def app(tmp_path_factory):
     root = tmp_path_factory.mktemp("websec")
     settings = load_settings(database_url=f"sqlite:///{root / 'ioc.db'}", redis_url="redis://127.0.0.1:1/0",
                              data_dir=root, basemap_url="https://{s}.tile.example.org/{z}/{x}/{y}.png")
-    return create_app(settings).server.test_client()
+    upgrade(make_engine(settings.effective_database_url))
+    return create_app(settings)
+
+
+@pytest.fixture(scope="module", params=["anonymous", "admin"])
+def client(app, request):
+    # the headers go on every answer: the guard's redirects and refusals as much as the pages
+    return app.server.test_client() if request.param == "anonymous" else signed_in_client(app, "admin")
+
+
+@pytest.fixture(scope="module")
+def admin(app):
+    return signed_in_client(app, "admin")
 
 
 def _csp(res) -> dict[str, list[str]]:
@@ -54,8 +69,9 @@ def _inline_scripts(page: str) -> list[str]:
 
 
 @pytest.mark.parametrize("url", ["/", "/wall", "/m", "/map", "/briefings"])
-def test_every_inline_script_of_a_page_is_allowed_by_its_hash(client, url):
-    res = client.get(url)
+def test_every_inline_script_of_a_page_is_allowed_by_its_hash(admin, url):
+    res = admin.get(url)
+    assert res.status_code == 200, res.status_code
     allowed = set(_csp(res)["script-src"])
     scripts = _inline_scripts(res.data.decode())
     assert scripts, "the page has inline scripts to check"
@@ -71,7 +87,8 @@ def test_the_basemap_host_may_serve_images_only():
     assert "img-src 'self' data: blob:;" in policy([], None)
 
 
-def test_request_bodies_are_limited(client):
-    res = client.post("/_dash-update-component", data=b"{" + b" " * MAX_BODY + b"}", content_type="application/json")
+def test_request_bodies_are_limited(admin):
+    res = admin.post("/_dash-update-component", data=b"{" + b" " * MAX_BODY + b"}", content_type="application/json",
+                     headers={"Origin": "http://localhost"})
     assert res.status_code == 413 and res.json == {"error": "request body too large"}
     assert res.headers["X-Content-Type-Options"] == "nosniff"

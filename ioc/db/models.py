@@ -282,6 +282,49 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # migration 0006_auth (docs/security.md): a sector user's scope and the personal-data permission
+    sectors: Mapped[list] = mapped_column(JSON, default=list)  # hotline | cameras | environment | procedures
+    communes: Mapped[list] = mapped_column(JSON, default=list)  # 5-digit codes; empty = every commune
+    pii: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuthSession(Base):
+    """A signed-in browser: the cookie holds a random token, the row only its keyed hash."""
+
+    __tablename__ = "auth_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # HMAC-SHA256(secret key, token), hex
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    client: Mapped[str | None] = mapped_column(String(64))
+
+
+class LoginFailure(Base):
+    """One failed login, counted per user name and per client address (ioc.auth.throttle)."""
+
+    __tablename__ = "login_failures"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    client: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class Device(Base):
+    """A wall display: enrolled once through a one-time link, then a long-lived credential bound
+    to read-only wall access; revoking it refuses its next request."""
+
+    __tablename__ = "devices"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    enrol_hash: Mapped[str | None] = mapped_column(String(64), unique=True)  # sha256 of the link's token
+    enrol_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    credential_hash: Mapped[str | None] = mapped_column(String(64), unique=True)  # sha256 of the cookie's token
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Briefing(Base):

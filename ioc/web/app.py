@@ -8,7 +8,11 @@ view ``/m`` and the sector staff's map ``/map`` (its data endpoints: ``ioc/web/m
   (``ioc/web/wall_api.py``; a page reloads itself when the build id changes);
 * ``GET /api/geo/communes.geojson`` — the communes' simplified outlines (cached by browsers);
 * ``GET /sw.js``, ``GET /manifest.webmanifest`` — the mobile view's PWA files, from the root
-  so the service worker's scope covers ``/m``.
+  so the service worker's scope covers ``/m``;
+* ``POST /api/alerts/ack`` — an operator acknowledges an alert (``ioc/web/alerts_api.py``).
+
+Access control (``ioc/auth``, docs/security.md): ``/login``, ``/logout``, ``/enrol/<token>``, and a
+guard before every route and Dash callback that checks the role against ``ioc.auth.registry``.
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ import json
 import dash
 from flask import Flask, Response, request
 
+from ioc.auth.web import install as install_auth
+from ioc.i18n import t
 from ioc.settings import PROJECT_ROOT, Settings, get_settings
 from ioc.views.read import ReadModel
-from ioc.web import health, map_api, security, wall_api
+from ioc.web import alerts_api, health, map_api, security, wall_api
 
 ASSETS = PROJECT_ROOT / "assets"
 # what the app serves compressed (gzip/brotli/zstd by the client's Accept-Encoding)
@@ -64,10 +70,13 @@ def create_app(settings: Settings | None = None, read_model: ReadModel | None = 
                    {"name": "theme-color", "content": "#0f1623"}],
     )
     app.index_string = app.index_string.replace(
-        "{%favicon%}", '{%favicon%}\n        <link rel="manifest" href="/manifest.webmanifest">')
+        "{%favicon%}", '{%favicon%}\n        <link rel="manifest" href="/manifest.webmanifest">').replace(
+        # sign-out on every Dash page (hidden on the wall: assets/auth.css)
+        "{%app_entry%}", f'{{%app_entry%}}\n        <a class="ioc-logout" href="/logout">{t("auth.logout", settings.language)}</a>')
     app.server.config["IOC_SETTINGS"] = settings
     app.server.config["IOC_READ_MODEL"] = views
     build = build_id()
+    install_auth(server, settings)  # the guard before every route and callback, /login, /logout, /enrol
 
     @app.server.get("/healthz")
     def healthz():
@@ -106,6 +115,7 @@ def create_app(settings: Settings | None = None, read_model: ReadModel | None = 
     from layouts import briefings, mobile, status, wall
 
     map_api.register(app.server, views)
+    alerts_api.register(app.server, views)  # POST /api/alerts/ack
     wall_api.register(app.server, settings, views, build)  # GET /api/views/wall
     dash.register_page("status", path="/", name="Trạng thái", layout=status.layout)
     dash.register_page("wall", path="/wall", name="Màn hình tường", layout=wall.layout)

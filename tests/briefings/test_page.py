@@ -4,8 +4,9 @@ checks, none for one that failed (with its reason), and the download endpoint re
 from __future__ import annotations
 
 import pytest
-
 from world import DAY
+
+from ioc.auth.testing import signed_in_client
 
 
 def _texts(component) -> list[str]:
@@ -53,7 +54,7 @@ def test_page_lists_and_serves_only_passed_briefings(world, views, tmp_path):
     assert _links(table) == [f"/api/briefings/{good.record_id}.pdf"]
     assert "Passed its checks" in " ".join(_texts(rows_table(rows[:2], "en")))
 
-    client = create_app(settings, views).server.test_client()
+    client = signed_in_client(create_app(settings, views), "leader")
     res = client.get(f"/api/briefings/{good.record_id}.pdf")
     assert res.status_code == 200 and res.mimetype == "application/pdf"
     assert res.data == good.path.read_bytes()

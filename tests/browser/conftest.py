@@ -53,8 +53,11 @@ def stack(tmp_path_factory):
 
 
 @pytest.fixture(scope="package")
-def browsers(tmp_path_factory):
-    b = Browsers(tmp_path_factory.mktemp("chromium"))
+def browsers(tmp_path_factory, stack):
+    """The test browsers, each signed in as the stack's admin through /login when it starts."""
+    from ioc.auth.testing import browser_sign_in
+
+    b = Browsers(tmp_path_factory.mktemp("chromium"), prepare=lambda d: browser_sign_in(d, stack.web_url, stack.user))
     yield b
     b.quit()
 
@@ -72,14 +75,18 @@ def browser(request, browsers):
 
 
 @pytest.fixture(scope="package")
-def kiosk(tmp_path_factory):
+def kiosk(tmp_path_factory, stack):
     """A wall display: its own fresh Chromium profile at 1920×1080 that only ever opens /wall
-    (what the other pages store in the browser, e.g. the language, cannot leak into it)."""
+    (what the other pages store in the browser, e.g. the language, cannot leak into it),
+    enrolled as a device through a one-time link as `ioc devices add` makes it (no password)."""
+    from ioc.auth.testing import browser_enrol
+
     from .iocbrowser import WALL_1080, new_driver
 
     profile = tmp_path_factory.mktemp("kiosk") / "profile"
     profile.mkdir()
     driver = new_driver(WALL_1080, profile)
+    browser_enrol(driver, stack.web_url, stack.enrol_path("kiosk"))
     yield driver
     driver.quit()
 

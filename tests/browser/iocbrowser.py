@@ -178,6 +178,8 @@ class Stack:
     env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, Proc] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    user: str = "browser-admin"  # signed in by every test browser (ioc.auth.testing)
+    _http: object = None
 
     # ------------------------------------------------------------------ urls and clients
     @property
@@ -187,6 +189,21 @@ class Stack:
     @property
     def sim_url(self) -> str:
         return f"http://127.0.0.1:{self.sim_port}"
+
+    @property
+    def http(self):
+        """An httpx client signed in as the stack's admin (for the product's data routes)."""
+        if self._http is None:
+            from ioc.auth.testing import http_cookies
+
+            self._http = httpx.Client(cookies=http_cookies(self.web_url, self.user), timeout=30)
+        return self._http
+
+    def enrol_path(self, name: str) -> str:
+        """A wall display's one-time enrolment path, as `ioc devices add NAME` prints it."""
+        from ioc.auth.testing import enrol_link
+
+        return enrol_link(self.env["IOC_DATABASE_URL"], name)
 
     def store(self):
         from ioc.live_store import LiveStore
@@ -250,6 +267,10 @@ class Stack:
                 self.procs[name].start()
             self.wait_web(timeout=60)
             self.timings["web"] = time.monotonic() - t0
+            # every page needs a signed-in user (docs/security.md): one admin for the test browsers
+            from ioc.auth.testing import ensure_user
+
+            ensure_user(self.env["IOC_DATABASE_URL"], self.user, "admin")
             wait_until(self._figures_ready, max(5.0, timeout - (time.monotonic() - t0)), 0.5,
                        "a published KPI snapshot with data for all four sources")
             self.timings["ready"] = time.monotonic() - t0
@@ -421,8 +442,9 @@ def new_driver(size: Size, profile_dir: Path):
 class Browsers:
     """One Chromium per size for the whole test folder (each start costs 1–3 s)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, prepare: Callable[[object], None] | None = None) -> None:
         self.root = root
+        self.prepare = prepare  # e.g. sign the new browser in
         self.drivers: dict[str, object] = {}
 
     def get(self, size: Size):
@@ -433,6 +455,8 @@ class Browsers:
             profile.mkdir(parents=True)
             d = self.drivers[size.name] = new_driver(size, profile)
             d.ioc_size = size
+            if self.prepare is not None:
+                self.prepare(d)
         return d
 
     def quit(self) -> None:

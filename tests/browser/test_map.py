@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -59,7 +58,7 @@ def server_points(stack, start: str, end: str, **filters) -> int:
     from ioc.views.mapdata import decode_ticket_points
 
     q = "&".join(f"{k}={v}" for k, v in {"start": start, "end": end, **filters}.items())
-    return decode_ticket_points(httpx.get(f"{stack.web_url}/api/map/tickets.bin?{q}", timeout=30).content)["n"]
+    return decode_ticket_points(stack.http.get(f"{stack.web_url}/api/map/tickets.bin?{q}", timeout=30).content)["n"]
 
 
 def test_layers_drawn_and_a_commune_click_shows_its_kpis(stack, browser):
@@ -128,7 +127,7 @@ def test_a_filter_changes_the_list_its_export_and_the_link_reopens_the_view(stac
     print(f"[map points] answered: {got} on the map, {want} from tickets.bin?status=closed "
           f"(all: {server_points(stack, start, end)})")
 
-    res = httpx.get(s1["csv"], timeout=30)
+    res = stack.http.get(s1["csv"], timeout=30)
     assert res.status_code == 200 and res.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(res.content.decode("utf-8-sig"))))
     head, body = rows[0], rows[1:]
@@ -137,7 +136,7 @@ def test_a_filter_changes_the_list_its_export_and_the_link_reopens_the_view(stac
     assert len(body) == total, f"the CSV holds {len(body)} rows, the list {total}"
     assert body[:len(s1["rows"])] == s1["rows"], "the CSV does not start with the page on screen"
     assert {r[2] for r in body} == {"Đã trả lời"}
-    xlsx = httpx.get(s1["xlsx"], timeout=30)
+    xlsx = stack.http.get(s1["xlsx"], timeout=30)
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
 
     # the address bar holds the view: opening it again shows the same
@@ -173,7 +172,7 @@ def test_a_ticket_click_names_the_ticket_and_a_language_switch_keeps_the_points(
     from ioc.views.mapdata import decode_ticket_points
 
     start, end = period()
-    pts = decode_ticket_points(httpx.get(f"{stack.web_url}/api/map/tickets.bin?start={start}&end={end}",
+    pts = decode_ticket_points(stack.http.get(f"{stack.web_url}/api/map/tickets.bin?start={start}&end={end}",
                                          timeout=30).content)
     assert pts["n"] > 0
     lat, lon = pts["lat"][0], pts["lon"][0]
@@ -190,7 +189,7 @@ def test_a_ticket_click_names_the_ticket_and_a_language_switch_keeps_the_points(
     ident = sel.split(":", 1)[1]
     s = wait_until(lambda: (s := map_state(browser)) and s["object"] and ident in s["object"] and s, 15, 0.2,
                    "the ticket's panel")
-    detail = httpx.get(f"{stack.web_url}/api/map/ticket/{ident}", timeout=30).json()
+    detail = stack.http.get(f"{stack.web_url}/api/map/ticket/{ident}", timeout=30).json()
     print(f"\n[map ticket] tooltip {tip!r} → {sel}: {detail['category']} / {detail['status_label']}")
     assert tip == f"{detail['category']} — {detail['status_label']}", "the panel shows another ticket than the marker"
     assert detail["category"] in s["object"] and detail["status_label"] in s["object"]
@@ -217,7 +216,7 @@ def test_a_ticket_click_names_the_ticket_and_a_language_switch_keeps_the_points(
 def test_map_page_clean_at_every_size(stack, browser):
     size = browser.ioc_size
     start, end = period()
-    stations = httpx.get(f"{stack.web_url}/api/map/stations.json", timeout=30).json()["features"]
+    stations = stack.http.get(f"{stack.web_url}/api/map/stations.json", timeout=30).json()["features"]
     air = next(f["properties"]["id"] for f in stations if f["properties"]["kind"] == "air")
     kpi = kpi_period_json(stack, start, end) if size.name == "1920x1080" else None
     code = (max(kpi["hotline"]["by"]["commune"].items(), key=lambda kv: kv[1]["received"])[0] if kpi

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from selenium.webdriver.common.by import By
 
-from .iocbrowser import PHONE, console_errors, kpi_period_json, new_driver, screenshot, vn_number, wait_until
+from .iocbrowser import (PHONE, console_errors, kpi_period_json, new_driver, screenshot, vn_number, wait_dash_ready,
+                         wait_until)
 
 pytestmark = pytest.mark.browser
 
@@ -20,10 +21,14 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @pytest.fixture
-def phone(tmp_path):
-    """A phone with a fresh profile: no cookie, nothing stored (each test starts as a new user)."""
+def phone(tmp_path, stack):
+    """A phone with a fresh profile: nothing stored but a new session (each test starts as a new
+    user, signed in through /login)."""
+    from ioc.auth.testing import browser_sign_in
+
     (tmp_path / "profile").mkdir()
     driver = new_driver(PHONE, tmp_path / "profile")
+    browser_sign_in(driver, stack.web_url, stack.user)
     yield driver
     driver.quit()
 
@@ -89,6 +94,8 @@ def test_switches_are_kept_and_shared_with_the_other_pages(stack, phone):
     # a Dash page's client-side link to /m lands on the server's page, not a Dash copy of it
     phone.get(stack.web_url + "/")
     link = wait_until(lambda: phone.find_elements(By.ID, "link-mobile"), 20, 0.2, "the status page's link to /m")
+    wait_dash_ready(phone)  # as a person would: a click before Dash's router is ready can go nowhere
+    link = phone.find_elements(By.ID, "link-mobile")
     link[0].click()
     wait_m(phone)
     assert phone.execute_script("return [location.pathname, document.documentElement.lang]") == ["/m", "en"]

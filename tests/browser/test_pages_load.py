@@ -51,9 +51,12 @@ def test_page_loads_clean_and_fits(stack, browser, page):
 def test_language_stays_vietnamese_from_page_to_page(stack, tmp_path):
     """A fresh browser sees Vietnamese (IOC_LANGUAGE's default) on every page, and merely opening
     a page never switches the language the other pages use (it is kept in the browser)."""
+    from ioc.auth.testing import browser_sign_in
+
     (tmp_path / "profile").mkdir()
     driver = new_driver(WALL_1080, tmp_path / "profile")
     try:
+        browser_sign_in(driver, stack.web_url, stack.user)
         seen = []
         for path in ("/wall", "/", "/m", "/wall"):
             driver.get(stack.web_url + path)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 
-import httpx
 import pytest
 
 from .iocbrowser import (console_errors, follow_change, inject_camera_change, mark_page, open_wall, restart_redis,
@@ -47,7 +46,7 @@ def _report(label: str, seen: dict, st: dict, moved: float) -> str:
 
 
 def _build(stack) -> str | None:
-    return httpx.get(stack.web_url + "/api/views/versions", timeout=5).json().get("build")
+    return stack.http.get(stack.web_url + "/api/views/versions", timeout=5).json().get("build")
 
 
 def test_upstream_camera_change_reaches_the_wall(stack, kiosk):

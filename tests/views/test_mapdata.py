@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 from sqlalchemy import insert
 from test_map_world import PII, RANGE, SECRETS, make_views, ticket, world  # noqa: F401
 
+from ioc.auth.testing import signed_in_client
 from ioc.db import models as m
-
 from ioc.views import map_layers
 from ioc.views import mapdata as md
 from ioc.web import map_api
@@ -512,7 +512,7 @@ def test_binary_layers_are_compressed_when_the_browser_accepts_them(world):
 
     from ioc.web.app import create_app
 
-    client = create_app(world.settings, read_model=world).server.test_client()  # the app compresses, not map_api
+    client = signed_in_client(create_app(world.settings, read_model=world), "operator")  # the app compresses, not map_api
     client.application.config["COMPRESS_MIN_SIZE"] = 100  # this small world's layers are a few hundred bytes
     plain = client.get("/api/map/tickets.bin")
     assert "Content-Encoding" not in plain.headers and len(plain.data) > 100
@@ -603,7 +603,7 @@ def test_the_product_app_serves_the_map_endpoints(world, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     settings = load_settings(database_url=world.engine().url.render_as_string(hide_password=False),
                              redis_url="redis://127.0.0.1:1/0")
-    cl = create_app(settings).server.test_client()
+    cl = signed_in_client(create_app(settings), "operator")
     q = "&".join(f"{k}={v}" for k, v in RANGE.items())
     res = cl.get(f"/api/map/tickets.bin?{q}")
     assert res.status_code == 200 and md.decode_ticket_points(res.data)["n"] == 8

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from ioc.auth.testing import signed_in_client
 from ioc.views import mobile as mv
 from ioc.views.models import Freshness, SourceBadge
 from layouts import mobile as lm
@@ -434,7 +435,7 @@ def client(sqlite_url, redis_url, tmp_path, monkeypatch):
     monkeypatch.setenv("IOC_DATA_DIR", str(tmp_path))
     app = create_app(load_settings(redis_url=redis_url, database_url=sqlite_url))
     assert "m-reload.title" in app.callback_map  # a client-side navigation to /m loads the page
-    return app.server.test_client()
+    return signed_in_client(app, "leader")
 
 
 def test_m_is_a_plain_page_compressed_and_never_cached(client):

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from test_read_model import NOW, health, snapshot, views  # noqa: F401 (fixture)
 
+from ioc.auth.testing import signed_in_client
 from ioc.views import publish
 from layouts import wall
 
@@ -218,7 +219,7 @@ def test_the_endpoint_answers_over_http(views, sqlite_url):  # noqa: F811
 
     publish.publish(views.store, snapshot(), NOW)
     app = create_app(views.settings.model_copy(update={"database_url": sqlite_url}), read_model=views)
-    client = app.server.test_client()
+    client = signed_in_client(app, "operator")
     res = client.get("/api/views/wall?lang=en&focus=worst_stations")
     assert res.status_code == 200 and res.headers["Cache-Control"] == "no-store"
     body = res.get_json()

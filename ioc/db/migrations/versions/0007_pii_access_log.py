@@ -11,7 +11,6 @@ Rows of the quarantine stored before this revision held raw payloads with report
 names, phones and addresses and camera stream addresses: they are redacted here, as the
 connectors now redact at write time (connectors/redaction.py).
 
-Merge note: the access-control branch adds 0006; this revision then revises it.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -19,7 +18,7 @@ from alembic import op
 import ioc.db.types
 
 revision = '0007_pii_access_log'
-down_revision = '0005_briefings'
+down_revision = '0006_auth'
 branch_labels = None
 depends_on = None
 

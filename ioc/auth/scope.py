@@ -1,0 +1,136 @@
+"""A sector user's scope on the sector map: the map sectors and the communes the user may look
+at (docs/security.md § Roles). The guard calls these for the ``map`` area only, and only for the
+``sector`` role; every other role sees the whole province.
+
+What is checked, on the server, for the HTTP endpoints, the Dash callbacks and the page itself:
+
+* the ``sector`` filter must be one of the user's (``all`` only for a user of all four);
+* a layer, detail, list or indicator of one subject needs that subject's sector: cameras and
+  offline-camera lists → cameras, stations → environment, overdue dossiers and QĐ 766 → procedures,
+  ticket details → hotline;
+* a user with communes must name one of them in every request that reads data by place (the
+  ``commune`` filter, a commune's panel, list or export, the province-wide layers): the page
+  starts on the first of them, and the lists, points and counts are those of that commune.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import parse_qsl, urlencode
+
+from ioc.auth.roles import MAP_SECTORS, Principal
+
+ALL_MAP_SECTORS = frozenset(MAP_SECTORS.values())
+# what a request about one subject needs, whatever the sector filter says
+SUBJECT_NEEDS = {"cameras": "security", "stations": "environment", "dossiers": "procedures", "tickets": None}
+METRIC_NEEDS = {"cameras_online": "security", "worst_index": "environment", "qd766_on_time": "procedures"}
+LIST_NEEDS = {"cameras_offline": "security", "dossiers_overdue": "procedures"}
+SEL_NEEDS = {"camera": "security", "station": "environment", "ticket": "hotline"}
+# endpoints of ioc/web/map_api.py that read data by place (need a commune of the user's)
+BY_PLACE = {"communes", "tickets", "density", "cameras", "list", "export_csv", "export_xlsx", "commune"}
+ENDPOINT_NEEDS = {"cameras": "security", "camera": "security", "camera_snapshot": "security",
+                  "stations": "environment", "station": "environment", "ticket": "hotline"}
+
+
+class OutOfScope(Exception):
+    """One line saying what the user may not see."""
+
+
+def _restricted(p: Principal) -> bool:
+    return p.role == "sector"
+
+
+def _need(p: Principal, sector: str | None, what: str) -> None:
+    allowed = set(p.map_sectors() or ())
+    if sector and sector not in allowed:
+        raise OutOfScope(f"{what} is outside your sectors ({', '.join(p.sectors)})")
+
+
+def _sector_filter(p: Principal, value) -> None:
+    allowed = set(p.map_sectors() or ())
+    value = str(value or "all")
+    if value == "all" and allowed >= ALL_MAP_SECTORS:
+        return
+    if value not in allowed:
+        raise OutOfScope(f"sector {value[:20]!r} is outside your sectors ({', '.join(p.sectors)})")
+
+
+def _commune(p: Principal, code, required: bool) -> None:
+    if not p.communes:
+        return
+    code = str(code or "")
+    if not code and required:
+        raise OutOfScope(f"choose one of your communes ({', '.join(p.communes)})")
+    if code and code not in p.communes:
+        raise OutOfScope(f"commune {code[:10]!r} is outside your communes ({', '.join(p.communes)})")
+
+
+def check_args(p: Principal, args: Mapping, *, by_place: bool = True) -> None:
+    """The map filters of a query (the page's own URL or a data endpoint's)."""
+    _sector_filter(p, args.get("sector"))
+    _commune(p, args.get("commune"), required=by_place)
+    if args.get("metric") in METRIC_NEEDS:
+        _need(p, METRIC_NEEDS[args["metric"]], "this indicator")
+    if args.get("kind") in LIST_NEEDS:
+        _need(p, LIST_NEEDS[args["kind"]], "this list")
+
+
+def check_endpoint(p: Principal, endpoint: str, args: Mapping, view_args: Mapping) -> None:
+    """A request to ioc/web/map_api.py (``endpoint`` without its ``map_api.`` prefix)."""
+    if not _restricted(p) or endpoint == "options":
+        return
+    if endpoint in ENDPOINT_NEEDS:
+        _need(p, ENDPOINT_NEEDS[endpoint], "this layer")
+    if endpoint == "commune":
+        args = {**args, "commune": view_args.get("code")}
+    check_args(p, args, by_place=endpoint in BY_PLACE)
+
+
+def check_callback(p: Principal, body: Mapping) -> None:
+    """A Dash callback of the map page: the filters, sector, commune, selection, indicator and
+    list it reads (inputs and states)."""
+    if not _restricted(p):
+        return
+    for item in _values(body):
+        ident, prop, value = item.get("id"), item.get("property"), item.get("value")
+        if ident == "map-filters" and prop == "data" and isinstance(value, Mapping):
+            check_args(p, value)
+        elif ident == "map-sector" and prop == "value" and value:
+            _sector_filter(p, value)
+        elif ident == "map-commune" and prop == "value" and value:
+            _commune(p, value, required=False)
+        elif ident == "map-sel" and prop == "data" and isinstance(value, Mapping):
+            _need(p, SEL_NEEDS.get(str(value.get("kind"))), "this object")
+        elif ident == "map-metric" and prop == "value" and value in METRIC_NEEDS:
+            _need(p, METRIC_NEEDS[value], "this indicator")
+        elif ident == "map-list-kind" and prop == "value" and value in LIST_NEEDS:
+            _need(p, LIST_NEEDS[value], "this list")
+
+
+def check_page_search(p: Principal, search: str) -> None:
+    """The query string of /map when Dash renders the page's layout (which embeds its first data)."""
+    if _restricted(p):
+        check_args(p, dict(parse_qsl((search or "").lstrip("?"))))
+
+
+def page_start(p: Principal, args: Mapping) -> str | None:
+    """For a sector user opening /map without a sector (or commune) of theirs: the query to
+    start from instead (their first sector and commune), else None."""
+    if not _restricted(p):
+        return None
+    q = dict(args)
+    sectors = p.map_sectors() or ()
+    if sectors and (q.get("sector") or "all") not in sectors and not set(sectors) >= ALL_MAP_SECTORS:
+        q["sector"] = sectors[0]
+    if p.communes and q.get("commune") not in p.communes:
+        q["commune"] = p.communes[0]
+    return None if q == dict(args) else urlencode(q)
+
+
+def _values(body: Mapping):
+    for group in ("inputs", "state"):
+        for item in body.get(group) or []:
+            if isinstance(item, list):  # pattern-matching (ALL) inputs come as lists
+                yield from (i for i in item if isinstance(i, Mapping))
+            elif isinstance(item, Mapping):
+                yield item

@@ -1,0 +1,85 @@
+"""A sector user's scope on the map: sectors and communes, on the endpoints, the callbacks and
+the page (ioc/auth/scope.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ioc.auth.testing import ensure_user, sign_in
+
+ORIGIN = {"Origin": "http://localhost"}
+
+
+@pytest.fixture(scope="module")
+def hotline_user(auth_app):
+    url = auth_app.server.config["IOC_SETTINGS"].effective_database_url
+    ensure_user(url, "u-hotline", "sector", sectors=("hotline",), communes=("30316", "30319"))
+    c = auth_app.server.test_client()
+    assert sign_in(c, "u-hotline").status_code == 303
+    return c
+
+
+def _status(c, url):
+    return c.get(url).status_code
+
+
+def test_the_map_page_starts_on_the_users_sector_and_commune(hotline_user):
+    res = hotline_user.get("/map")
+    assert res.status_code == 303 and res.headers["Location"] == "/map?sector=hotline&commune=30316"
+    assert _status(hotline_user, "/map?sector=hotline&commune=30319") == 200
+    for other in ("/map?sector=environment&commune=30316", "/map?sector=hotline&commune=30301"):
+        res = hotline_user.get(other)  # put back in the scope, the rest of the view kept
+        assert res.status_code == 303 and res.headers["Location"] == "/map?sector=hotline&commune=30316", other
+    assert _status(hotline_user, "/") == 403 and _status(hotline_user, "/wall") == 403
+
+
+def test_endpoints_refuse_other_sectors_subjects_and_communes(hotline_user):
+    ok = ["/api/map/options.json", "/api/map/tickets.bin?sector=hotline&commune=30316",
+          "/api/map/communes.json?sector=hotline&commune=30319&metric=tickets_open"]
+    refused = ["/api/map/tickets.bin?sector=hotline",  # no commune: the whole province
+               "/api/map/tickets.bin?sector=all&commune=30316", "/api/map/tickets.bin?sector=security&commune=30316",
+               "/api/map/tickets.bin?sector=hotline&commune=30301", "/api/map/cameras.geobuf?commune=30316",
+               "/api/map/stations.json", "/api/map/station/S1", "/api/map/camera/C1",
+               "/api/map/communes.json?sector=hotline&commune=30316&metric=worst_index",
+               "/api/map/commune/30301?sector=hotline", "/api/map/export.csv?sector=hotline&commune=30301",
+               "/api/map/list.json?sector=hotline&commune=30316&kind=dossiers_overdue"]
+    assert [u for u in ok if _status(hotline_user, u) in (401, 403)] == []
+    assert [u for u in refused if _status(hotline_user, u) != 403] == []
+    res = hotline_user.get("/api/map/export.csv?sector=hotline&commune=30301")
+    assert res.json["reason"] == "out_of_scope" and "30301" in res.json["error"]
+
+
+def _cb(key: str, **values):
+    outs = [{"id": p.rsplit(".", 1)[0], "property": p.rsplit(".", 1)[1]} for p in key.strip(".").split("...")]
+    return {"output": key, "outputs": outs if key.startswith("..") else outs[0], "changedPropIds": [],
+            "inputs": [{"id": k.split(".")[0], "property": k.split(".")[1], "value": v} for k, v in values.items()],
+            "state": []}
+
+
+def test_callbacks_refuse_filters_outside_the_scope(hotline_user):
+    key = "..map-commune-head.children...map-list.className.."
+
+    def post(filters):
+        return hotline_user.post("/_dash-update-component", headers=ORIGIN,
+                                 json=_cb(key, **{"map-filters.data": filters, "lang.data": "vi"})).status_code
+
+    assert post({"sector": "hotline", "commune": "30316"}) not in (401, 403)
+    assert post({"sector": "environment", "commune": "30316"}) == 403
+    assert post({"sector": "hotline", "commune": "30301"}) == 403
+    assert post({"sector": "hotline"}) == 403
+    sel = hotline_user.post("/_dash-update-component", headers=ORIGIN, json=_cb(
+        "..map-object.className...map-object-title.children...map-object-body.children...map-st-range.className..",
+        **{"map-sel.data": {"kind": "camera", "id": "C1"}, "map-st-range.value": "24h", "lang.data": "vi"}))
+    assert sel.status_code == 403
+    page = hotline_user.post("/_dash-update-component", headers=ORIGIN, json=_cb(
+        ".._pages_content.children..._pages_store.data..",
+        **{"_pages_location.pathname": "/map", "_pages_location.search": "?sector=all"}))
+    assert page.status_code == 403
+
+
+def test_a_user_of_every_sector_without_communes_sees_the_whole_map(clients):
+    c = clients["sector"]
+    for url in ("/api/map/tickets.bin", "/api/map/cameras.geobuf", "/api/map/stations.json",
+                "/api/map/communes.json?metric=worst_index"):
+        assert _status(c, url) not in (401, 403), url
+    assert _status(c, "/map") == 200
