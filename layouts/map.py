@@ -6,8 +6,9 @@
   by URL from ``/api/map/*`` (ioc/web/map_api.py); styles and markers are functions in
   assets/sector_map.js (``Namespace("ioc", "sectorMap")``). The layers are in the first layout;
   afterwards a filter changes only the props it concerns (``layers``), and the ticket points are
-  downloaded once per range end (a year up to it, ``ticket_window``) and kept by start day, status
-  and category in the browser (``ioc_map.tickets``, ``TICKET_RULES``): docs/views.md § the page.
+  downloaded once for the year up to the range's end (``ticket_window``) and kept by start and end
+  day (each judged at the end), status and category in the browser (``ioc_map.tickets``,
+  ``TICKET_RULES``): docs/views.md § the page.
 * **Filters** (period, category, sector, status, commune), the indicator, the layers, the view
   and the selection live in the URL query, so a link opens the same view: ``layout()`` reads
   the query; a clientside callback writes it back with ``history.replaceState`` (a
@@ -209,8 +210,9 @@ def layer_urls(filters: Mapping, lang: str) -> dict[str, str]:
 def ticket_window(f: md.MapFilters) -> dict:
     """The ticket points the page holds for the range ``f``: those of its window (the widest range
     with the same end, ``MapFilters.window``), every category and state, each with its local request
-    day. Downloaded once per range end; assets/sector_map.js ``ioc_map.tickets`` keeps those of the
-    start, status and categories chosen. {url, first, last}: the window's days (ISO)."""
+    day and the hotline rule's steps (its state at any end of the window). Downloaded once; a range
+    inside it is kept in the browser (assets/sector_map.js ``ioc_map.tickets``), with its start,
+    end, status and categories. {url, first, last}: the window's days (ISO)."""
     w = f.window()
     return {"url": "/api/map/tickets.bin?" + query_string({"start": w.start.isoformat(), "end": w.end.isoformat()}),
             "first": w.start.isoformat(), "last": w.end.isoformat()}
@@ -219,20 +221,22 @@ def ticket_window(f: md.MapFilters) -> dict:
 # What the ticket layer keeps of a range's points, for assets/sector_map.js: the categories of each
 # sector (None: every one; MapFilters.service_codes combines them with the chosen categories) and
 # the states of each status filter (STATUS_STATES). Applied in the browser, a status, category,
-# sector or start change re-clusters the points the page has: no server round trip, no download.
+# sector or date change inside the window re-clusters the points the page has: no server round
+# trip, no download.
 TICKET_RULES = {"sectors": {s: (list(md.SECTOR_SERVICES[s]) if s in md.SECTOR_SERVICES else None) for s in SECTORS},
                 "states": {k: (None if v is None else list(v)) for k, v in md.STATUS_STATES.items()}}
 
 
 def ticket_range(views, start, end, current: Mapping | None):
-    """The ticket points' window after a date change: a new one only for a new end (a new start
-    inside the window is kept in the browser); a refused range (the filters say why) keeps the
-    points shown."""
+    """The ticket points' window after a date change: the one the page holds while it holds the
+    range (a new start or end inside it is judged in the browser), else the year up to the new end;
+    a refused range (the filters say why) keeps the points shown."""
     f, refused, _reason = check_filters(views, {"start": start, "end": end})
     if refused:
         return no_update
-    window = ticket_window(f)
-    return no_update if window == current else window
+    if current and current.get("first", "9") <= f.start.isoformat() and f.end.isoformat() <= current.get("last", ""):
+        return no_update
+    return ticket_window(f)
 
 
 def export_urls(filters: Mapping, kind: str, sort_by: list | None, query: str, lang: str) -> dict[str, str]:
@@ -730,8 +734,8 @@ def register(app, settings, views) -> None:
         return filters_update(views, {"start": start, "end": end, "service": service or [], "sector": sector,
                                       "status": status, "commune": commune}, current, _lang(lang))
 
-    # the ticket points' window follows the range's end only (its own callback: a status or start
-    # change must not wait for the filters' round trip, see ioc_map.tickets)
+    # the ticket points' window changes only for a range outside it (its own callback: a status or
+    # date change must not wait for the filters' round trip, see ioc_map.tickets)
     @app.callback(Output("map-ticket-window", "data"), Input("map-dates", "start_date"), Input("map-dates", "end_date"),
                   State("map-ticket-window", "data"), prevent_initial_call=True)
     def _ticket_range(start, end, current):
@@ -786,7 +790,7 @@ def register(app, settings, views) -> None:
         new = (hide, urls["cameras"], urls["stations"], legend_data)
         return tuple(no_update if n == old else n for n, old in zip(new, shown))
 
-    # the ticket points: downloaded once per range end, kept by start day, status and category in the browser,
+    # the ticket points: downloaded once per window, kept by day, status and category in the browser,
     # straight from the controls — no Input here is the output of a callback that a status change
     # or the page's first render starts, so nothing waits for a server round trip (a re-mounted
     # layer control is a new "map-layers" component: that Input fires then)

@@ -171,6 +171,13 @@ class MapFilters(BaseModel):
         while the range is not over (as the period queries do)."""
         return min(self.bounds(tz)[1], now)
 
+    def end_instants(self, tz: ZoneInfo, now: datetime) -> np.ndarray:
+        """``as_of`` of each range [start, start + k] (k = 0 … days − 1) as µs since 1970 UTC: the
+        moments at which the page judges the tickets of any end this range holds
+        (``hotline.flag_steps``, the ticket points' steps)."""
+        return np.array([int(pd.Timestamp(MapFilters(start=self.start, end=self.start + timedelta(days=k))
+                                          .as_of(tz, now)).value // 1000) for k in range(self.days)], dtype=np.int64)
+
     def service_codes(self) -> tuple[str, ...] | None:
         """The 1022 categories to keep: None = every category; () = none (a category outside
         the chosen sector)."""

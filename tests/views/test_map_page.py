@@ -172,9 +172,10 @@ def test_filters_update_keeps_the_filters_when_a_value_is_refused(views):
     assert q is no_update and "Invalid filter" in text_of(notice) and "before start" in text_of(notice)
 
 
-def test_the_ticket_points_are_downloaded_once_per_range_end(views):
-    """The page holds a year of points up to the range's end (``MapFilters.window``): a new start
-    is kept in the browser, a new end downloads the year up to it (states are judged at the end)."""
+def test_the_ticket_points_are_downloaded_once_per_window(views):
+    """The page holds a year of points up to the range's end (``MapFilters.window``), with each
+    point's state at every end of it: a new start or end inside it is kept in the browser; a range
+    outside it downloads the year up to its end."""
     win = pm.ticket_window(md.filters_for(views, {"start": "2026-11-01", "end": "2026-11-30", "status": "open",
                                                   "sector": "security", "service": "ANTT", "commune": "29884"}))
     assert win == {"url": "/api/map/tickets.bin?start=2025-11-30&end=2026-11-30", "first": "2025-11-30",
@@ -183,8 +184,13 @@ def test_the_ticket_points_are_downloaded_once_per_range_end(views):
         "/api/map/tickets.bin?start=2025-12-02&end=2026-12-02"
     assert pm.ticket_range(views, "2026-11-01", "2026-11-30", win) is no_update  # the same range: nothing new
     assert pm.ticket_range(views, "2025-11-30", "2026-11-30", win) is no_update  # a new start: kept in the browser
-    assert pm.ticket_range(views, "2026-10-01", "2026-11-29", win)["url"] == \
-        "/api/map/tickets.bin?start=2025-11-29&end=2026-11-29"  # a new end: its own year
+    assert pm.ticket_range(views, "2026-10-01", "2026-11-29", win) is no_update  # a new end inside: judged there
+    assert pm.ticket_range(views, "2025-11-30", "2025-11-30", win) is no_update  # the window's first day
+    assert pm.ticket_range(views, "2025-11-29", "2026-10-31", win)["url"] == \
+        "/api/map/tickets.bin?start=2025-10-31&end=2026-10-31"  # a start before the window: the year up to the end
+    earlier = pm.ticket_range(views, "2025-11-29", "2026-10-31", win)
+    assert pm.ticket_range(views, "2026-10-01", "2026-11-01", earlier)["url"] == \
+        "/api/map/tickets.bin?start=2025-11-01&end=2026-11-01"  # an end after the window: its own year
     assert pm.ticket_range(views, "2026-11-30", "2026-11-01", win) is no_update  # refused (the filters say why)
     # what the browser keeps of them: the read model's own tables
     assert pm.TICKET_RULES["states"] == {"all": None, "open": ["open", "overdue"], "overdue": ["overdue"],
