@@ -834,8 +834,9 @@ def choose_status(driver, value: str) -> float:
 def wait_rerender(driver, t0: float, quiet_ms: float = 700, timeout: float = 20) -> dict:
     """After the click at ``t0``: the last marker-pane mutation of the burst that follows it (the
     markers stopped changing for ``quiet_ms``) — after the new tickets.bin response when the
-    change downloaded points (a new time range); a status or category change filters the points
-    the page has (layouts/map.py ``ticket_source``) and asks for none."""
+    change downloaded points (a range outside the window the page holds); a status, category or date
+    change inside it filters the points the page has (assets/sector_map.js ``ioc_map.tickets``) and
+    asks for none."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         got = driver.execute_script("""

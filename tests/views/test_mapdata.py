@@ -240,7 +240,7 @@ def test_the_pages_filters_keep_exactly_what_the_server_filters_return(world):
     (``ticket_conditions``: the local days of ``bounds``, ``service_codes``, the hotline rule's
     states at the range's end) — for several ranges, two of them split at a local midnight by
     tickets 1 µs on either side of it."""
-    from layouts.map import TICKET_RULES, ticket_range, ticket_window
+    from layouts.map_state import TICKET_RULES, ticket_range, ticket_window
 
     edge = md.local_midnight(date(2026, 5, 20), world.tz)  # 19/05 17:00 UTC
     with world.engine().begin() as c:
@@ -292,7 +292,7 @@ def test_the_pages_ticket_states_are_the_sql_rule_at_any_end(world):
     without an answer time) judged at many random ends by assets/sector_map.js in Node: the state
     of every ticket equals the SQL rule's (``status_sql``, held to ``hotline.metrics`` in
     test_map_status_sql.py) at that end."""
-    from layouts.map import ticket_window
+    from layouts.map_state import ticket_window
 
     rng = np.random.default_rng(2026)
     now = world.clock()
