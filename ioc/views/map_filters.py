@@ -334,11 +334,16 @@ def _tk():
     return m.Ticket.__table__
 
 
+def closed_sql():
+    """Status "closed", trimmed and in any case (``hotline.closed_status``)."""
+    return func.lower(func.trim(_tk().c.status)) == "closed"
+
+
 def answered_sql(at: datetime):
     """Answered at ``at``: an answer time at or before it, or closed without an answer time."""
     tk = _tk()
     return or_(and_(tk.c.answered_at.is_not(None), tk.c.answered_at <= at),
-               and_(func.lower(func.trim(tk.c.status)) == "closed", tk.c.answered_at.is_(None)))
+               and_(closed_sql(), tk.c.answered_at.is_(None)))
 
 
 def overdue_sql(at: datetime, tz: ZoneInfo):

@@ -27,6 +27,7 @@ from ioc.views.map_filters import (
     DEADLINE_WORKING_DAYS,
     MapFilters,
     cached_period_figures,
+    closed_sql,
     commune_areas,
     local_day_numbers,
     ticket_conditions,
@@ -246,12 +247,12 @@ def ticket_positions(views, f: MapFilters) -> tuple[np.ndarray, np.ndarray, int]
     """(lat, lon) of the filtered tickets that have a position, and the number without one."""
     tz = views.tz
     tk = m.Ticket.__table__
-    with kpi_sql.connect(views.engine()) as conn:  # SQLite: memory-mapped reads
+    with kpi_sql.connect(views.engine()) as conn, kpi_sql.gc_paused():  # SQLite: memory-mapped reads
         res = conn.execute(select(tk.c.lat, tk.c.lon).where(*ticket_conditions(f, tz, f.as_of(tz, views.clock()))))
         rows = res.cursor.fetchall() if res.cursor is not None else res.fetchall()
-    if not rows:
-        return np.zeros(0), np.zeros(0), 0
-    lat, lon = (np.array(c, dtype=float) for c in zip(*rows))  # None → NaN, in C
+        if not rows:
+            return np.zeros(0), np.zeros(0), 0
+        lat, lon = (np.array(c, dtype=float) for c in zip(*rows))  # None → NaN, in C
     ok = _located(lat, lon)
     return lat[ok], lon[ok], int(len(ok) - np.count_nonzero(ok))
 
@@ -260,7 +261,7 @@ def _located(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     return np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
 
 
-_POINT_COLUMNS = ("id", "lat", "lon", "service_code", "status", "requested_at", "expected_at", "answered_at")
+_POINT_COLUMNS = ("id", "lat", "lon", "service_code", "requested_at", "expected_at", "answered_at")
 
 
 def ticket_points(views, f: MapFilters) -> tuple[bytes, int]:
@@ -269,15 +270,18 @@ def ticket_points(views, f: MapFilters) -> tuple[bytes, int]:
     range holds (``hotline.flag_steps`` at ``MapFilters.end_instants``: the state at any end of
     the range); and how many were left out for want of a position."""
     tz, now = views.tz, views.clock()
-    with kpi_sql.connect(views.engine()) as conn:  # SQLite: memory-mapped reads
-        df = kpi_tickets.load_tickets(conn, *ticket_conditions(f, tz, f.as_of(tz, now)), columns=_POINT_COLUMNS)
+    with kpi_sql.connect(views.engine()) as conn, kpi_sql.gc_paused():  # SQLite: memory-mapped reads
+        stmt = (kpi_tickets.ticket_select(kpi_sql.dialect_name(conn), _POINT_COLUMNS)
+                .add_columns(closed_sql().label("closed")).where(*ticket_conditions(f, tz, f.as_of(tz, now))))
+        df = kpi_sql.fetch(conn, stmt, kpi_tickets.TICKET_TIMES)
     lat = df["lat"].to_numpy(dtype=float, na_value=np.nan)
     lon = df["lon"].to_numpy(dtype=float, na_value=np.nan)
     ok = _located(lat, lon)
     df = df[ok]
     deadline = kpi_tickets.ticket_deadlines(df, tz, DEADLINE_WORKING_DAYS)
     answered_from, due_from = hotline.flag_steps(micros(df["answered_at"]), micros(deadline),
-                                                 hotline.closed_status(df["status"]), f.end_instants(tz, now))
+                                                 df["closed"].astype("boolean").fillna(False).to_numpy(dtype=bool),
+                                                 f.end_instants(tz, now))
     days = local_day_numbers(micros(df["requested_at"]), f.start, f.days, tz)
     body = encode_ticket_points(lon[ok], lat[ok], df["id"].tolist(), df["service_code"].tolist(), days,
                                 answered_from, due_from, f.start, f.days)
