@@ -46,7 +46,8 @@ def gc_paused():
     """The cyclic garbage collector off while a bulk read builds its rows: 50,000 rows are
     hundreds of thousands of new tuples, and each collection they trigger walks the whole
     process's heap (a web worker's: the app and its caches) — ≈ 40 % of reading the map's
-    ticket points (docs/views.md § Cost). Nothing read here forms reference cycles."""
+    ticket points (docs/views.md § Cost). Reference counting still frees what is dropped;
+    a cycle made meanwhile waits for the next collection."""
     was = gc.isenabled()
     gc.disable()
     try:
