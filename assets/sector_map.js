@@ -157,11 +157,12 @@ window.ioc = Object.assign({}, window.ioc, {
 });
 
 /* The ticket points as the server writes them (ioc/views/map_layers.py, encode_ticket_points),
-   little-endian: uint32 H | H bytes of JSON {n, scale, cats, states, day0} | zeros to a multiple of 4 |
+   little-endian: uint32 H | H bytes of JSON {n, scale, cats, day0, days} | zeros to a multiple of 4 |
    int32 lon×scale [n] | int32 lat×scale [n] | uint32 row-id steps [n] | uint16 category [n] |
-   uint16 local request day, days after day0 [n] | uint8 state [n]. Typed arrays read the platform's
-   byte order: little-endian in every browser this page runs in (x86, ARM). Returns every point as a
-   GeoJSON Feature, properties {id, cat, st, day}. */
+   uint16 local request day, days after day0 [n] | uint16 answered from, uint16 overdue from: days after
+   the request day, 65535 never [n each]. Typed arrays read the platform's byte order: little-endian in
+   every browser this page runs in (x86, ARM). Returns every point as a GeoJSON Feature, properties
+   {id, cat, day, ans, due} (ans, due: days after day0; Infinity: never). */
 window.ioc = Object.assign({}, window.ioc, {
   ticketPoints: function (buffer) {
     "use strict";
@@ -174,14 +175,17 @@ window.ioc = Object.assign({}, window.ioc, {
     const step = new Uint32Array(buffer, at, n); at += 4 * n;
     const cat = new Uint16Array(buffer, at, n); at += 2 * n;
     const day = new Uint16Array(buffer, at, n); at += 2 * n;
-    const st = new Uint8Array(buffer, at, n);
+    const ans = new Uint16Array(buffer, at, n); at += 2 * n;
+    const due = new Uint16Array(buffer, at, n);
     const features = new Array(n);
     let id = 0;
     for (let i = 0; i < n; i++) {
       id += step[i];
       // properties.id: dash-leaflet keys its markers by it (and numbers features without one)
       features[i] = {type: "Feature", geometry: {type: "Point", coordinates: [x[i] / head.scale, y[i] / head.scale]},
-                     properties: {id: id, cat: head.cats[cat[i]], st: head.states[st[i]], day: day[i]}};
+                     properties: {id: id, cat: head.cats[cat[i]], day: day[i],
+                                  ans: ans[i] === 65535 ? Infinity : day[i] + ans[i],
+                                  due: due[i] === 65535 ? Infinity : day[i] + due[i]}};
     }
     return features;
   },
@@ -192,16 +196,32 @@ window.ioc = Object.assign({}, window.ioc, {
     return Date.UTC(Number(s.slice(0, 4)), Number(s.slice(5, 7)) - 1, Number(s.slice(8, 10))) / 86400000;
   },
 
+  // A point's state when the range ends on day k of its window (days after day0). Mirrors
+  // ioc/kpi/hotline.py flags_at_step, the hotline rule (ticket_flags) at the steps the server
+  // sends (flag_steps): answered from day `ans`, overdue from day `due` while not answered.
+  // tests/views/test_mapdata.py holds it to the SQL rule (map_filters.status_sql) for random
+  // tickets and ends.
+  ticketState: function (p, k) {
+    return k >= p.ans ? "closed" : (k >= p.due ? "overdue" : "open");
+  },
+
   // The points the ticket layer shows: categories and states (null: every one), request days
-  // from…to (counted from the window's first day, both inclusive). tests/views/test_mapdata.py
-  // runs this function against the server's SQL filters.
+  // from…to (counted from the window's first day, both inclusive), each with its state at the end
+  // `to` (properties {id, cat, st}). tests/views/test_mapdata.py runs this function against the
+  // server's SQL filters.
   keptTickets: function (features, cats, states, from, to) {
     const catSet = cats ? new Set(cats) : null;
     const stateSet = states ? new Set(states) : null;
-    return features.filter(function (f) {
-      const p = f.properties;
-      return p.day >= from && p.day <= to && (!catSet || catSet.has(p.cat)) && (!stateSet || stateSet.has(p.st));
-    });
+    const stateOf = window.ioc.ticketState;
+    const out = [];
+    for (let i = 0; i < features.length; i++) {
+      const f = features[i], p = f.properties;
+      if (p.day < from || p.day > to || (catSet && !catSet.has(p.cat))) { continue; }
+      const st = stateOf(p, to);
+      if (stateSet && !stateSet.has(st)) { continue; }
+      out.push({type: "Feature", geometry: f.geometry, properties: {id: p.id, cat: p.cat, st: st}});
+    }
+    return out;
   },
 });
 
@@ -215,12 +235,13 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     _days: null,
 
     // The ticket layer's data: the points of the window (win = {url, first, last}: the year up to
-    // the range's end, downloaded once per end — layouts/map.py ticket_window), those of the chosen
-    // start day, status and categories — layouts/map.py TICKET_RULES: the sector's categories
-    // (null: every one) narrowed to the chosen ones, as MapFilters.service_codes does, and the status
-    // filter's states. A start, status, category or sector change only filters and re-clusters; a
-    // new end waits for its window. Nothing is asked while the layer is off, or while the database
-    // did not answer for the choropleth (the legend says so).
+    // the end it was asked for — layouts/map.py ticket_window), those of the chosen start and end
+    // days, each judged at the end (ioc.ticketState), of the status and categories chosen —
+    // layouts/map.py TICKET_RULES: the sector's categories (null: every one) narrowed to the chosen
+    // ones, as MapFilters.service_codes does, and the status filter's states. A range inside the
+    // window, a status, category or sector change only filters and re-clusters; a range outside it
+    // waits for its window. Nothing is asked while the layer is off, or while the database did not
+    // answer for the choropleth (the legend says so).
     tickets: function (win, start, end, status, services, sector, overlaysAll, _tick, built, rules, choro, layerSet,
                        keys) {
       const nu = window.dash_clientside.no_update;
@@ -229,10 +250,10 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       const on = names ? names.some(function (n) { return keys && keys[n] === "tickets"; })
         : ((layerSet && layerSet.layers) || []).indexOf("tickets") >= 0;
       if (!win || !win.url || !rules || !on) { return nu; }
-      // the range's days in the window; a range the window does not hold (a new end: its window
-      // is on its way; or refused: the filters say why) keeps the days shown before
+      // the range's days in the window; a range the window does not hold (its window is on its
+      // way; or refused: the filters say why) keeps the days shown before
       const s = String(start || "").slice(0, 10), e = String(end || "").slice(0, 10);
-      if (e === win.last && s >= win.first && s <= e) {
+      if (s >= win.first && e <= win.last && s <= e) {
         const d0 = window.ioc.dayNumber(win.first);
         self._days = {url: win.url, from: window.ioc.dayNumber(s) - d0, to: window.ioc.dayNumber(e) - d0};
       }
@@ -244,7 +265,7 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         : (sectorCats ? chosen.filter(function (c) { return sectorCats.indexOf(c) >= 0; }) : chosen);
       const states = rules.states[status || "all"] || null;
       const down = !!(choro && choro.layers_down);
-      // the minute's tick, a layer control reporting what it shows or a new end before its window:
+      // the minute's tick, a layer control reporting what it shows or a range before its window:
       // nothing new to draw (a re-drawn layer closes its tooltips and re-clusters every point);
       // a re-mounted map (built: gen, page) starts empty
       const shows = JSON.stringify([win.url, from, to, cats, states, down, built]);

@@ -28,7 +28,8 @@ Prints:
    ≤ 500 ms; median and p95, with the requests each change made and its CPU (page, server);
    3b. time-range changes typed into the start date (half a year ↔ the year; the page keeps
    the year up to the end and filters it), timed the same way;
-   3c. the range's end typed in (yesterday ↔ today; each end downloads the year up to it);
+   3c. the range's end typed in (yesterday ↔ today, both inside the year the page holds: it judges
+       the states at the new end itself; before 02/12/2026 10:30 each end downloaded its year);
 4. a click on a commune: time until the side panel shows it, and what the click re-fetched.
 
 The machine may be shared: each part prints how busy it was and how much of that was other
@@ -844,8 +845,9 @@ def choose_status(driver, value: str) -> float:
 def wait_rerender(driver, t0: float, quiet_ms: float = 700, timeout: float = 20) -> dict:
     """After the click at ``t0``: the last marker-pane mutation of the burst that follows it (the
     markers stopped changing for ``quiet_ms``) — after the new tickets.bin response when the
-    change downloaded points (a new time range); a status or category change filters the points
-    the page has (layouts/map.py ``ticket_source``) and asks for none."""
+    change downloaded points (a range outside the window the page holds); a status, category or date
+    change inside it filters the points the page has (assets/sector_map.js ``ioc_map.tickets``) and
+    asks for none."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         got = driver.execute_script("""
@@ -984,12 +986,13 @@ def type_date(driver, day, element_id: str = "map-dates") -> float:
 def bench_dates(driver, runs: int, stack: MapStack, year_start, today, *, end: bool = False) -> dict | None:
     """A new time range. Its start (3b): the page holds the year up to the range's end and keeps the
     points of the new start itself (since 02/12/2026 08:40; before, each range downloaded its
-    points). Its end (3c): the states are judged at the end, so a new end downloads the year up to it."""
+    points). Its end (3c): the states are judged at the end; since 02/12/2026 10:30 the page judges them
+    itself for any end inside the year it holds (before, a new end downloaded the year up to it)."""
     half = today - timedelta(days=182)
     yesterday = today - timedelta(days=1)
     if end:
         print(f"\n== 3c. filter change: the time range's end typed in (#map-dates-end-date), {yesterday:%d/%m/%Y} ↔ "
-              f"{today:%d/%m/%Y} (start {year_start + timedelta(days=1):%d/%m/%Y}: each end downloads its year), "
+              f"{today:%d/%m/%Y} (start {year_start + timedelta(days=1):%d/%m/%Y}: both ends inside the year the page holds), "
               f"{runs} runs ==", flush=True)
         try:  # a start the two ends share, inside both windows
             wait_rerender(driver, type_date(driver, year_start + timedelta(days=1)))

@@ -44,6 +44,8 @@ __all__ = [
     "deadlines",
     "figures",
     "figures_of_flags",
+    "flag_steps",
+    "flags_at_step",
     "metrics",
     "summary",
     "ticket_flags",
@@ -161,6 +163,33 @@ def ticket_flags(requested_us: np.ndarray, answered_us: np.ndarray, deadline_us:
         "reopen_events": np.clip(rc, 0, None),
         "hours": np.where(hours >= 0, hours, np.nan),
     }
+
+
+def flag_steps(answered_us: np.ndarray, deadline_us: np.ndarray, closed: np.ndarray,
+               instants_us: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`ticket_flags`' ``answered`` and ``overdue`` at each of increasing instants, as two
+    indexes per ticket (``len(instants_us)``: never): at ``instants_us[k]`` a ticket is answered
+    when ``k >= answered_from``, and overdue when ``due_from <= k < answered_from``
+    (:func:`flags_at_step`). Answered only turns on as time passes and a deadline passes once,
+    so two indexes hold the state at every instant. The sector map sends them per point so that
+    the page judges its tickets at any end of the range it holds (assets/sector_map.js
+    ``ioc.ticketState`` mirrors :func:`flags_at_step`); tests/kpi/test_kpi_hotline.py holds both
+    to :func:`ticket_flags` at every instant."""
+    inst = np.asarray(instants_us, dtype=np.int64)
+    never = len(inst)
+    ans_ok, dl_ok = answered_us != NAT_US, deadline_us != NAT_US
+    # an answer time counts from the first instant at or after it; closed without one: always
+    answered_from = np.where(ans_ok, np.searchsorted(inst, answered_us, side="left"),
+                             np.where(closed, 0, never))
+    # a deadline has passed from the first instant after it
+    due_from = np.where(dl_ok, np.searchsorted(inst, deadline_us, side="right"), never)
+    return answered_from.astype(np.int64), due_from.astype(np.int64)
+
+
+def flags_at_step(answered_from: np.ndarray, due_from: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(answered, overdue) at the ``k``-th instant of :func:`flag_steps`."""
+    answered = k >= np.asarray(answered_from)
+    return answered, ~answered & (k >= np.asarray(due_from))
 
 
 def closed_status(status: pd.Series) -> np.ndarray:

@@ -8,7 +8,9 @@ more than the KPI maths.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -37,6 +39,22 @@ def connect(engine):
             conn.exec_driver_sql(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
             info["ioc_kpi_mmap"] = True
     return conn
+
+
+@contextmanager
+def gc_paused():
+    """The cyclic garbage collector off while a bulk read builds its rows: 50,000 rows are
+    hundreds of thousands of new tuples, and each collection they trigger walks the whole
+    process's heap (a web worker's: the app and its caches) — ≈ 40 % of reading the map's
+    ticket points (docs/views.md § Cost). Reference counting still frees what is dropped;
+    a cycle made meanwhile waits for the next collection."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def in_list(col, values: Sequence, dialect: str):

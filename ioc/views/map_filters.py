@@ -171,6 +171,13 @@ class MapFilters(BaseModel):
         while the range is not over (as the period queries do)."""
         return min(self.bounds(tz)[1], now)
 
+    def end_instants(self, tz: ZoneInfo, now: datetime) -> np.ndarray:
+        """``as_of`` of each range [start, start + k] (k = 0 … days − 1) as µs since 1970 UTC: the
+        moments at which the page judges the tickets of any end this range holds
+        (``hotline.flag_steps``, the ticket points' steps)."""
+        return np.array([int(pd.Timestamp(MapFilters(start=self.start, end=self.start + timedelta(days=k))
+                                          .as_of(tz, now)).value // 1000) for k in range(self.days)], dtype=np.int64)
+
     def service_codes(self) -> tuple[str, ...] | None:
         """The 1022 categories to keep: None = every category; () = none (a category outside
         the chosen sector)."""
@@ -327,11 +334,16 @@ def _tk():
     return m.Ticket.__table__
 
 
+def closed_sql():
+    """Status "closed", trimmed and in any case (``hotline.closed_status``)."""
+    return func.lower(func.trim(_tk().c.status)) == "closed"
+
+
 def answered_sql(at: datetime):
     """Answered at ``at``: an answer time at or before it, or closed without an answer time."""
     tk = _tk()
     return or_(and_(tk.c.answered_at.is_not(None), tk.c.answered_at <= at),
-               and_(func.lower(func.trim(tk.c.status)) == "closed", tk.c.answered_at.is_(None)))
+               and_(closed_sql(), tk.c.answered_at.is_(None)))
 
 
 def overdue_sql(at: datetime, tz: ZoneInfo):

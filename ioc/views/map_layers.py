@@ -20,13 +20,16 @@ from ioc.kpi import aqi as aqi_mod
 from ioc.kpi import environment, environment_sql, parameters, sql as kpi_sql
 from ioc.kpi import wqi as wqi_mod
 from ioc.views import text
+from ioc.kpi import hotline
+from ioc.kpi import tickets as kpi_tickets
+from ioc.kpi.dates import micros
 from ioc.views.map_filters import (
-    TICKET_STATES,
+    DEADLINE_WORKING_DAYS,
     MapFilters,
     cached_period_figures,
+    closed_sql,
     commune_areas,
     local_day_numbers,
-    status_sql,
     ticket_conditions,
     ticket_has_data,
     when,
@@ -240,114 +243,126 @@ def _bound(x: float, lang: str, integer: bool) -> str:
 # --- points: tickets, density, cameras ---------------------------------------------------------
 
 
-def ticket_rows(views, f: MapFilters, *, slim: bool = False) -> tuple[np.ndarray, np.ndarray, list, list, list, int]:
-    """(lat, lon, row ids, categories, states) of the filtered tickets that have a position, and
-    the number without one — one SQL query, states judged in SQL. ``slim``: positions only."""
-    lat, lon, ids, cats, states, _days, missing = _ticket_rows(views, f, slim=slim)
-    return lat, lon, ids, cats, states, missing
-
-
-def _ticket_rows(views, f: MapFilters, *, slim: bool = False, days: bool = False):
-    """``ticket_rows`` and, with ``days``, each ticket's local request day as a number of days
-    after ``f.start`` (``local_day_numbers``)."""
-    tz, now = views.tz, views.clock()
-    at = f.as_of(tz, now)
+def ticket_positions(views, f: MapFilters) -> tuple[np.ndarray, np.ndarray, int]:
+    """(lat, lon) of the filtered tickets that have a position, and the number without one."""
+    tz = views.tz
     tk = m.Ticket.__table__
-    with kpi_sql.connect(views.engine()) as conn:  # SQLite: memory-mapped reads
-        dialect = kpi_sql.dialect_name(conn)
-        cols = [tk.c.lat, tk.c.lon]
-        if not slim:
-            cols += [tk.c.id, tk.c.service_code, status_sql(at, tz)]
-        if days:  # raw time values, converted in numpy
-            cols.append(kpi_sql.tcol(tk.c.requested_at, dialect))
-        res = conn.execute(select(*cols).where(*ticket_conditions(f, tz, at)))
+    with kpi_sql.connect(views.engine()) as conn, kpi_sql.gc_paused():  # SQLite: memory-mapped reads
+        res = conn.execute(select(tk.c.lat, tk.c.lon).where(*ticket_conditions(f, tz, f.as_of(tz, views.clock()))))
         rows = res.cursor.fetchall() if res.cursor is not None else res.fetchall()
-    if not rows:
-        return np.zeros(0), np.zeros(0), [], [], [], np.zeros(0, dtype=np.int64), 0
-    columns = list(zip(*rows))
-    lat = np.array(columns[0], dtype=float)  # None → NaN, in C
-    lon = np.array(columns[1], dtype=float)
-    ok = np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
-    missing = int(len(ok) - np.count_nonzero(ok))
-    day_no = np.zeros(0, dtype=np.int64)
-    if days:
-        utc_us = kpi_sql.to_utc(columns[-1], dialect).to_numpy(dtype="datetime64[us]").astype(np.int64)
-        day_no = local_day_numbers(utc_us, f.start, f.days, tz)[ok]
-    if slim:
-        return lat[ok], lon[ok], [], [], [], day_no, missing
-    ids, cats, states = columns[2], columns[3], columns[4]
-    if missing:
-        keep = np.flatnonzero(ok).tolist()
-        ids, cats, states = [ids[i] for i in keep], [cats[i] for i in keep], [states[i] for i in keep]
-    return lat[ok], lon[ok], list(ids), list(cats), list(states), day_no, missing
+        if not rows:
+            return np.zeros(0), np.zeros(0), 0
+        lat, lon = (np.array(c, dtype=float) for c in zip(*rows))  # None → NaN, in C
+    ok = _located(lat, lon)
+    return lat[ok], lon[ok], int(len(ok) - np.count_nonzero(ok))
+
+
+def _located(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    return np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
+
+
+_POINT_COLUMNS = ("id", "lat", "lon", "service_code", "requested_at", "expected_at", "answered_at")
 
 
 def ticket_points(views, f: MapFilters) -> tuple[bytes, int]:
-    """The filtered tickets as the page's point columns (``encode_ticket_points``), each with its
-    local request day counted from ``f.start``; and how many were left out for want of a position."""
-    lat, lon, ids, cats, states, days, missing = _ticket_rows(views, f, days=True)
-    return encode_ticket_points(lon, lat, ids, cats, states, days, f.start), missing
+    """The filtered tickets as the page's point columns (``encode_ticket_points``): each with its
+    local request day counted from ``f.start`` and the hotline rule's steps over the ends the
+    range holds (``hotline.flag_steps`` at ``MapFilters.end_instants``: the state at any end of
+    the range); and how many were left out for want of a position."""
+    tz, now = views.tz, views.clock()
+    with kpi_sql.connect(views.engine()) as conn, kpi_sql.gc_paused():  # SQLite: memory-mapped reads
+        stmt = (kpi_tickets.ticket_select(kpi_sql.dialect_name(conn), _POINT_COLUMNS)
+                .add_columns(closed_sql().label("closed")).where(*ticket_conditions(f, tz, f.as_of(tz, now))))
+        df = kpi_sql.fetch(conn, stmt, kpi_tickets.TICKET_TIMES)
+    lat = df["lat"].to_numpy(dtype=float, na_value=np.nan)
+    lon = df["lon"].to_numpy(dtype=float, na_value=np.nan)
+    ok = _located(lat, lon)
+    df = df[ok]
+    deadline = kpi_tickets.ticket_deadlines(df, tz, DEADLINE_WORKING_DAYS)
+    answered_from, due_from = hotline.flag_steps(micros(df["answered_at"]), micros(deadline),
+                                                 df["closed"].astype("boolean").fillna(False).to_numpy(dtype=bool),
+                                                 f.end_instants(tz, now))
+    days = local_day_numbers(micros(df["requested_at"]), f.start, f.days, tz)
+    body = encode_ticket_points(lon[ok], lat[ok], df["id"].tolist(), df["service_code"].tolist(), days,
+                                answered_from, due_from, f.start, f.days)
+    return body, int(len(ok) - np.count_nonzero(ok))
 
 
 # The ticket points' layout, little-endian (the page's assets/sector_map.js reads it):
-#   uint32 H | H bytes of UTF-8 JSON {"n", "scale", "cats", "states", "day0"} | zeros to a multiple of 4 |
+#   uint32 H | H bytes of UTF-8 JSON {"n", "scale", "cats", "day0", "days"} | zeros to a multiple of 4 |
 #   int32 lon × scale [n] | int32 lat × scale [n] | uint32 row id, each the difference to the one
 #   before (ids ascending, the first from 0) [n] | uint16 index into cats [n] |
-#   uint16 local request day, days after day0 (the range's first day, ISO) [n] | uint8 index into states [n]
-# 50,000 tickets: 800 KB, ≈ 260 KB compressed — a third of the same points as geobuf with their
-# ids as text. The row id (tickets.id) names a clicked point (``ticket_ref``); the day lets the page
-# narrow the downloaded range (``MapFilters.window``) to any start without asking again.
+#   uint16 local request day, days after day0 (the range's first day, ISO) [n] |
+#   uint16 answered from: days after the request day [n] | uint16 overdue from: the same [n]
+# The steps (``hotline.flag_steps`` over the ``days`` ends of the range, ``MapFilters.end_instants``):
+# a ticket is answered at the end day k (days after day0) when k ≥ request day + answered, overdue
+# when not answered and k ≥ request day + overdue; NEVER: not within the range. A step before the
+# request day is written as 0 (the page never judges a ticket before its request day).
+# 50,000 tickets: 930 KB, ≈ 280 KB compressed — a third of the same points as geobuf with their ids
+# as text. The row id (tickets.id) names a clicked point (``ticket_ref``); the day and the steps let
+# the page narrow the downloaded range (``MapFilters.window``) to any start and end without asking again.
 POINTS_SCALE = 10 ** POINT_PRECISION
+NEVER = 65_535
 
 
 def encode_ticket_points(lon: np.ndarray, lat: np.ndarray, ids: Sequence[int], cats: Sequence,
-                         states: Sequence[str], days: Sequence[int] | None = None, day0: date | None = None) -> bytes:
+                         days: Sequence[int], answered_from: Sequence[int], due_from: Sequence[int],
+                         day0: date, n_days: int) -> bytes:
+    """The columns above. ``days``: request days after ``day0``; ``answered_from``/``due_from``:
+    ``hotline.flag_steps`` over the range's ``n_days`` ends (``n_days``: never)."""
     ids_a = np.asarray(ids, dtype=np.int64)
     order = np.argsort(ids_a, kind="stable")
     ids_a = ids_a[order]
     cat_names, cat_idx = np.unique(np.array(["" if c is None else str(c) for c in cats], dtype=object).astype(str),
                                    return_inverse=True)
-    state_no = {s: i for i, s in enumerate(TICKET_STATES)}
-    state_idx = np.fromiter((state_no[s] for s in states), dtype=np.uint8, count=len(ids_a))
     if len(cat_names) > 65_535:
         raise ValueError("more than 65,535 categories")
-    day_a = np.zeros(len(ids_a), dtype=np.int64) if days is None else np.asarray(days, dtype=np.int64)
-    if len(day_a) and (day_a.min() < 0 or day_a.max() > 65_535):
-        raise ValueError("a request day outside 0…65,535 days after day0")
-    head = json.dumps({"n": len(ids_a), "scale": POINTS_SCALE, "cats": cat_names.tolist(),
-                       "states": list(TICKET_STATES), "day0": day0.isoformat() if day0 else None},
-                      ensure_ascii=False, separators=(",", ":")).encode()
+    day_a = np.asarray(days, dtype=np.int64).reshape(-1)
+    if len(day_a) and (day_a.min() < 0 or day_a.max() >= min(n_days, NEVER)):
+        raise ValueError(f"a request day outside the range's {n_days} days")
+
+    def steps(at) -> np.ndarray:
+        at = np.asarray(at, dtype=np.int64).reshape(-1)
+        return np.where(at >= n_days, NEVER, np.maximum(at - day_a, 0))
+
+    head = json.dumps({"n": len(ids_a), "scale": POINTS_SCALE, "cats": cat_names.tolist(), "day0": day0.isoformat(),
+                       "days": int(n_days)}, ensure_ascii=False, separators=(",", ":")).encode()
     pad = b"\0" * (-(4 + len(head)) % 4)
     x = np.round(np.asarray(lon, dtype=float)[order] * POINTS_SCALE).astype("<i4")
     y = np.round(np.asarray(lat, dtype=float)[order] * POINTS_SCALE).astype("<i4")
-    steps = np.diff(ids_a, prepend=0).astype("<u4")
+    u2 = [cat_idx.reshape(-1), day_a, steps(answered_from), steps(due_from)]
     return b"".join([np.uint32(len(head)).astype("<u4").tobytes(), head, pad, x.tobytes(), y.tobytes(),
-                     steps.tobytes(), cat_idx.reshape(-1)[order].astype("<u2").tobytes(),
-                     day_a[order].astype("<u2").tobytes(), state_idx[order].tobytes()])
+                     np.diff(ids_a, prepend=0).astype("<u4").tobytes(),
+                     *(c[order].astype("<u2").tobytes() for c in u2)])
 
 
 def decode_ticket_points(body: bytes) -> dict:
-    """``encode_ticket_points`` read back: {n, scale, cats, states, day0, lon, lat, id, cat, day, st} (lists)."""
+    """``encode_ticket_points`` read back: {n, scale, cats, day0, days, lon, lat, id, cat, day, answered_from,
+    due_from (days after day0; ``days``: never), st (the state at the range's end, as the page judges it)} (lists)."""
     h = int(np.frombuffer(body, "<u4", 1)[0])
     head = json.loads(body[4:4 + h])
     n, at = head["n"], 4 + h + (-(4 + h) % 4)
     cols = {}
     for name, dtype, size in (("x", "<i4", 4), ("y", "<i4", 4), ("step", "<u4", 4), ("cat", "<u2", 2),
-                              ("day", "<u2", 2), ("st", "u1", 1)):
-        cols[name] = np.frombuffer(body, dtype, n, at)
+                              ("day", "<u2", 2), ("ans", "<u2", 2), ("due", "<u2", 2)):
+        cols[name] = np.frombuffer(body, dtype, n, at).astype(np.int64)
         at += size * n
     if at != len(body):
         raise ValueError(f"{len(body) - at} bytes after the columns")
+    never = head["days"]
+    a_from, d_from = (np.where(cols[c] == NEVER, never, cols["day"] + cols[c]) for c in ("ans", "due"))
+    answered, overdue = hotline.flags_at_step(a_from, d_from, never - 1)
+    st = np.where(answered, "closed", np.where(overdue, "overdue", "open"))
     return {**head, "lon": (cols["x"] / head["scale"]).tolist(), "lat": (cols["y"] / head["scale"]).tolist(),
-            "id": np.cumsum(cols["step"], dtype=np.int64).tolist(),
-            "cat": [head["cats"][i] for i in cols["cat"]], "day": cols["day"].astype(int).tolist(),
-            "st": [head["states"][i] for i in cols["st"]]}
+            "id": np.cumsum(cols["step"]).tolist(), "cat": [head["cats"][i] for i in cols["cat"]],
+            "day": cols["day"].tolist(), "answered_from": a_from.tolist(), "due_from": d_from.tolist(),
+            "st": st.tolist()}
 
 
 def density(views, f: MapFilters, lang: str) -> dict:
     """The filtered tickets counted in square cells of ``CELL_DEGREES`` (≈ 2 km): a GeoJSON
     FeatureCollection of the cells holding at least one, with ``count`` and ``cls``."""
-    lat, lon, _ids, _cats, _states, missing = ticket_rows(views, f, slim=True)
+    lat, lon, missing = ticket_positions(views, f)
     feats = []
     unit = t("sm.unit.density", lang)
     if len(lat):
@@ -665,4 +680,4 @@ def _level_text(r: dict, tz, lang: str) -> tuple[str, str, str, str]:
 
 __all__ = ["CAMERA_COLOURS", "CELL_DEGREES", "METRICS", "TICKET_COLOURS", "breaks_legend", "cameras_geobuf",
            "communes_layer", "decode_ticket_points", "density", "encode_points", "encode_ticket_points",
-           "point_legends", "stations_layer", "ticket_points", "ticket_rows"]
+           "point_legends", "stations_layer", "ticket_points", "ticket_positions"]

@@ -164,6 +164,25 @@ def test_a_filter_changes_the_list_its_export_and_the_link_reopens_the_view(stac
     print(f"[map points] answered from {later:%d/%m/%Y}: {got} on the map, {want} from the server; downloads {asked}")
     assert asked == [] and query_of(browser.current_url).get("start") == later.isoformat()
 
+    # an earlier end: the page judges the points it holds at the new end itself (each point's
+    # hotline steps, assets/sector_map.js ioc.ticketState) — exactly the server's answered requests
+    # of that range (the SQL rule at that end), and nothing downloaded
+    earlier = (datetime.fromisoformat(end) - timedelta(days=1)).date()
+    t1 = browser.execute_script("return performance.now()")
+    field = browser.find_element(By.ID, "map-dates-end-date")
+    field.click()
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(earlier.strftime("%d/%m/%Y"), Keys.ENTER)
+    want = server_points(stack, later.isoformat(), earlier.isoformat(), status="closed")
+    got = wait_until(lambda: (n := points_on_map(browser)) == want and query_of(browser.current_url).get("end")
+                     == earlier.isoformat() and n, 15, 0.2,
+                     f"the map showing the {want} requests answered by {earlier:%d/%m/%Y}")
+    asked = browser.execute_script("""return performance.getEntriesByType('resource')
+      .filter(e => e.startTime >= arguments[0] && e.name.includes('tickets.bin')).map(e => e.name)""", t1)
+    print(f"[map points] answered {later:%d/%m/%Y}–{earlier:%d/%m/%Y}: {got} on the map, {want} from the server; "
+          f"downloads {asked}")
+    assert asked == []
+
 
 def test_a_ticket_click_names_the_ticket_and_a_language_switch_keeps_the_points(stack, browser):
     """A ticket point carries only its row (tickets.bin); the click shows that ticket — the

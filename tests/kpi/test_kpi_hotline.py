@@ -122,3 +122,34 @@ def test_bad_input():
         hotline.summary(tickets(), datetime(2025, 3, 1), END)
     with pytest.raises(ValueError, match="before"):
         hotline.summary(tickets(), END, START)
+
+
+def test_flag_steps_give_ticket_flags_at_every_instant():
+    """The map's per-point steps (``flag_steps``, read by ``flags_at_step`` and mirrored in
+    assets/sector_map.js) say what ``ticket_flags`` says at each instant: random tickets, times
+    on and between the instants, closed with and without an answer time, missing deadlines."""
+    import numpy as np
+
+    from ioc.kpi.dates import NAT_US
+
+    rng = np.random.default_rng(11)
+    instants = np.cumsum(rng.integers(1, 50, 40)).astype(np.int64)
+    n = 3000
+
+    def times(missing: float) -> np.ndarray:
+        # on an instant, 1 µs either side of one, or anywhere (before the first to after the last)
+        t = np.where(rng.random(n) < 0.5, rng.choice(instants, n) + rng.integers(-1, 2, n),
+                     rng.integers(instants[0] - 60, instants[-1] + 60, n))
+        return np.where(rng.random(n) < missing, NAT_US, t).astype(np.int64)
+
+    answered, deadline = times(0.3), times(0.2)
+    requested = np.full(n, instants[0] - 100, dtype=np.int64)
+    closed = rng.random(n) < 0.4
+    a_from, d_from = hotline.flag_steps(answered, deadline, closed, instants)
+    seen = set()
+    for k, at in enumerate(instants):
+        want = hotline.ticket_flags(requested, answered, deadline, closed, np.zeros(n), int(at))
+        got_answered, got_overdue = hotline.flags_at_step(a_from, d_from, k)
+        assert (got_answered == want["answered"]).all() and (got_overdue == want["overdue"]).all(), k
+        seen |= {(bool(a), bool(o)) for a, o in zip(got_answered, got_overdue)}
+    assert seen == {(True, False), (False, True), (False, False)}  # every state occurs

@@ -21,12 +21,14 @@ import pytest
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import insert
+from dash import no_update
+from sqlalchemy import insert, select
 from test_map_world import PII, RANGE, SECRETS, make_views, ticket, world  # noqa: F401
 
 from ioc.auth.testing import signed_in_client
 from ioc.db import models as m
 from ioc.views import map_layers
+from ioc.views.map_filters import status_sql, ticket_conditions
 from ioc.views import mapdata as md
 from ioc.web import map_api
 
@@ -165,7 +167,7 @@ def _points(views, query: dict) -> dict:
     """{external id: (lon, lat, cat, st)} of ``ticket_points`` (row ids looked up with ``ticket_ref``)."""
     body, _missing = md.ticket_points(views, md.filters_for(views, query))
     p = md.decode_ticket_points(body)
-    assert p["n"] == len(p["id"]) and p["states"] == list(md.TICKET_STATES)
+    assert p["n"] == len(p["id"]) and set(p["st"]) <= set(md.TICKET_STATES)
     return {md.ticket_ref(views, i): (x, y, c, s) for i, x, y, c, s in zip(p["id"], p["lon"], p["lat"], p["cat"], p["st"])}
 
 
@@ -196,10 +198,10 @@ NODE = shutil.which("node") or shutil.which("nodejs")
 SCRIPT = Path(__file__).resolve().parents[2] / "assets" / "sector_map.js"
 
 
-def _kept_by_the_script(body: bytes, cases: list[dict]) -> list[list[int]]:
+def _kept_by_the_script(body: bytes, cases: list[dict]) -> list[dict[int, str]]:
     """assets/sector_map.js itself (``ioc.ticketPoints``, ``ioc.dayNumber``, ``ioc.keptTickets``) run
-    by Node on a window's points: the row ids the ticket layer shows for each case {first, start,
-    end, cats, states}, as ``ioc_map.tickets`` computes them."""
+    by Node on a window's points: {row id: state} of the points the ticket layer shows for each case
+    {first, start, end, cats, states}, as ``ioc_map.tickets`` computes them."""
     harness = """
       const fs = require("fs"); global.window = {};
       eval(fs.readFileSync(process.argv[1], "utf8"));
@@ -209,14 +211,15 @@ def _kept_by_the_script(body: bytes, cases: list[dict]) -> list[list[int]]:
       const out = input.cases.map(function (c) {
         const d0 = window.ioc.dayNumber(c.first);
         return window.ioc.keptTickets(features, c.cats, c.states, window.ioc.dayNumber(c.start) - d0,
-                                      window.ioc.dayNumber(c.end) - d0).map(function (f) { return f.properties.id; });
+                                      window.ioc.dayNumber(c.end) - d0)
+          .map(function (f) { return [f.properties.id, f.properties.st]; });
       });
       process.stdout.write(JSON.stringify(out));
     """
     stdin = json.dumps({"body": base64.b64encode(body).decode(), "cases": cases})
     res = subprocess.run([NODE, "-e", harness, str(SCRIPT)], input=stdin, capture_output=True, text=True, timeout=60,
                          check=True)
-    return json.loads(res.stdout)
+    return [dict(pairs) for pairs in json.loads(res.stdout)]
 
 
 def _rows(views, query: dict) -> set[int]:
@@ -224,14 +227,20 @@ def _rows(views, query: dict) -> set[int]:
     return set(md.decode_ticket_points(body)["id"])
 
 
+def _window_body(views, win: dict) -> bytes:
+    return md.ticket_points(views, md.filters_for(views, {"start": win["first"], "end": win["last"]}))[0]
+
+
 @pytest.mark.skipif(NODE is None, reason="Node.js is needed to run assets/sector_map.js")
 def test_the_pages_filters_keep_exactly_what_the_server_filters_return(world):
-    """The page downloads the points of a window once (``ticket_window``: the year up to the range's
-    end) and keeps those of the start day, status and categories chosen (``TICKET_RULES``) with
-    assets/sector_map.js: the same tickets as the filters in SQL (``ticket_conditions``: the local
-    days of ``bounds``, ``service_codes``, the hotline rule's states) — for several ranges, two of
-    them split at a local midnight by tickets 1 µs on either side of it."""
-    from layouts.map import TICKET_RULES, ticket_window
+    """The page downloads the points of a window once (``ticket_window``: the year up to the end of
+    the range a link opens with) and keeps those of the start and end day, status and categories
+    chosen (``TICKET_RULES``) with assets/sector_map.js — also after a date change inside the
+    window (the year up to today here): the same tickets as the filters in SQL
+    (``ticket_conditions``: the local days of ``bounds``, ``service_codes``, the hotline rule's
+    states at the range's end) — for several ranges, two of them split at a local midnight by
+    tickets 1 µs on either side of it."""
+    from layouts.map_state import TICKET_RULES, ticket_range, ticket_window
 
     edge = md.local_midnight(date(2026, 5, 20), world.tz)  # 19/05 17:00 UTC
     with world.engine().begin() as c:
@@ -242,32 +251,89 @@ def test_the_pages_filters_keep_exactly_what_the_server_filters_return(world):
     ranges = [RANGE, {"start": "2026-05-20", "end": "2026-06-10"}, {"start": "2026-05-19", "end": "2026-06-10"},
               {"start": "2026-06-10", "end": "2026-06-10"}, {"start": "2025-06-10", "end": "2026-06-10"},
               {"start": "2026-05-01", "end": "2026-05-19"}, {"start": "2026-05-20", "end": "2026-05-20"}]
+    today = ticket_window(md.filters_for(world, RANGE))
     by_window: dict[str, tuple[bytes, list, list]] = {}
     for dates in ranges:
-        for status in md.STATUSES:
-            for sector, services in (("all", []), ("security", []), ("all", ["TTHC", "ANTT"]),
-                                     ("environment", ["TTHC"]), ("security", ["ANTT", "TTHC"]), ("hotline", ["EVIL"])):
-                query = dates | {"status": status, "sector": sector, "service": ",".join(services)}
-                win = ticket_window(md.filters_for(world, query))
-                if win["url"] not in by_window:
-                    w = md.filters_for(world, {"start": win["first"], "end": win["last"]})
-                    by_window[win["url"]] = (md.ticket_points(world, w)[0], [], [])
-                cats, states = _kept_by_the_page(TICKET_RULES, sector, services, status)
-                by_window[win["url"]][1].append({"first": win["first"], "start": dates["start"], "end": dates["end"],
-                                                 "cats": cats, "states": states})
-                by_window[win["url"]][2].append(query)
+        # the window of a link to the range, and that of the page showing RANGE before the change
+        own = ticket_window(md.filters_for(world, dates))
+        assert ticket_range(world, dates["start"], dates["end"], today) is no_update  # no download
+        for win in (own, today):
+            for status in md.STATUSES:
+                for sector, services in (("all", []), ("security", []), ("all", ["TTHC", "ANTT"]),
+                                         ("environment", ["TTHC"]), ("security", ["ANTT", "TTHC"]),
+                                         ("hotline", ["EVIL"])):
+                    query = dates | {"status": status, "sector": sector, "service": ",".join(services)}
+                    if win["url"] not in by_window:
+                        by_window[win["url"]] = (_window_body(world, win), [], [])
+                    cats, states = _kept_by_the_page(TICKET_RULES, sector, services, status)
+                    by_window[win["url"]][1].append({"first": win["first"], "start": dates["start"],
+                                                     "end": dates["end"], "cats": cats, "states": states})
+                    by_window[win["url"]][2].append(query)
     assert len(by_window) == 3  # ranges ending today share one download; those ending 19/05 and 20/05 their own
     checked = 0
     for body, cases, queries in by_window.values():
         for kept, query in zip(_kept_by_the_script(body, cases), queries):
             assert sorted(kept) == sorted(_rows(world, query)), query
             checked += len(kept)
-    assert checked > 100  # the cases keep tickets, not only empty sets
+    assert checked > 200  # the cases keep tickets, not only empty sets
     ids = {md.ticket_ref(world, i): i for i in _rows(world, RANGE)}
     assert {"EDGE-1", "EDGE-2", "EDGE-3"} <= set(ids)
     assert ids["EDGE-2"] in _rows(world, {"start": "2026-05-20", "end": "2026-06-10"})
     assert ids["EDGE-1"] not in _rows(world, {"start": "2026-05-20", "end": "2026-06-10"})
     assert ids["EDGE-1"] in _rows(world, {"start": "2026-05-01", "end": "2026-05-19"})
+
+
+@pytest.mark.skipif(NODE is None, reason="Node.js is needed to run assets/sector_map.js")
+def test_the_pages_ticket_states_are_the_sql_rule_at_any_end(world):
+    """The page judges each point's state at the range's end itself (``ioc.ticketState`` on the
+    steps of ``hotline.flag_steps``), so a new end inside its window asks for nothing. Random
+    tickets over a year that holds the Tết 2026 holidays (answer times on and 1 µs either side
+    of local midnights, answers after today, deadlines set or 15 working days, closed with and
+    without an answer time) judged at many random ends by assets/sector_map.js in Node: the state
+    of every ticket equals the SQL rule's (``status_sql``, held to ``hotline.metrics`` in
+    test_map_status_sql.py) at that end."""
+    from layouts.map_state import ticket_window
+
+    rng = np.random.default_rng(2026)
+    now = world.clock()
+    win = ticket_window(md.filters_for(world, {}))
+    first = date.fromisoformat(win["first"])
+    n, day, minute = 600, timedelta(days=1), timedelta(minutes=1)
+    rows = []
+    for i in range(n):
+        req = md.local_midnight(first, world.tz) + timedelta(minutes=int(rng.integers(0, 366 * 1440)))
+        req = min(req, now - minute)
+        ans = None
+        if rng.random() < 0.7:
+            ans = req + timedelta(hours=float(rng.lognormal(4.3, 1.2)))  # median ≈ 3 days, some after today
+            if rng.random() < 0.2:  # on a local midnight, or 1 µs either side of it
+                midnight = md.local_midnight(ans.astimezone(world.tz).date(), world.tz)
+                ans = midnight + timedelta(microseconds=int(rng.integers(-1, 2)))
+        exp = req + day * float(rng.uniform(1, 40)) if rng.random() < 0.3 else None
+        status = str(rng.choice(["open", "closed", " Closed ", "processing"]))
+        rows.append(ticket(f"R{i}", "TTHC", "Thủ tục hành chính", "10001", req, exp=exp, ans=ans, status=status))
+    with world.engine().begin() as c:
+        c.execute(insert(m.Ticket), rows)
+    days = (date.fromisoformat(win["last"]) - first).days + 1
+    ends = sorted({0, days - 1, *rng.integers(0, days, 70).tolist(),
+                   *[(date(2026, 2, d) - first).days for d in (13, 16, 17, 22, 23, 27)]})
+    cases = [{"first": win["first"], "start": win["first"], "end": (first + k * day).isoformat(), "cats": None,
+              "states": None} for k in ends]
+    got = _kept_by_the_script(_window_body(world, win), cases)
+    tk = m.Ticket.__table__
+    states_seen, changed = set(), set()
+    before: dict[int, str] = {}
+    for case, js in zip(cases, got):
+        f = md.filters_for(world, {"start": case["start"], "end": case["end"]})
+        at = f.as_of(world.tz, now)
+        with world.engine().connect() as c:
+            sql = dict(c.execute(select(tk.c.id, status_sql(at, world.tz))
+                                 .where(*ticket_conditions(f, world.tz, at), tk.c.lat.is_not(None))).all())
+        assert js == sql, case["end"]
+        states_seen |= set(js.values())
+        changed |= {i for i, s in js.items() if before.get(i, s) != s}
+        before.update(js)
+    assert states_seen == set(md.TICKET_STATES) and len(changed) > 100  # states change between the ends
 
 
 def test_a_local_day_starts_at_the_local_midnight_the_range_bounds_use():
@@ -292,19 +358,22 @@ def test_a_point_names_its_ticket_by_row(world):
 
 
 @given(st.lists(st.tuples(st.floats(-180, 180), st.floats(-90, 90), st.integers(1, 2**31),
-                          st.sampled_from(md.TICKET_STATES), st.one_of(st.none(), st.sampled_from(["TTHC", "ĐẤT", ""])),
-                          st.integers(0, 365)),
+                          st.one_of(st.none(), st.sampled_from(["TTHC", "ĐẤT", ""])), st.integers(0, 365),
+                          st.integers(0, 366), st.integers(0, 366)),
                 max_size=40, unique_by=lambda r: r[2]))
 @settings(max_examples=60, deadline=None)
 def test_ticket_points_read_back_as_written(rows):
     lon = np.array([r[0] for r in rows], dtype=float)
     lat = np.array([r[1] for r in rows], dtype=float)
-    body = map_layers.encode_ticket_points(lon, lat, [r[2] for r in rows], [r[4] for r in rows],
-                                           [r[3] for r in rows], [r[5] for r in rows], date(2025, 6, 10))
+    body = map_layers.encode_ticket_points(lon, lat, [r[2] for r in rows], [r[3] for r in rows], [r[4] for r in rows],
+                                           [r[5] for r in rows], [r[6] for r in rows], date(2025, 6, 10), 366)
     p = md.decode_ticket_points(body)
-    got = sorted(zip(p["id"], p["lon"], p["lat"], p["cat"], p["st"], p["day"]))
-    want = sorted((r[2], round(r[0], 4), round(r[1], 4), r[4] or "", r[3], r[5]) for r in rows)
-    assert p["n"] == len(rows) and len(got) == len(want) and p["day0"] == "2025-06-10"
+    got = sorted(zip(p["id"], p["lon"], p["lat"], p["cat"], p["day"], p["answered_from"], p["due_from"], p["st"]))
+    # a step before the request day reads as the request day (the page never judges a ticket before it)
+    steps = [(r[5] if r[5] == 366 else max(r[5], r[4]), r[6] if r[6] == 366 else max(r[6], r[4])) for r in rows]
+    want = sorted((r[2], round(r[0], 4), round(r[1], 4), r[3] or "", r[4], a, d,
+                   "closed" if a <= 365 else ("overdue" if d <= 365 else "open")) for r, (a, d) in zip(rows, steps))
+    assert p["n"] == len(rows) and len(got) == len(want) and p["day0"] == "2025-06-10" and p["days"] == 366
     for g, w in zip(got, want):
         assert g[0] == w[0] and g[3:] == w[3:] and abs(g[1] - w[1]) < 1e-9 and abs(g[2] - w[2]) < 1e-9
 

@@ -163,7 +163,7 @@ def test_audit_list_command(world):
 def test_the_map_page_reveals_only_with_the_permission_and_a_reason(world):
     """The ticket panel of /map (layouts/map.py): masked for everyone; a principal with pii gets
     a reason box, and the page's reveal shows the data and logs it; others are told why not."""
-    from layouts import map as pm
+    from layouts import map_panel as pm
     from test_map_page import text_of
 
     app = Flask("page-test")
