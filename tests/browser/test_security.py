@@ -16,7 +16,6 @@ import csv
 import io
 import time
 
-import httpx
 import pytest
 from selenium.common.exceptions import NoAlertPresentException
 from sqlalchemy import create_engine, text
@@ -57,7 +56,8 @@ def _ready(driver, path: str) -> None:
 
 @pytest.mark.parametrize("path", ["/", "/wall", "/m", "/map", "/briefings"])
 def test_pages_render_under_the_policy(stack, watched, path):
-    res = httpx.get(stack.web_url + path, timeout=30)
+    res = stack.http.get(stack.web_url + path)
+    assert res.status_code == 200, (path, res.status_code)
     assert "script-src 'self' 'sha256-" in res.headers["Content-Security-Policy"]
     watched.get(stack.web_url + path)
     _ready(watched, path)
@@ -144,13 +144,16 @@ def _check_surfaces(stack, watched, cid: str, commune: str, name: str, phase: st
         print(f"[xss] {phase} {what}: inert ({shot})")
 
     q = f"commune={commune}&kind=cameras_offline"
-    rows = list(csv.reader(io.StringIO(httpx.get(f"{stack.web_url}/api/map/export.csv?{q}", timeout=30)
-                                       .content.decode("utf-8-sig"))))
+    res = stack.http.get(f"{stack.web_url}/api/map/export.csv?{q}")
+    assert res.status_code == 200, res.status_code
+    rows = list(csv.reader(io.StringIO(res.content.decode("utf-8-sig"))))
     (row,) = [r for r in rows if r[0] == cid]
     assert row[1] == name and not row[1].startswith(("=", "+", "-", "@"))
     from openpyxl import load_workbook
 
-    wb = load_workbook(io.BytesIO(httpx.get(f"{stack.web_url}/api/map/export.xlsx?{q}", timeout=30).content))
+    res = stack.http.get(f"{stack.web_url}/api/map/export.xlsx?{q}")
+    assert res.status_code == 200, res.status_code
+    wb = load_workbook(io.BytesIO(res.content))
     cells = [r for r in wb.active.iter_rows() if r[0].value == cid][0]
     assert cells[1].value == name and cells[1].data_type == "s"
 
@@ -170,7 +173,9 @@ def test_no_stream_address_reaches_a_browser(stack, browser):
              "/m/parts?p=month&what=trends", "/api/map/cameras.geobuf", "/api/map/stations.json",
              f"/api/map/camera/{cid}", "/api/map/options.json"]
     for path in paths:
-        body = httpx.get(stack.web_url + path, timeout=60).content
+        res = stack.http.get(stack.web_url + path, timeout=60)
+        assert res.status_code == 200, (path, res.status_code)  # signed in: the real answer, not the login page
+        body = res.content
         assert MEDIA.encode() not in body and b".m3u8" not in body, path
     browser.get(f"{stack.web_url}/map?sel=camera:{cid}&layers=communes,cameras")
     wait_dash_ready(browser)
