@@ -300,6 +300,10 @@ AUTH_HEADERS: dict[str, str] = {}
 BENCH_USER = "bench-admin"  # the Chromium of /m signs in through /login as this admin
 
 
+def _set_auth(headers: dict[str, str]) -> None:
+    AUTH_HEADERS.update(headers)
+
+
 def _get(url: str, timeout: float):
     import httpx
 
@@ -894,7 +898,9 @@ def bench_viewers(stack: Stack, model: WallModel, flipper: CameraFlipper, *, vie
     backlog: list[int] = []
     flips0 = flipper.flips
 
-    with ProcessPoolExecutor(clients, mp_context=get_context("spawn")) as pool:
+    # spawned processes import this module afresh: hand them the walls' cookie
+    with ProcessPoolExecutor(clients, mp_context=get_context("spawn"), initializer=_set_auth,
+                             initargs=(dict(AUTH_HEADERS),)) as pool:
         list(pool.map(time.sleep, [0.01] * clients))  # the processes exist (and import) before the clock starts
         gens = [psutil.Process(p) for p in pool._processes]  # the generators' CPU time is reported
         load = MachineLoad()
