@@ -122,10 +122,12 @@ def test_every_page_renders_and_the_record_is_stored(world, views, tmp_path):
     assert listed[res.record_id].downloadable and briefing_file(views, res.record_id) == res.path
 
 
-@pytest.mark.parametrize("blank, reason", [("fig-hotline-trend", "figure:fig-hotline-trend"),
-                                           ("fig-aqi-stations", "figure:fig-aqi-stations"),
-                                           ("fig-map", "figure:fig-map")])
-def test_check_rejects_a_blank_chart_and_an_empty_map(views, tmp_path, blank, reason):
+@pytest.mark.parametrize("blank, reason, said", [("fig-hotline-trend", "figure:fig-hotline-trend",
+                                                  "Không đạt kiểm tra: biểu đồ phản ánh 7 ngày trống"),
+                                                 ("fig-aqi-stations", "figure:fig-aqi-stations",
+                                                  "Không đạt kiểm tra: biểu đồ VN_AQI trống"),
+                                                 ("fig-map", "figure:fig-map", "Không đạt kiểm tra: bản đồ trống")])
+def test_check_rejects_a_blank_chart_and_an_empty_map(views, tmp_path, blank, reason, said):
     from ioc.briefings.build import BriefingFailed, build
     from ioc.views.briefing_list import briefing_file, briefings
 
@@ -135,7 +137,8 @@ def test_check_rejects_a_blank_chart_and_an_empty_map(views, tmp_path, blank, re
     assert reason in str(exc.value)
     assert not out.exists() and (tmp_path / "b.failed.pdf").is_file()  # never where a reader would take it
     row = briefings(views, limit=1)[0]
-    assert row.status == "failed" and not row.downloadable and reason in row.reason
+    assert row.status == "failed" and not row.downloadable and row.reason == said  # in words, for a leader
+    assert briefings(views, limit=1, lang="en")[0].reason.startswith("Failed its checks: ")
     assert briefing_file(views, row.id) is None
     failed = [c for c in row.checks if not c["ok"]]
     assert [c["name"] for c in failed] == [reason]
@@ -190,8 +193,8 @@ def test_bad_input_is_one_line(world, tmp_path):
     assert res.returncode == 2 and "no font with Vietnamese letters" in one_line_error(res)
     # refused input that reached the database is recorded as failed, with its reason
     listed = json.loads(ioc("briefing", "list", "--json", env=env).stdout)
-    assert any(r["status"] == "failed" and "no data for the day ending 2024-01-01" in (r["reason"] or "")
-               for r in listed)
+    assert any(r["status"] == "failed" and r["period_label"] == "Ngày 01/01/2024"
+               and r["reason"] == "Không lập được: chưa nguồn nào có số liệu của kỳ" for r in listed)
 
 
 def test_failed_polls_and_stale_sources_are_said_in_the_coverage_statement(world, views):
@@ -240,7 +243,8 @@ def test_a_full_disk_is_one_line_and_a_failed_record(views, tmp_path, monkeypatc
     assert str(exc.value) == f"cannot write {out}: No space left on device"
     assert os.listdir(tmp_path) == []  # no partial file, no temp file left
     row = briefings(views, limit=1)[0]
-    assert row.status == "failed" and row.reason == str(exc.value) and not row.downloadable
+    assert row.status == "failed" and not row.downloadable
+    assert row.reason == "Không lập được: không ghi được tệp PDF (No space left on device)"
 
 
 def test_a_period_with_little_data_says_what_is_missing_instead_of_drawing_blank(views, tmp_path):

@@ -68,9 +68,9 @@ def test_failed_attempts_back_off_and_are_counted_in_sql(views, tmp_path):
     now = {"t": datetime(2026, 11, 21, 1, 0, tzinfo=timezone.utc)}  # 08:00 local on 21/11
     calls = []
 
-    def failing_build(v, period, last_day):
+    def failing_build(v, period, last_day, **kw):
         calls.append(last_day)
-        return build(v, period, last_day, out=str(tmp_path / "x.pdf"), blank_figures=("fig-map",))
+        return build(v, period, last_day, out=str(tmp_path / "x.pdf"), blank_figures=("fig-map",), **kw)
 
     s = sch.Scheduler(views, daily=time(7, 0), weekly=None, catch_up_days=0, build=failing_build,
                       clock=lambda: now["t"])
@@ -84,3 +84,61 @@ def test_failed_attempts_back_off_and_are_counted_in_sql(views, tmp_path):
     assert [o for _s, o in s.tick()] == ["backing-off"]  # now 4 minutes
     done, failed, _last = sch.attempts(views.engine(), sch.Slot("day", now["t"], date(2026, 11, 20)))
     assert not done and failed == 2 and calls == [date(2026, 11, 20)] * 2
+
+
+def test_a_refusal_before_the_database_backs_off_too(views, tmp_path):
+    from ioc.briefings.build import build
+
+    wall = {"t": datetime.now(timezone.utc)}
+    calls = []
+    a_file = tmp_path / "plain.txt"
+    a_file.write_text("x")
+
+    def refused_build(v, period, last_day, **kw):  # an output folder that cannot be created
+        calls.append(last_day)
+        return build(v, period, last_day, out=str(a_file / "x.pdf"), **kw)
+
+    at = datetime(2026, 11, 19, 1, 0, tzinfo=timezone.utc)  # 08:00 local on 19/11: the briefing of 18/11
+    s = sch.Scheduler(views, daily=time(7, 0), weekly=None, catch_up_days=0, build=refused_build,
+                      clock=lambda: at, wall=lambda: wall["t"])
+    assert [o for _s, o in s.tick()] == ["failed"]
+    assert [o for _s, o in s.tick()] == ["backing-off"]  # not tried again on the next look
+    wall["t"] += timedelta(minutes=1)
+    assert [o for _s, o in s.tick()] == ["backing-off"]
+    wall["t"] += timedelta(minutes=2)  # 2 minutes after the first refusal
+    assert [o for _s, o in s.tick()] == ["failed"]
+    wall["t"] += timedelta(minutes=3)
+    assert [o for _s, o in s.tick()] == ["backing-off"]  # now 4 minutes
+    assert len(calls) == 2
+    with Session(views.engine()) as ses:  # nothing reached SQL
+        assert ses.scalars(select(m.Briefing).where(m.Briefing.last_day == date(2026, 11, 18))).all() == []
+
+
+def test_a_fresh_start_waits_for_the_sources_first_data(views, tmp_path):
+    """`ioc up` on a fresh machine: the scheduler looks before the connectors' first poll has
+    ended. It waits (no failed row), then makes the briefing once the sources have data."""
+    views.settings = views.settings.model_copy(update={"hotline_url": "http://sim.test/open311/v2",
+                                                       "cameras_url": "http://sim.test/cameras/api/v1"})
+    health = views.store.health("cameras")
+    views.store.r.delete(views.store.key("health", "cameras"))  # its first poll is still running
+    at = datetime(2026, 11, 18, 1, 0, tzinfo=timezone.utc)  # the briefing of 17/11
+    s = sch.Scheduler(views, daily=time(7, 0), weekly=None, catch_up_days=0, clock=lambda: at)
+    assert [o for _s, o in s.tick()] == ["waiting"]
+    assert [o for _s, o in s.tick()] == ["waiting"]
+    with Session(views.engine()) as ses:
+        assert ses.scalars(select(m.Briefing).where(m.Briefing.last_day == date(2026, 11, 17))).all() == []
+    views.store.set_health("cameras", health)  # the first poll ended
+    assert [o for _s, o in s.tick()] == ["made"]
+    assert [o for _s, o in s.tick()] == ["done-before"]
+
+
+def test_the_first_data_wait_ends(views):
+    views.settings = views.settings.model_copy(update={"procedures_url": "http://sim.test/p"})
+    health = views.store.health("procedures")
+    views.store.r.delete(views.store.key("health", "procedures"))  # configured, never polled
+    wall = {"t": datetime.now(timezone.utc)}
+    s = sch.Scheduler(views, daily=time(7, 0), weekly=None, catch_up_days=0, wall=lambda: wall["t"])
+    assert s.waiting_for() == ["procedures"]
+    wall["t"] += sch.FIRST_DATA_WAIT
+    assert s.waiting_for() == []  # made anyway: the briefing says which source has no figures
+    views.store.set_health("procedures", health)
