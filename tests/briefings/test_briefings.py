@@ -283,3 +283,27 @@ def test_every_number_of_the_narrative_is_a_table_value(views, period):
 
     missing = [x for x in numbers if not any(holds(c, x) for c in cells)]
     assert not missing, (missing, v.narrative)
+
+
+def test_lowest_on_qd766_ranks_only_units_with_enough_dossiers():
+    from ioc.views.briefing import _bottom
+    from ioc.views.text import QD766_MIN_DOSSIERS
+
+    def unit(score, received, finished=0):
+        return {"score": score, "max_score": 50, "counts": {"received": received, "finished": finished,
+                                                             "overdue_unfinished": 0}}
+
+    groups = {"Sở A": unit(0.0, 2), "Sở B": unit(25.0, 3, 2), "Sở C": unit(40.0, 30, 10), "Sở D": unit(10.0, 4)}
+    table = _bottom(groups, None)
+    assert QD766_MIN_DOSSIERS == 5
+    assert [r[0] for r in table.rows] == ["Sở B", "Sở C"]  # A (2 dossiers) and D (4) are not ranked worst
+    assert table.rows[0][3] == "5"  # the count the score rests on is shown
+    assert table.note == "Chỉ xếp hạng đơn vị có từ 5 hồ sơ tiếp nhận hoặc giải quyết trong kỳ; 2 đơn vị ít hồ sơ hơn không xếp hạng."
+    empty = _bottom({"Sở A": unit(0.0, 2)}, None)
+    assert empty.rows == [] and empty.empty == "Không có đơn vị nào có từ 5 hồ sơ trong kỳ để xếp hạng."
+
+
+def test_chart_axes_step_on_round_values():
+    from ioc.briefings.charts import axis
+
+    assert [axis(m) for m in (3, 12, 22, 100, 103)] == [(3, 1), (15, 5), (25, 5), (100, 20), (150, 50)]
