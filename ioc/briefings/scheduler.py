@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from ioc.briefings.slots import Slot, due_slots, parse_daily, parse_weekly  # noqa: F401 - the schedule's terms
 from ioc.db import models as m
 from ioc.errors import UserError
+from ioc.live_store import SOURCES
 
 log = logging.getLogger("ioc.briefings.scheduler")
 
@@ -52,7 +53,6 @@ MAIL_LOCK_TTL = timedelta(minutes=5)  # far above one SMTP exchange (30 s timeou
 # A fresh start waits this long at most for the sources' first successful poll (the demo's
 # first poll of 16 days of history takes well under a minute; a real backfill may be slower).
 FIRST_DATA_WAIT = timedelta(minutes=30)
-SOURCES = ("hotline", "cameras", "environment", "procedures")
 KIND = {"day": "daily", "week": "weekly"}
 
 
