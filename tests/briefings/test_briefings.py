@@ -5,8 +5,6 @@ an empty map, bad input is one line, and nothing personal reaches the PDF."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,11 +18,9 @@ from world import DAY
 VOLATILE = ("generated_at", "compute_ms", "shared_cache_hits")
 
 
-def ioc(*args, env, process=False):
-    """`ioc ARGS…`: in this process (the same ioc.cli.main), or as its own process when asked."""
-    if process:
-        return subprocess.run([sys.executable, "-m", "ioc", *args], capture_output=True, text=True, env=env,
-                              timeout=300)
+def ioc(*args, env):
+    """`ioc ARGS…` in this process (ioc.cli.main, as the console script runs it; the scheduler's
+    test runs `python -m ioc` as separate processes)."""
     from ioc.kpi import periods
 
     periods.clear_cache()  # as a fresh process would find it (Redis's shared windows stay)
@@ -54,9 +50,7 @@ def one_line_error(res) -> str:
 def test_built_briefing_holds_the_kpi_values_of_the_period(world, tmp_path, period):
     _settings, env = world
     out = tmp_path / f"{period}.pdf"
-    # the daily one as its own process: the console script end to end, once
-    res = ioc("briefing", "build", "--period", period, "--date", DAY, "--out", str(out), "--json", env=env,
-              process=period == "day")
+    res = ioc("briefing", "build", "--period", period, "--date", DAY, "--out", str(out), "--json", env=env)
     assert res.returncode == 0, res.stderr
     summary = json.loads(res.stdout.strip().splitlines()[-1])
     assert summary["status"] == "done" and Path(summary["path"]) == out.resolve() and out.is_file()
@@ -97,13 +91,25 @@ def test_view_figures_are_the_kpi_commands(world, views):
         assert mine == kpi
 
 
-def test_every_page_renders_and_the_record_is_stored(world, views, tmp_path):
+@pytest.fixture(scope="module")
+def day_briefing(world, tmp_path_factory):
+    """The daily briefing of DAY, built once for the tests that only read it."""
+    from ioc.briefings.build import build
+    from ioc.views.read import ReadModel
+
+    rm = ReadModel.from_settings(world[0])
+    try:
+        yield build(rm, "day", DAY, out=str(tmp_path_factory.mktemp("day") / "b.pdf"))
+    finally:
+        rm.store.r.close()
+
+
+def test_every_page_renders_and_the_record_is_stored(views, day_briefing):
     import pypdfium2 as pdfium
 
-    from ioc.briefings.build import build
     from ioc.views.briefing_list import briefing_file, briefings
 
-    res = build(views, "day", DAY, out=str(tmp_path / "b.pdf"))
+    res = day_briefing
     assert res.status == "done" and res.pages >= 3
     doc = pdfium.PdfDocument(str(res.path))
     assert len(doc) == res.pages
@@ -144,12 +150,10 @@ def test_check_rejects_a_blank_chart_and_an_empty_map(views, tmp_path, blank, re
     assert [c["name"] for c in failed] == [reason]
 
 
-def test_check_fails_on_a_value_missing_from_the_text(views, tmp_path):
+def test_check_fails_on_a_value_missing_from_the_text(day_briefing):
     from ioc.briefings import checks
-    from ioc.briefings.build import build
 
-    res = build(views, "day", DAY, out=str(tmp_path / "b.pdf"))
-    data = res.path.read_bytes()
+    data = day_briefing.path.read_bytes()
     results = checks.check_pdf(data, expected_values=["987.654,3"], personal=("Nguyễn Văn Không Có",))
     bad = checks.failures(results)
     assert len(bad) == 1 and bad[0].startswith("values:") and "987.654,3" in bad[0]

@@ -66,13 +66,19 @@ def test_page_lists_and_serves_only_passed_briefings(world, views, tmp_path):
 
 
 def test_a_failure_made_again_and_passed_is_folded_into_the_passing_row(views, tmp_path):
-    from ioc.briefings.build import BriefingFailed, build
+    from datetime import date
+
+    from ioc.briefings import store
+    from ioc.briefings.build import build
     from ioc.views.briefing_list import briefings
     from layouts.briefings import rows_table
 
     day = "2026-11-22"
-    with pytest.raises(BriefingFailed):
-        build(views, "day", day, out=str(tmp_path / "a.pdf"), blank_figures=("fig-aqi-stations",))
+    # an attempt that failed its checks, recorded as a build records one (the rendering and the
+    # checks that fail are tested in test_briefings.py)
+    failed = store.start_record(views.engine(), "day", date.fromisoformat(day), None, None)
+    store.finish_record(views.engine(), failed, status="failed", reason="checks", error="figure:fig-aqi-stations: 0.0%",
+                        checks=[{"name": "figure:fig-aqi-stations", "ok": False, "detail": "0.0%"}])
     good = build(views, "day", day, out=str(tmp_path / "b.pdf"))
     shown = briefings(views, fold_superseded=True)
     assert [r.id for r in shown if r.period_label == "Ngày 22/11/2026"] == [good.record_id]  # one row
