@@ -80,6 +80,19 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Level of the product's own log lines (loggers ioc.*) in every process.")
 
+    # briefings (docs/briefings.md): the scheduler's slots, the font, the mail
+    briefing_daily: str = Field("07:00", description="Local time of the daily briefing (of yesterday), HH:MM, or off.")
+    briefing_weekly: str = Field("mon@07:30", description="Day and local time of the weekly briefing, DAY@HH:MM, or off.")
+    briefing_catch_up_days: int = Field(2, ge=0, le=31, description="Missed briefings due this many days back are made.")
+    briefing_font_dir: Path | None = Field(None, description="Folder holding NotoSans-Regular.ttf or DejaVuSans.ttf.")
+    briefing_recipients: str | None = Field(None, description="Comma-separated addresses the briefings are mailed to.")
+    smtp_host: str | None = Field(None, description="SMTP server that mails the briefings; unset: nothing is mailed.")
+    smtp_port: int = Field(25, ge=1, le=65535, description="Port of the SMTP server.")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_username: str | None = Field(None, description="SMTP login, if the server needs one.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password. Secret.")
+    smtp_from: str = Field("ioc@localhost", description="Sender address of the briefing mails.")
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -98,6 +111,43 @@ class Settings(BaseSettings):
         if not names or unknown:
             raise ValueError(f"unknown wall panel(s) {unknown or value!r}; known: {', '.join(known)}")
         return ",".join(names)
+
+    @field_validator("briefing_daily")
+    @classmethod
+    def _daily_slot(cls, value: str) -> str:
+        from ioc.briefings.slots import parse_daily
+
+        try:
+            parse_daily(value)
+        except UserError as err:
+            raise ValueError(str(err)) from None
+        return value.strip()
+
+    @field_validator("briefing_weekly")
+    @classmethod
+    def _weekly_slot(cls, value: str) -> str:
+        from ioc.briefings.slots import parse_weekly
+
+        try:
+            parse_weekly(value)
+        except UserError as err:
+            raise ValueError(str(err)) from None
+        return value.strip()
+
+    @field_validator("briefing_recipients")
+    @classmethod
+    def _addresses(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        addresses = [a.strip() for a in value.split(",") if a.strip()]
+        bad = [a for a in addresses if "@" not in a]
+        if bad:
+            raise ValueError(f"{', '.join(bad)} is not an address")
+        return ", ".join(addresses) or None
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return tuple(a.strip() for a in (self.briefing_recipients or "").split(",") if a.strip())
 
     @property
     def wall_panels(self) -> list[str]:

@@ -1,6 +1,7 @@
 """Briefings page `/briefings`: the stored daily and weekly briefings, newest first, with their
 status in words and a download for each one that passed its checks (docs/briefings.md). A
-failed briefing shows why and is never offered. Reads ``ioc.views.briefing_list`` only."""
+failed briefing shows why and is never offered; a failed attempt made again and passed is
+folded into the passing row. Reads ``ioc.views.briefing_list`` only."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from ioc.i18n import t
 from ioc.views.briefing_list import BriefingRow, briefing_file, briefings
 
 COLUMNS = ("period", "status", "pages", "size", "made", "")
-STATUS_CLASS = {"done": "ok", "failed": "bad", "pending": "none"}
+STATUS_CLASS = {"done": "ok", "failed": "bad", "pending": "none", "superseded": "none"}
 
 
 def download_href(row: BriefingRow) -> str:
@@ -34,12 +35,12 @@ def rows_table(rows: list[BriefingRow], lang: str):
     head = html.Thead(html.Tr([html.Th(t(f"briefings.col.{c}", lang) if c else "") for c in COLUMNS]))
     body = []
     for r in rows:
-        status = t(f"briefings.status.{r.status}", lang)
-        mark = {"done": "✔", "failed": "✖", "pending": "…"}.get(r.status, "")
+        mark = {"done": "✔", "failed": "✖", "pending": "…", "superseded": "✖"}.get(r.status, "")
         action = (html.A(t("briefings.download", lang), href=download_href(r), download=f"ban-tin-{r.id}.pdf")
                   if r.downloadable else html.Span(r.reason or "", className="reason"))
+        status = [f"{mark} {r.status_label}"] + ([html.Br(), html.Small(r.mail)] if r.mail else [])
         body.append(html.Tr(className=f"state-{STATUS_CLASS.get(r.status, 'none')}", children=[
-            html.Td(r.period_label), html.Td(f"{mark} {status}"), html.Td(r.pages_text), html.Td(r.size_text),
+            html.Td(r.period_label), html.Td(status), html.Td(r.pages_text), html.Td(r.size_text),
             html.Td(r.made_at), html.Td(action)]))
     return html.Table([head, html.Tbody(body)], className="briefings-table")
 
@@ -63,7 +64,7 @@ def register(app, settings, views) -> None:
     def refresh(_n, lang):
         lang = lang if lang in ("vi", "en") else settings.language
         try:
-            content = rows_table(briefings(views), lang)
+            content = rows_table(briefings(views, lang=lang, fold_superseded=True), lang)
         except Exception:  # noqa: BLE001 - the database is down: say so, keep the page
             content = html.P(t("briefings.db_down", lang), className="empty bad")
         return t("briefings.title", lang), t("briefings.intro", lang), t("briefings.back", lang), content

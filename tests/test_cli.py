@@ -23,9 +23,10 @@ def test_every_subcommand_has_help(sub, tmp_path):
 
 def test_config_show_masks_secrets(tmp_path):
     res = run_ioc("config", "show", "--json", cwd=tmp_path,
-                  env={"IOC_PROCEDURES_API_KEY": "topsecret", "IOC_DATABASE_URL": "postgresql://u:hunter2@db/x"})
+                  env={"IOC_PROCEDURES_API_KEY": "topsecret", "IOC_DATABASE_URL": "postgresql://u:hunter2@db/x",
+                       "IOC_SMTP_PASSWORD": "smtp-pw-42"})
     assert res.returncode == 0, res.stderr
-    assert "topsecret" not in res.stdout and "hunter2" not in res.stdout
+    assert "topsecret" not in res.stdout and "hunter2" not in res.stdout and "smtp-pw-42" not in res.stdout
     assert "***" in res.stdout
 
 

@@ -362,6 +362,96 @@ def check_cookie_secure(tmp_path):
         res = _login(app.server.test_client(), base)
         cookie = next(h for h in res.headers.getlist("Set-Cookie") if h.startswith("ioc_session="))
         assert ("Secure" in cookie) is secure, (mode, base)
+def check_briefing_schedule(tmp_path):
+    from datetime import time
+
+    from ioc.briefings import slots
+
+    assert slots.from_settings(load_settings()) == (time(7, 0), (0, time(7, 30)), 2)
+    s = load_settings(briefing_daily="06:15", briefing_weekly="fri@17:00", briefing_catch_up_days=5)
+    assert slots.from_settings(s) == (time(6, 15), (4, time(17, 0)), 5)
+    assert slots.from_settings(load_settings(briefing_daily="off", briefing_weekly="off"))[:2] == (None, None)
+    with pytest.raises(Exception, match="IOC_BRIEFING_WEEKLY"):
+        load_settings(briefing_weekly="monday")
+
+
+def check_briefing_font_dir(tmp_path):
+    from ioc.briefings.fonts import find_font
+    from ioc.errors import UserError
+
+    with pytest.raises(UserError, match=f"no font with Vietnamese letters found in {tmp_path}"):
+        find_font(load_settings(briefing_font_dir=tmp_path).briefing_font_dir)
+
+
+class _Inbox:
+    def __init__(self) -> None:
+        self.sessions = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.sessions.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 OK"
+
+
+def _smtp_server(**kw):
+    import socket
+
+    controller = pytest.importorskip("aiosmtpd.controller")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    inbox = _Inbox()
+    ctl = controller.Controller(inbox, hostname="127.0.0.1", port=port, **kw)
+    ctl.start()
+    return ctl, inbox, port
+
+
+def check_mail(tmp_path):
+    """Host, port, sender and recipients: a message reaches that server from that sender for
+    those recipients; no host or no recipients: nothing is mailed."""
+    from ioc.briefings.mail import MailConfig, _send
+    from email.message import EmailMessage
+
+    assert MailConfig.from_settings(load_settings()) is None
+    assert MailConfig.from_settings(load_settings(smtp_host="mail.example")) is None  # no recipients
+    ctl, inbox, port = _smtp_server()
+    try:
+        cfg = MailConfig.from_settings(load_settings(smtp_host="127.0.0.1", smtp_port=port, smtp_from="ioc@dt.vn",
+                                                     briefing_recipients="a@dt.vn, b@dt.vn"))
+        msg = EmailMessage()
+        msg["Subject"] = "x"
+        msg.set_content("x")
+        _send(cfg, msg)
+    finally:
+        ctl.stop()
+    assert inbox.sessions == [("ioc@dt.vn", ["a@dt.vn", "b@dt.vn"])]
+    with pytest.raises(Exception, match="IOC_BRIEFING_RECIPIENTS"):
+        load_settings(briefing_recipients="a@dt.vn, nobody")
+
+
+def check_smtp_starttls_and_login(tmp_path):
+    """STARTTLS is asked for (a server without it refuses), the login is sent, and the password
+    is never shown: not by `ioc config show`, not in the mail settings' repr."""
+    import smtplib
+
+    from ioc.briefings.mail import MailConfig, _send
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg.set_content("x")
+    ctl, _inbox, port = _smtp_server()
+    try:
+        cfg = MailConfig.from_settings(load_settings(smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=True,
+                                                     briefing_recipients="a@dt.vn"))
+        with pytest.raises(smtplib.SMTPNotSupportedError, match="STARTTLS"):
+            _send(cfg, msg)
+        cfg = MailConfig.from_settings(load_settings(smtp_host="127.0.0.1", smtp_port=port, smtp_username="ioc",
+                                                     smtp_password="s3cret-pw", briefing_recipients="a@dt.vn"))
+        with pytest.raises(smtplib.SMTPNotSupportedError, match="AUTH"):  # it tried to log in
+            _send(cfg, msg)
+    finally:
+        ctl.stop()
+    assert "s3cret-pw" not in repr(cfg) and cfg.password.get_secret_value() == "s3cret-pw"
+    assert load_settings(smtp_password="s3cret-pw").masked()["smtp_password"] == "***"
 
 
 MEANINGS = {
@@ -396,6 +486,17 @@ MEANINGS = {
     "session_idle_minutes": check_session_idle_minutes,
     "session_max_hours": check_session_max_hours,
     "cookie_secure": check_cookie_secure,
+    "briefing_daily": check_briefing_schedule,
+    "briefing_weekly": check_briefing_schedule,
+    "briefing_catch_up_days": check_briefing_schedule,
+    "briefing_font_dir": check_briefing_font_dir,
+    "briefing_recipients": check_mail,
+    "smtp_host": check_mail,
+    "smtp_port": check_mail,
+    "smtp_from": check_mail,
+    "smtp_starttls": check_smtp_starttls_and_login,
+    "smtp_username": check_smtp_starttls_and_login,
+    "smtp_password": check_smtp_starttls_and_login,
 }
 
 
@@ -435,9 +536,9 @@ def _schedule_options() -> dict:
     return {opt: p for p in command.params for opt in getattr(p, "opts", ())}
 
 
-def test_briefing_schedule_options_are_documented_with_their_real_defaults_and_variables():
-    # The briefing scheduler's settings live on its command (docs/briefings.md § Schedule), not in
-    # Settings: check the table there the way the settings table is checked above.
+def test_briefing_schedule_options_are_documented_with_their_settings():
+    # docs/briefings.md § Schedule: each option of `ioc briefing schedule`, the setting it
+    # overrides (with that setting's real default) or its own default
     text = (DOCS / "briefings.md").read_text(encoding="utf-8")
     section = text.split("## Schedule", 1)[1].split("\n## ", 1)[0]
     rows = []
@@ -445,23 +546,24 @@ def test_briefing_schedule_options_are_documented_with_their_real_defaults_and_v
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 3 and cells[0].startswith("`--"):
             flag = re.match(r"`(--[a-z-]+)", cells[0]).group(1)
-            env = cells[1].strip("`")
             default = re.match(r"`([^`]+)`|([0-9.]+)", cells[2])
-            rows.append((flag, env, default.group(1) or default.group(2)))
+            rows.append((flag, cells[1].strip("`"), default.group(1) or default.group(2)))
     options = _schedule_options()
     assert {r[0] for r in rows} == {o for o in options if o.startswith("--") and o not in ("--once", "--now", "--help")}
-    for flag, env, default in rows:
+    for flag, setting, default in rows:
         param = options[flag]
-        assert (param.envvar or "") == env, flag
-        real = param.default
-        assert (float(default) == real) if isinstance(real, (int, float)) else (default == real), (flag, real, default)
+        if setting:
+            name = setting.removeprefix("IOC_").lower()
+            assert name in Settings.model_fields, (flag, setting)
+            assert param.default is None, flag  # unset: the setting decides
+            assert str(Settings.model_fields[name].default) == default, (flag, setting, default)
+        else:
+            assert float(default) == param.default, (flag, default)
 
 
-def test_mail_settings_read_as_documented():
-    from ioc.briefings.mail import MailConfig
-
+def test_briefing_settings_are_in_both_docs():
     text = (DOCS / "briefings.md").read_text(encoding="utf-8")
-    assert "`IOC_SMTP_PORT` (25)" in text
-    assert MailConfig.from_env({}) is None  # nothing configured: nothing is mailed
-    cfg = MailConfig.from_env({"IOC_SMTP_HOST": "mail.example", "IOC_BRIEFING_RECIPIENTS": "a@x.vn, b@x.vn"})
-    assert cfg is not None and cfg.port == 25
+    names = [n for n in Settings.model_fields if n.startswith(("briefing_", "smtp_"))]
+    assert len(names) == 11
+    missing = [n for n in names if f"`IOC_{n.upper()}`" not in text]
+    assert not missing, f"docs/briefings.md does not name {missing}"

@@ -29,6 +29,11 @@ class BriefingFailed(UserError):
     exit_code = 1
 
 
+class NotRecorded(UserError):
+    """Refused before the database was reached (bad arguments, no font, an unwritable folder,
+    the database down): nothing in SQL counts it, so the scheduler backs off in memory."""
+
+
 @dataclass
 class BuildResult:
     record_id: int | None
@@ -54,28 +59,34 @@ def parse_day(value: str | date) -> date:
 
 
 def build(views, period: str, day: str | date, *, out: str | None = None, progress: Callable[[str], None] = lambda s: None,
-          blank_figures: tuple[str, ...] = (), personal: tuple[str, ...] = ()) -> BuildResult:
-    """Build, check and store one briefing; raises UserError (one line) on bad input and
-    BriefingFailed when the PDF fails its checks (after recording it)."""
+          blank_figures: tuple[str, ...] = (), personal: tuple[str, ...] = (), mail: bool = False) -> BuildResult:
+    """Build, check and store one briefing; raises UserError (one line) on bad input —
+    NotRecorded when the database was not reached — and BriefingFailed when the PDF fails its
+    checks (after recording it). ``mail``: a briefing that passes is marked to be mailed
+    (``mail_status`` pending: ioc.briefings.mail delivers it, retrying with backoff)."""
     t0 = time.monotonic()
-    if period not in PERIODS:
-        raise UserError(f"unknown period {period!r}: choose day or week")
-    last = parse_day(day)
-    path = store.output_path(views.settings, period, last, out)
-    progress("font")
-    font = find_font()
+    try:
+        if period not in PERIODS:
+            raise UserError(f"unknown period {period!r}: choose day or week")
+        last = parse_day(day)
+        path = store.output_path(views.settings, period, last, out)
+        progress("font")
+        font = find_font(views.settings.briefing_font_dir)
+    except UserError as e:
+        raise NotRecorded(str(e)) from None
     engine = views.engine()
     try:
         record = store.start_record(engine, period, last, None, None)
     except Exception as e:  # noqa: BLE001 - the database is down: one line
-        raise UserError(f"cannot record the briefing in the database: {' '.join(str(e).split())[:200]}") from None
+        raise NotRecorded(f"cannot record the briefing in the database: {' '.join(str(e).split())[:200]}") from None
     try:
         view = briefing_view(views, period, last, progress=progress)
     except BriefingInputError as e:
-        store.finish_record(engine, record, status="failed", error=str(e))
+        store.finish_record(engine, record, status="failed", error=str(e), reason=e.code)
         raise UserError(str(e)) from None
     except Exception as e:  # noqa: BLE001 - recorded, then one line
-        store.finish_record(engine, record, status="failed", error=f"could not read the figures: {e}"[:500])
+        store.finish_record(engine, record, status="failed", error=f"could not read the figures: {e}"[:500],
+                            reason="figures")
         raise UserError(f"could not read the figures for the briefing: {' '.join(str(e).split())[:200]}") from None
     progress("render")
     data = render.pdf(view, font, blank_figures=blank_figures)
@@ -91,11 +102,12 @@ def build(views, period: str, day: str | date, *, out: str | None = None, progre
         store.write_file(target, data)
     except UserError as e:
         store.finish_record(engine, record, status="failed", error=str(e), checks=[r.as_dict() for r in results],
-                            start=view.period_start, end=view.period_end)
+                            start=view.period_start, end=view.period_end, reason="write")
         raise
     store.finish_record(engine, record, status=status, path=target, error="; ".join(failures) or None,
                         checks=[r.as_dict() for r in results], pages=pages, size=len(data),
-                        start=view.period_start, end=view.period_end)
+                        start=view.period_start, end=view.period_end, reason="checks" if failures else None,
+                        summary=view.narrative, mail=mail)
     res = BuildResult(record, status, target, pages, len(data), time.monotonic() - t0, results, failures,
                       view.title, view.period_label, view.narrative)
     if failures:

@@ -19,19 +19,21 @@ FONT_FAMILY = "IOC Briefing"  # the embedded font (fonts.Font.family)
 # id → (kind, width mm, height mm)
 FIGURES = {
     "fig-hotline-trend": ("chart", 170.0, 62.0),
-    "fig-aqi-stations": ("chart", 170.0, 78.0),
+    "fig-aqi-stations": ("chart", 170.0, 70.0),
     "fig-map": ("map", 170.0, 100.0),
 }
 
 
-def _nice(m: float) -> float:
+def axis(m: float) -> tuple[float, float]:
+    """(top, step) of a value axis reaching ``m``: a step of 1, 2 or 5 × 10ⁿ, at most 5 steps,
+    so every grid line falls on a round value (22 → 0, 5 … 25, never a line labelled 19
+    standing at 18,75)."""
     if m <= 0:
-        return 1.0
-    e = 10 ** math.floor(math.log10(m))
-    for k in (1, 2, 2.5, 5, 10):
-        if m <= k * e:
-            return k * e
-    return 10 * e
+        return 1.0, 0.25
+    raw = m / 5
+    e = 10 ** math.floor(math.log10(raw))
+    step = next(k * e for k in (1, 2, 5, 10) if raw <= k * e + 1e-12)
+    return step * math.ceil(m / step - 1e-9), step
 
 
 def bars_svg(chart: Bars, fig_id: str) -> str:
@@ -40,20 +42,21 @@ def bars_svg(chart: Bars, fig_id: str) -> str:
     W, H = w_mm * MM, h_mm * MM
     left, right, top, bottom = 38.0, 8.0, 18.0, 40.0
     values = [v for _l, v in chart.points if v is not None]
-    top_v = _nice(max(values + [chart.reference or 0, 1]))
+    top_v, step = axis(max(values + [chart.reference or 0, 1]))
     pw, ph = W - left - right, H - top - bottom
     n = max(1, len(chart.points))
     slot = pw / n
     bw = min(slot * 0.7, 40)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W:.1f}" height="{H:.1f}" viewBox="0 0 {W:.1f} {H:.1f}" '
            f'font-family="{FONT_FAMILY}">']
-    for k in range(0, 5):  # grid and axis labels
-        v = top_v * k / 4
-        y = top + ph - ph * k / 4
+    steps = round(top_v / step)
+    for k in range(0, steps + 1):  # grid and axis labels
+        v = step * k
+        y = top + ph - ph * v / top_v
         out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{W - right:.1f}" y2="{y:.1f}" stroke="#d0d0d0" '
                    f'stroke-width="0.6"/>')
         out.append(f'<text x="{left - 5}" y="{y + 4:.1f}" font-size="11" text-anchor="end" fill="#444">'
-                   f'{format_number(v, 0 if top_v >= 4 else 1)}</text>')
+                   f'{format_number(v, 0 if step >= 1 else 1)}</text>')
     for i, ((label, v), colour) in enumerate(zip(chart.points, chart.colours)):
         cx = left + slot * i + slot / 2
         if v is not None:

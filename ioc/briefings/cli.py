@@ -4,7 +4,8 @@
     ioc briefing list [--json]
     ioc briefing schedule [--daily 07:00] [--weekly mon@07:30] [--once]   the scheduler (Procfile)
 
-Bad input is one line on stderr, exit 2; a briefing that fails its checks, exit 1.
+Bad input is one line on stderr, exit 2; a briefing that fails its checks, exit 1; a briefing
+that passed but whose mail was refused (recorded, retried by the scheduler), exit 3.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ app = typer.Typer(help="Daily and weekly PDF briefings.", no_args_is_help=True, 
                   pretty_exceptions_enable=False)
 out = Console()
 err = Console(stderr=True)
+
+class MailFailed(UserError):
+    """Made and passed, but the mail was refused (recorded; the scheduler retries): exit 3."""
+
+    exit_code = 3
+
 
 STEP_LABEL = {"font": "phông chữ", "figures": "số liệu kỳ", "trend": "xu hướng 7 ngày", "tables": "bảng",
               "map": "bản đồ", "render": "dựng PDF", "checks": "kiểm tra", "store": "lưu"}
@@ -54,7 +61,7 @@ def build(
     from ioc.briefings.mail import MailConfig, send_briefing
 
     views = _views()
-    mail_cfg = MailConfig.from_env() if mail else None
+    mail_cfg = MailConfig.from_settings(views.settings) if mail else None
     if mail and mail_cfg is None:
         raise UserError("--mail needs IOC_SMTP_HOST and IOC_BRIEFING_RECIPIENTS")
     if date_ is None:
@@ -66,10 +73,14 @@ def build(
         def progress(step: str) -> None:
             bar.update(task, completed=STEPS.index(step), step=STEP_LABEL.get(step, step))
 
-        res = run_build(views, period, date_, out=out_file, progress=progress)
+        res = run_build(views, period, date_, out=out_file, progress=progress, mail=mail_cfg is not None)
         bar.update(task, completed=len(STEPS))
     if mail_cfg is not None:
-        send_briefing(views, res, mail_cfg)
+        try:
+            send_briefing(views, res.record_id, mail_cfg)
+        except UserError as e:
+            raise MailFailed(f"briefing {res.record_id} passed its checks and is stored at {res.path}, but {e}; "
+                             "the briefing scheduler retries it") from None
     summary = {"id": res.record_id, "status": res.status, "path": str(res.path), "pages": res.pages,
                "size_bytes": res.size, "seconds": round(res.seconds, 2),
                "mailed": list(mail_cfg.recipients) if mail_cfg else [], "checks": [r.as_dict() for r in res.checks]}
@@ -99,13 +110,14 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 
 @app.command()
 def schedule(
-    daily: str = typer.Option("07:00", "--daily", envvar="IOC_BRIEFING_DAILY",
-                              help="Local time of the daily briefing (of yesterday), HH:MM, or off."),
-    weekly: str = typer.Option("mon@07:30", "--weekly", envvar="IOC_BRIEFING_WEEKLY",
-                               help="Day and local time of the weekly briefing (of the 7 days before), "
-                                    "DAY@HH:MM, or off."),
-    catch_up_days: int = typer.Option(2, "--catch-up-days", envvar="IOC_BRIEFING_CATCH_UP_DAYS", min=0, max=31,
-                                      help="Make missed briefings due this many days back."),
+    daily: Optional[str] = typer.Option(None, "--daily", help="Local time of the daily briefing (of yesterday), "
+                                                              "HH:MM, or off (default: IOC_BRIEFING_DAILY)."),
+    weekly: Optional[str] = typer.Option(None, "--weekly", help="Day and local time of the weekly briefing (of the "
+                                                                "7 days before), DAY@HH:MM, or off (default: "
+                                                                "IOC_BRIEFING_WEEKLY)."),
+    catch_up_days: Optional[int] = typer.Option(None, "--catch-up-days", min=0, max=31,
+                                                help="Make missed briefings due this many days back (default: "
+                                                     "IOC_BRIEFING_CATCH_UP_DAYS)."),
     every: float = typer.Option(30.0, "--every", min=1.0, help="Seconds between looks at the schedule."),
     once: bool = typer.Option(False, "--once", help="Look once, make what is due, print a JSON line, exit."),
     now: Optional[str] = typer.Option(None, "--now", help="With --once: look as if it were this time "
@@ -117,9 +129,10 @@ def schedule(
     import threading
     from datetime import datetime, timezone
 
-    from ioc.briefings.scheduler import Scheduler, parse_daily, parse_weekly
+    from ioc.briefings import slots
+    from ioc.briefings.mail import MailConfig
+    from ioc.briefings.scheduler import Scheduler
 
-    d, w = parse_daily(daily), parse_weekly(weekly)
     clock = lambda: datetime.now(timezone.utc)  # noqa: E731
     if now is not None:
         if not once:
@@ -135,19 +148,27 @@ def schedule(
     from ioc.settings import configure_logging
 
     configure_logging(views.settings)  # IOC_LOG_LEVEL, and no secret in any log line
-    from ioc.briefings.mail import MailConfig, send_briefing
-
-    cfg = MailConfig.from_env()
-    on_done = (lambda result, _slot: send_briefing(views, result, cfg)) if cfg else None
-    sched = Scheduler(views, daily=d, weekly=w, catch_up_days=catch_up_days, clock=clock, on_done=on_done)
+    settings = views.settings
+    d, w, c = slots.from_settings(settings)
+    if daily is not None:
+        d = slots.parse_daily(daily)
+    if weekly is not None:
+        w = slots.parse_weekly(weekly)
+    if catch_up_days is not None:
+        c = catch_up_days
+    sched = Scheduler(views, daily=d, weekly=w, catch_up_days=c, clock=clock, mail=MailConfig.from_settings(settings))
     if once:
         done = sched.tick()
-        print(json.dumps([{"slot": s.key, "due": s.due.isoformat(), "outcome": o} for s, o in done]))
+        print(json.dumps([{"slot": s.key, "due": s.due.isoformat(), "outcome": o} for s, o in done]
+                         + [{"mail": rid, "outcome": o} for rid, o in sched.mailed]))
         return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    err.print(f"briefing scheduler: daily {daily}, weekly {weekly}, catch-up {catch_up_days} days", highlight=False)
+    err.print(f"briefing scheduler: daily {d.strftime('%H:%M') if d else 'off'}, weekly "
+              f"{(list(slots.DOW)[w[0]] + '@' + w[1].strftime('%H:%M')) if w else 'off'}, catch-up {c} days, "
+              f"mail {'to ' + str(len(sched.mail.recipients)) + ' recipient(s)' if sched.mail else 'off'}",
+              highlight=False)
     sched.run(stop, every=every)
 
 

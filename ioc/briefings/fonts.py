@@ -50,9 +50,10 @@ def covers_vietnamese(path: Path) -> bool:
     return all(ord(ch) in cmap for ch in VIETNAMESE)
 
 
-def find_font(font_dir: str | None = None) -> Font:
-    """The font to embed; raises UserError (one line) when none with Vietnamese coverage exists."""
-    configured = font_dir or os.environ.get("IOC_BRIEFING_FONT_DIR")
+def find_font(font_dir: str | os.PathLike | None = None) -> Font:
+    """The font to embed, from ``font_dir`` (the setting IOC_BRIEFING_FONT_DIR) when given, else
+    Debian's font folders; raises UserError (one line) when none with Vietnamese coverage exists."""
+    configured = str(font_dir) if font_dir else None
     dirs = [Path(configured)] if configured else [Path(d) for d in SEARCH_DIRS]
     for regular, bold in CANDIDATES:
         r = _find(regular, dirs)

@@ -49,7 +49,7 @@ td.cat { white-space: nowrap; }
 .narrative { font-size: 12pt; background: #f4f7fb; border-left: 2mm solid #0b3d6e; padding: 3mm 4mm; }
 .figure { break-inside: avoid; margin: 2mm 0 1mm 0; }
 .figure svg { display: block; }
-.figcaption { font-size: 9.5pt; color: #333; margin-bottom: 3mm; }
+.figcaption { font-size: 10pt; font-weight: bold; color: #222; margin: 3mm 0 0 0; break-after: avoid; }
 .section { break-before: auto; }
 .pagebreak { break-before: page; }
 ul.coverage li { margin-bottom: 1.5mm; }
@@ -90,8 +90,9 @@ def table_html(t: Table) -> str:
 
 def _figure(fig_id: str, svg: str, caption: str) -> str:
     _k, w, h = FIGURES[fig_id]
-    return (f'<div class="figure" id="{fig_id}" style="width:{w}mm;height:{h}mm">{svg}</div>'
-            f'<p class="figcaption">{escape(caption)}</p>')
+    # the title above its chart, kept on the same page: read before the bars, not after
+    return (f'<p class="figcaption">{escape(caption)}</p>'
+            f'<div class="figure" id="{fig_id}" style="width:{w}mm;height:{h}mm">{svg}</div>')
 
 
 def html(view: BriefingView, font: Font, *, blank_figures: tuple[str, ...] = ()) -> str:

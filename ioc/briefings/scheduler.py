@@ -14,7 +14,16 @@ product's time zone (Asia/Ho_Chi_Minh).
   so two schedulers ticking at once make it once.
 * **Retries with backoff.** A failed attempt (its record says why) is retried after 2, 4, 8,
   16 … minutes (capped at an hour), at most ``MAX_ATTEMPTS`` times per slot; the attempts are
-  counted in SQL, so every replica sees the same count.
+  counted in SQL, so every replica sees the same count. An attempt refused before it reached
+  the database (no font, an unwritable folder, the database down) is not in SQL: it backs off
+  the same way, counted in this process.
+* **First data first.** Until every configured source has had a successful poll (a fresh
+  start: the connectors' first poll is still reading the history), due slots wait
+  (``waiting``) instead of making a briefing of a half-filled database; after
+  ``FIRST_DATA_WAIT`` they are made anyway, saying which sources are missing.
+* **Mail.** With SMTP configured, a briefing that passed is mailed in the tick that made it;
+  a failed delivery is retried with backoff on later ticks (ioc.briefings.mail), one replica
+  at a time (a Redis lock per briefing).
 """
 
 from __future__ import annotations
@@ -24,74 +33,27 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ioc.briefings.slots import Slot, due_slots, parse_daily, parse_weekly  # noqa: F401 - the schedule's terms
 from ioc.db import models as m
 from ioc.errors import UserError
+from ioc.live_store import SOURCES
 
 log = logging.getLogger("ioc.briefings.scheduler")
 
-DOW = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 MAX_ATTEMPTS = 5
 BACKOFF_BASE = timedelta(minutes=2)
 BACKOFF_CAP = timedelta(hours=1)
 LOCK_TTL = timedelta(minutes=15)  # far above a build (≈ 5–20 s); a holder that dies frees the slot
+MAIL_LOCK_TTL = timedelta(minutes=5)  # far above one SMTP exchange (30 s timeout)
+# A fresh start waits this long at most for the sources' first successful poll (the demo's
+# first poll of 16 days of history takes well under a minute; a real backfill may be slower).
+FIRST_DATA_WAIT = timedelta(minutes=30)
 KIND = {"day": "daily", "week": "weekly"}
-
-
-@dataclass(frozen=True)
-class Slot:
-    period: str  # day | week
-    due: datetime  # aware, local
-    last_day: date  # the --date of the briefing
-
-    @property
-    def key(self) -> str:
-        return f"{self.period}:{self.last_day.isoformat()}"
-
-
-def parse_daily(value: str | None) -> time | None:
-    if value is None or value.strip().lower() == "off":
-        return None
-    try:
-        return datetime.strptime(value.strip(), "%H:%M").time()
-    except ValueError:
-        raise UserError(f"bad daily time {value!r}: use HH:MM (e.g. 07:00) or off") from None
-
-
-def parse_weekly(value: str | None) -> tuple[int, time] | None:
-    if value is None or value.strip().lower() == "off":
-        return None
-    day, _, hhmm = value.strip().lower().partition("@")
-    if day not in DOW or not hhmm:
-        raise UserError(f"bad weekly time {value!r}: use DAY@HH:MM (e.g. mon@07:30) or off")
-    try:
-        return DOW[day], datetime.strptime(hhmm, "%H:%M").time()
-    except ValueError:
-        raise UserError(f"bad weekly time {value!r}: use DAY@HH:MM (e.g. mon@07:30) or off") from None
-
-
-def due_slots(now: datetime, tz, *, daily: time | None, weekly: tuple[int, time] | None,
-              catch_up_days: int) -> list[Slot]:
-    """Slots due at or before ``now`` on today's date or the ``catch_up_days`` dates before it,
-    oldest first."""
-    local = now.astimezone(tz)
-    out: list[Slot] = []
-    for back in range(catch_up_days, -1, -1):
-        d = local.date() - timedelta(days=back)
-        if daily is not None:
-            due = datetime.combine(d, daily, tzinfo=tz)
-            if due <= local:
-                out.append(Slot("day", due, d - timedelta(days=1)))
-        if weekly is not None and d.weekday() == weekly[0]:
-            due = datetime.combine(d, weekly[1], tzinfo=tz)
-            if due <= local:
-                out.append(Slot("week", due, d - timedelta(days=1)))
-    return sorted(out, key=lambda s: s.due)
 
 
 def attempts(engine, slot: Slot) -> tuple[bool, int, datetime | None]:
@@ -114,35 +76,51 @@ def backoff(failed: int) -> timedelta:
 
 class Scheduler:
     def __init__(self, views, *, daily: time | None, weekly: tuple[int, time] | None, catch_up_days: int = 2,
-                 build: Callable | None = None, on_done: Callable | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+                 mail=None, build: Callable | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 wall: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+        """``clock``: the time whose slots are due (``--now`` looks back); ``wall``: the real
+        time the backoffs and the first-data wait are measured in (the records' times are)."""
         from ioc.briefings.build import build as real_build
 
         self.views = views
         self.daily, self.weekly, self.catch_up_days = daily, weekly, catch_up_days
+        self.mail = mail  # a MailConfig, or None: nothing is mailed
         self.build = build or real_build
-        self.on_done = on_done or (lambda result, slot: None)
-        self.clock = clock
+        self.clock, self.wall = clock, wall
+        self.started = wall()
         self.holder = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self.refused: dict[str, tuple[int, datetime]] = {}  # slot key → (attempts refused before SQL, last)
+        self.mailed: list[tuple[int, str]] = []  # the last tick's mail attempts: (briefing id, outcome)
+        self._waiting_logged: tuple[str, ...] = ()
 
-    def _lock_key(self, slot: Slot) -> str:
-        return f"{self.views.settings.redis_prefix}:briefing:lock:{slot.key}"
+    def _lock(self, name: str) -> str:
+        return f"{self.views.settings.redis_prefix}:briefing:lock:{name}"
 
-    def _acquire(self, slot: Slot) -> bool:
-        return bool(self.views.store.r.set(self._lock_key(slot), self.holder, nx=True,
-                                           px=int(LOCK_TTL.total_seconds() * 1000)))
+    def _acquire(self, name: str, ttl: timedelta) -> bool:
+        return bool(self.views.store.r.set(self._lock(name), self.holder, nx=True, px=int(ttl.total_seconds() * 1000)))
 
-    def _release(self, slot: Slot) -> None:
+    def _release(self, name: str) -> None:
         # only our own lock: compare and delete in one step
         self.views.store.r.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) "
-                                "end return 0", 1, self._lock_key(slot), self.holder)
+                                "end return 0", 1, self._lock(name), self.holder)
+
+    def waiting_for(self) -> list[str]:
+        """Configured sources without a successful poll yet, while the first-data wait lasts."""
+        if self.wall() - self.started >= FIRST_DATA_WAIT:
+            return []
+        settings = self.views.settings
+        return [src for src in SOURCES if getattr(settings, f"{src}_url", None)
+                and not self.views.store.health(src).get("last_success")]
 
     def tick(self) -> list[tuple[Slot, str]]:
-        """Make every due slot that needs it; returns (slot, outcome) for each slot looked at:
-        done-before, made, failed, backing-off, gave-up, locked (another replica has it)."""
+        """Make every due slot that needs it, then mail what is due; returns (slot, outcome)
+        for each slot looked at: done-before, made, failed, backing-off, gave-up, locked
+        (another replica has it), waiting (for the sources' first data)."""
         now = self.clock()
         engine = self.views.engine()
         out = []
+        waiting = None
         for slot in due_slots(now, self.views.tz, daily=self.daily, weekly=self.weekly,
                               catch_up_days=self.catch_up_days):
             done, failed, last = attempts(engine, slot)
@@ -152,32 +130,71 @@ class Scheduler:
             if failed >= MAX_ATTEMPTS:
                 out.append((slot, "gave-up"))
                 continue
-            # backoff in wall time: the records' finish times are (``now`` may be a --now look-back)
-            if failed and last is not None and datetime.now(timezone.utc) - last < backoff(failed):
+            if waiting is None:
+                waiting = self.waiting_for()
+                if waiting and tuple(waiting) != self._waiting_logged:
+                    log.info("briefings wait for the first data of: %s", ", ".join(waiting))
+                self._waiting_logged = tuple(waiting)
+            if waiting:
+                out.append((slot, "waiting"))
+                continue
+            refused, refused_at = self.refused.get(slot.key, (0, None))
+            if (failed and last is not None and self.wall() - last < backoff(failed)) or (
+                    refused and self.wall() - refused_at < backoff(refused)):
                 out.append((slot, "backing-off"))
                 continue
-            if not self._acquire(slot):
+            if not self._acquire(slot.key, LOCK_TTL):
                 out.append((slot, "locked"))
                 continue
             try:
-                done, failed, last = attempts(engine, slot)  # another replica may have finished it meanwhile
-                if done:
-                    out.append((slot, "done-before"))
-                    continue
-                try:
-                    result = self.build(self.views, slot.period, slot.last_day)
-                except UserError as e:
-                    log.error("briefing %s failed (attempt %d of %d): %s", slot.key, failed + 1, MAX_ATTEMPTS, e)
-                    out.append((slot, "failed"))
-                    continue
-                log.info("briefing %s made: %s", slot.key, getattr(result, "path", ""))
-                out.append((slot, "made"))
-                try:
-                    self.on_done(result, slot)
-                except Exception:  # noqa: BLE001 - a mail that fails does not unmake the briefing
-                    log.exception("briefing %s: after-build step failed", slot.key)
+                out.append((slot, self._make(engine, slot)))
             finally:
-                self._release(slot)
+                self._release(slot.key)
+        self.mailed = self._mail_due(engine) if self.mail is not None else []
+        return out
+
+    def _make(self, engine, slot: Slot) -> str:
+        from ioc.briefings.build import NotRecorded
+
+        done, failed, _last = attempts(engine, slot)  # another replica may have finished it meanwhile
+        if done:
+            return "done-before"
+        try:
+            result = self.build(self.views, slot.period, slot.last_day, mail=self.mail is not None)
+        except NotRecorded as e:
+            n = self.refused.get(slot.key, (0, None))[0] + 1
+            self.refused[slot.key] = (n, self.wall())
+            log.error("briefing %s refused (not recorded; next try in %d min): %s", slot.key,
+                      backoff(n).total_seconds() // 60, e)
+            return "failed"
+        except UserError as e:
+            self.refused.pop(slot.key, None)
+            log.error("briefing %s failed (attempt %d of %d): %s", slot.key, failed + 1, MAX_ATTEMPTS, e)
+            return "failed"
+        self.refused.pop(slot.key, None)
+        log.info("briefing %s made: %s", slot.key, getattr(result, "path", ""))
+        return "made"
+
+    def _mail_due(self, engine) -> list[tuple[int, str]]:
+        from ioc.briefings import mail
+
+        out = []
+        for rid in mail.due(engine, self.wall()):
+            name = f"mail:{rid}"
+            if not self._acquire(name, MAIL_LOCK_TTL):
+                continue  # another replica is sending it
+            try:
+                if not mail.still_due(engine, rid):
+                    continue
+                try:
+                    mail.send_briefing(self.views, rid, self.mail, now=self.wall())
+                    log.info("briefing %d mailed to %d recipient(s)", rid, len(self.mail.recipients))
+                    out.append((rid, "sent"))
+                except UserError as e:
+                    log.error("%s", e)
+                    out.append((rid, "failed"))
+            finally:
+                self._release(name)
         return out
 
     def run(self, stop: threading.Event, every: float = 30.0) -> None:

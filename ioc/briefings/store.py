@@ -54,9 +54,14 @@ def start_record(engine, period: str, last_day: date, start: datetime | None, en
 
 def finish_record(engine, record_id: int, *, status: str, path: Path | None = None, error: str | None = None,
                   checks: list[dict] | None = None, pages: int | None = None, size: int | None = None,
-                  start: datetime | None = None, end: datetime | None = None) -> None:
+                  start: datetime | None = None, end: datetime | None = None, reason: str | None = None,
+                  summary: str | None = None, mail: bool = False) -> None:
+    """``reason``: why it failed, a code (ioc.views.briefing_text.REASONS); ``mail``: a briefing
+    that passed is to be mailed (``mail_status`` pending)."""
     values = dict(status=status, path=str(path) if path else None, error=error, checks=checks, pages=pages,
-                  size_bytes=size, finished_at=datetime.now(timezone.utc))
+                  size_bytes=size, finished_at=datetime.now(timezone.utc), reason=reason, summary=summary)
+    if mail and status == "done":
+        values.update(mail_status="pending", mail_attempts=0)
     if start is not None and end is not None:
         values.update(period_start=start, period_end=end)
     with Session(engine) as s:

@@ -343,6 +343,13 @@ class Briefing(Base):
     pages: Mapped[int | None] = mapped_column(Integer)
     size_bytes: Mapped[int | None] = mapped_column(BigInteger)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # migration 0008_briefing_mail: why it failed (a code: ioc.views.briefing_text), the summary, the mail's outcome
+    reason: Mapped[str | None] = mapped_column(String(32))  # no_data | not_begun | input | figures | write | checks
+    summary: Mapped[str | None] = mapped_column(Text)  # the summary paragraph: the mail's text
+    mail_status: Mapped[str | None] = mapped_column(String(16))  # unset (not to be mailed) | pending | sent | failed | gave-up
+    mail_attempts: Mapped[int | None] = mapped_column(Integer)
+    mail_error: Mapped[str | None] = mapped_column(Text)
+    mail_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the last attempt
 
 
 class Alert(Base):

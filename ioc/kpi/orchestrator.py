@@ -117,6 +117,36 @@ def conditions(snapshot: Mapping, now: datetime) -> list[al.Condition]:
         out.append(al.threshold_condition(
             "qd766_on_time:province", "qd766_on_time", v, QD766_ON_TIME_RAISE, QD766_ON_TIME_CLEAR, above=False,
             message=None if v is None else f"QĐ 766 indicator 2.1 this month: {v:.1f}% on time"))
+
+    out += briefing_conditions(snapshot)
+    return out
+
+
+def briefing_conditions(snapshot: Mapping) -> list[al.Condition]:
+    """A briefing that failed its checks or its build (and was not made since) raises
+    ``briefing:{kind}:{day}`` at once; a later run of it that passes clears it at once (no
+    hysteresis: an attempt is an event, not a reading). Unknown (the database down, or an
+    old failure outside the raise window): held as it is."""
+    b = snapshot.get("briefings") or {}
+    out = []
+    held = {a.get("key") for a in (snapshot.get("alerts") or {}).get("active") or []
+            if (a.get("rule") or "") == "briefing"}
+    for item in b.get("items") or []:
+        key = f"briefing:{item['kind']}:{item['last_day']}"
+        held.discard(key)
+        details = {"kind": item["kind"], "last_day": item["last_day"]}
+        if item["status"] == "passed":
+            out.append(al.Condition(key, "briefing", "warning", None, f"{key}: made again and passed", False, True,
+                                    details, raise_after=1, clear_after=1))
+            continue
+        details |= {"reason": item.get("reason"), "failed_checks": item.get("failed_checks") or [],
+                    "error": item.get("error")}
+        message = f"{item['kind']} briefing of {item['last_day']} failed: {item.get('error') or item.get('reason')}"
+        raising = True if item.get("recent") else None
+        out.append(al.Condition(key, "briefing", "warning", float(item["attempts"]), message, raising,
+                                False if raising else None, details, raise_after=1, clear_after=1))
+    for key in held:  # active, but not listed (unknown now): hold it
+        out.append(al.Condition(key, "briefing", "warning", None, f"{key}: unknown", None, None))
     return out
 
 

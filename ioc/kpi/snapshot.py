@@ -25,7 +25,8 @@ from zoneinfo import ZoneInfo
 import orjson
 from sqlalchemy.engine import Engine
 
-from ioc.kpi import cameras, snapshot_cameras, snapshot_environment, snapshot_hotline, snapshot_procedures
+from ioc.kpi import (cameras, snapshot_briefings, snapshot_cameras, snapshot_environment, snapshot_hotline,
+                     snapshot_procedures)
 from ioc.kpi.dates import local_day, ts
 from ioc.kpi.jsonable import iso, plain
 from ioc.live_store import SOURCES
@@ -232,6 +233,13 @@ class SnapshotBuilder:
                        "computed_at": iso(p.as_of), "compute_ms": p.ms, "error": p.error, **p.data}
         snap["alerts"] = alerts_section(live["alerts"])
         snap["quarantine"] = quarantine_section(live["quarantine"])
+        t0 = time.perf_counter()
+        try:  # a few rows: read every build (a failed briefing is an alert within a minute)
+            snap["briefings"] = snapshot_briefings.briefings_section(self.engine, self.zone, now)
+        except Exception as err:  # the database down: unknown, the alerts it raised are held
+            log.debug("briefings part failed: %s", err)
+            snap["briefings"] = snapshot_briefings.unavailable()
+        timings["briefings"] = round((time.perf_counter() - t0) * 1000, 1)
         timings["total"] = round((time.perf_counter() - t_start) * 1000, 1)
         snap["compute_ms"] = timings
         self.last_timings = timings

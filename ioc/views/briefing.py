@@ -22,7 +22,9 @@ from ioc.formatting import format_datetime, format_number
 from ioc.i18n import t
 from ioc.kpi.periods import PeriodError, period_figures
 from ioc.views import briefing_sources as src
-from ioc.views.text import SEVERITY_ICON, alert_sentence, category_name, qd766_label
+from ioc.views.briefing_text import TITLE
+from ioc.views.text import (QD766_MIN_DOSSIERS, SEVERITY_ICON, alert_sentence, category_name, qd766_dossiers,
+                            qd766_label)
 
 PERIODS = ("day", "week")
 DOMAINS = ("hotline", "cameras", "environment", "procedures")
@@ -45,7 +47,12 @@ SECTION_TITLES = {
 
 
 class BriefingInputError(ValueError):
-    """A briefing cannot be made from this input (one line, for the CLI)."""
+    """A briefing cannot be made from this input (one line, for the CLI). ``code`` says why in
+    a word the pages translate (ioc.views.briefing_text): no_data, not_begun or input."""
+
+    def __init__(self, message: str, code: str = "input") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass
@@ -155,7 +162,7 @@ def figures_for(views, period: str, day: date) -> dict:
     try:
         return period_figures(views.engine(), period, date=day, tz=views.settings.tz, store=views.store)
     except PeriodError as e:
-        raise BriefingInputError(str(e)) from None
+        raise BriefingInputError(str(e), "not_begun" if "has not begun" in str(e) else "input") from None
 
 
 def _has(res: Mapping, domain: str) -> bool:
@@ -176,7 +183,7 @@ def briefing_view(views, period: str, day: date, *, progress=lambda step: None) 
     missing = [t(f"source.{d}", LANG) for d in DOMAINS if not _has(res, d)]
     if len(missing) == len(DOMAINS):
         raise BriefingInputError(f"no data for the {period} ending {day.isoformat()}: no source has figures "
-                                 "for it (check `ioc connectors status` and the date)")
+                                 "for it (check `ioc connectors status` and the date)", "no_data")
     per = res["period"]
     start = datetime.fromisoformat(per["start"])
     end = datetime.fromisoformat(per["end"])
@@ -209,7 +216,7 @@ def briefing_view(views, period: str, day: date, *, progress=lambda step: None) 
         label += f" (số liệu đến {format_datetime(datetime.fromisoformat(per['as_of']), tz)})"
     return BriefingView(
         period=period, first_day=first, last_day=last,
-        title="Bản tin điều hành " + ("hằng ngày" if period == "day" else "hằng tuần"),
+        title=TITLE["daily" if period == "day" else "weekly"],
         period_label=label, made_at=format_datetime(now, tz), complete=bool(per.get("complete")),
         narrative=narrative, headline=headline, sections=sections, map=layer, coverage=coverage,
         missing=missing, not_fresh=_not_fresh(views), expected=sorted(set(expected)), figures=res,
@@ -458,20 +465,28 @@ def _procedures(res, names, expected: list[str]) -> dict:
 
 
 def _bottom(groups: Mapping, names) -> Table:
-    rows = []
+    """The units lowest on score, among those with at least QD766_MIN_DOSSIERS dossiers in the
+    period (fewer, and a score of 0 or 100 is chance); the count is shown beside the score."""
+    rows, few = [], 0
     for k, g in groups.items():
         s, mx = g.get("score"), g.get("max_score")
         if s is None or not mx:
             continue
-        c = g.get("counts") or {}
-        rows.append((s / mx * 100, (c.get("received") or 0) + (c.get("finished") or 0), k, g))
+        dossiers = qd766_dossiers(g)
+        if dossiers < QD766_MIN_DOSSIERS:
+            few += 1
+            continue
+        rows.append((s / mx * 100, dossiers, k, g))
     rows.sort(key=lambda r: (r[0], -r[1], r[2]))
     label = (lambda k: _place(k, names)) if names is not None else (lambda k: k)
-    return Table(["Đơn vị", "Điểm", "Tỷ lệ", "Quá hạn"],
-                 [[label(k), f"{n(g['score'], 2)} / {n(g['max_score'], 0)}", p(r), n((g.get('counts') or {})
-                                                                                    .get("overdue_unfinished"))]
-                  for r, _w, k, g in rows[:TOP_ROWS]],
-                 empty="Không có đơn vị có hồ sơ trong kỳ.")
+    min_n = n(QD766_MIN_DOSSIERS)
+    note = (f"Chỉ xếp hạng đơn vị có từ {min_n} hồ sơ tiếp nhận hoặc giải quyết trong kỳ"
+            + (f"; {n(few)} đơn vị ít hồ sơ hơn không xếp hạng." if few else "."))
+    return Table(["Đơn vị", "Điểm", "Tỷ lệ", "Hồ sơ", "Quá hạn"],
+                 [[label(k), f"{n(g['score'], 2)} / {n(g['max_score'], 0)}", p(r), n(w),
+                   n((g.get('counts') or {}).get("overdue_unfinished"))]
+                  for r, w, k, g in rows[:TOP_ROWS]],
+                 empty=f"Không có đơn vị nào có từ {min_n} hồ sơ trong kỳ để xếp hạng.", note=note)
 
 
 def _alerts(views, start, end, tz, names) -> dict:

@@ -127,7 +127,8 @@ def alerts(snapshot: Mapping) -> dict:
             "value": al.get("value"), "first_at": al.get("first_at"), "acked": bool(al.get("acked_by")),
             "subject": subject, "subject_name": names.get((al.get("rule") or rule, subject)),
             "details": {k: v for k, v in (al.get("details") or {}).items()
-                        if k in ("kind", "level", "threshold", "online", "total", "category", "baseline")},
+                        if k in ("kind", "level", "threshold", "online", "total", "category", "baseline",
+                                 "last_day", "reason", "failed_checks", "error")},
         })
     items.sort(key=lambda x: x["first_at"] or "", reverse=True)
     items.sort(key=lambda x: SEVERITY_RANK.get(x["severity"], 3))

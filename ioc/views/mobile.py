@@ -28,7 +28,8 @@ from ioc.kpi import aqi as aqi_mod
 from ioc.kpi.periods import period_figures
 from ioc.views.models import Delta, Freshness
 from ioc.views.read import CAMERAS_TARGET, QD766_TARGET
-from ioc.views.text import aqi_status, category_name, delta, num, pct, qd766_label, traffic
+from ioc.views.text import (QD766_MIN_DOSSIERS, aqi_status, category_name, delta, num, pct, qd766_dossiers,
+                            qd766_label, traffic)
 
 log = logging.getLogger("ioc.views")
 
@@ -40,7 +41,6 @@ CARD_SOURCE = {"hotline": "hotline", "cameras": "cameras", "aqi": "environment",
 # the odd late answer before the light turns amber, below 80 % it is red.
 HOTLINE_ON_TIME_TARGET = (90.0, 80.0)
 WORST_ROWS = 5
-QD766_MIN_DOSSIERS = 5  # received + settled in the period, for an agency to be ranked
 CACHE_TTL = 60.0  # seconds: the page refreshes every 60 s; one computation serves every phone
 TREND_DOMAINS = ("hotline", "cameras", "procedures")
 
@@ -378,7 +378,7 @@ def qd766_card(res: Mapping, period: str, lang: str, fr: Freshness) -> MobileCar
     agencies = [(name, a, _share(a.get("score"), a.get("max_score"))) for name, a in (p.get("agency") or {}).items()]
     agencies = [x for x in agencies if x[2] is not None]
     # an agency with two dossiers scores 0 or 100 by chance: rank those with enough dossiers
-    enough = [x for x in agencies if _dossiers(x[1]) >= QD766_MIN_DOSSIERS]
+    enough = [x for x in agencies if qd766_dossiers(x[1]) >= QD766_MIN_DOSSIERS]
     note = t("m.worst.qd766_min", lang).format(n=num(QD766_MIN_DOSSIERS, lang)) if enough else ""
     agencies = sorted(enough or agencies, key=lambda x: x[2])[:WORST_ROWS]
     rows = [RankRow(name=name, status=_light(s, QD766_TARGET),
@@ -396,11 +396,6 @@ def qd766_card(res: Mapping, period: str, lang: str, fr: Freshness) -> MobileCar
         delta_empty="" if d else _no_delta(lang), sub=_line(facts[:1]), facts=facts,
         worst_title=t("m.worst.qd766", lang), worst=rows, worst_note=note if rows else t("m.worst.empty", lang),
         freshness=fr)
-
-
-def _dossiers(a: Mapping) -> int:
-    c = a.get("counts") or {}
-    return (c.get("received") or 0) + (c.get("finished") or 0)
 
 
 # --- trends -----------------------------------------------------------------------------------

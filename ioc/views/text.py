@@ -131,6 +131,18 @@ def aqi_tile(f: Mapping, lang: str, fr: Freshness) -> Tile:
         spark=spark, spark_label=t("spark.aqi", lang), freshness=fr)
 
 
+# An agency or commune with two dossiers scores 0 or 100 by chance: the rankings of the lowest
+# on QĐ 766 (/m's five worst, the briefing's tables) take only the units with at least this many
+# dossiers received or settled in the period.
+QD766_MIN_DOSSIERS = 5
+
+
+def qd766_dossiers(group: Mapping) -> int:
+    """Dossiers received + settled in the period: what a unit's QĐ 766 score rests on."""
+    c = group.get("counts") or {}
+    return (c.get("received") or 0) + (c.get("finished") or 0)
+
+
 def qd766_label(share_pct: float | None, lang: str) -> str | None:
     """The press's labels for a QĐ 766 score out of 100 (DOMAIN.md; lower cut-offs inferred)."""
     if share_pct is None:
@@ -198,6 +210,14 @@ def alert_sentence(a: Mapping, lang: str, commune_names: Mapping[str, str]) -> s
         return t("alert.station_offline", lang).format(name=name, hours=num(value, lang, 1))
     if rule == "qd766_on_time":
         return t("alert.qd766_on_time", lang).format(pct=pct(value, lang))
+    if rule == "briefing" and d.get("kind") and d.get("last_day"):
+        from datetime import date
+
+        from ioc.views import briefing_text as bt
+
+        why = bt.reason(d.get("reason"), d.get("failed_checks") or [], d.get("error"), lang) or ""
+        return t("alert.briefing", lang).format(what=bt.what(d["kind"], date.fromisoformat(d["last_day"]), lang),
+                                                reason=why).strip()
     return t("alert.generic", lang).format(rule=rule, subject=name)
 
 

@@ -5,23 +5,26 @@ an empty map, bad input is one line, and nothing personal reaches the PDF."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cli_run import run_ioc
 from ioc.db import models as m
 from world import DAY
 
 VOLATILE = ("generated_at", "compute_ms", "shared_cache_hits")
 
 
-def ioc(*args, env, timeout=180):
-    return subprocess.run([sys.executable, "-m", "ioc", *args], capture_output=True, text=True, env=env,
-                          timeout=timeout)
+def ioc(*args, env):
+    """`ioc ARGS…` in this process (ioc.cli.main, as the console script runs it; the scheduler's
+    test runs `python -m ioc` as separate processes)."""
+    from ioc.kpi import periods
+
+    periods.clear_cache()  # as a fresh process would find it (Redis's shared windows stay)
+    return run_ioc(*args, env=env)
 
 
 def vi(v, d=0):
@@ -88,13 +91,25 @@ def test_view_figures_are_the_kpi_commands(world, views):
         assert mine == kpi
 
 
-def test_every_page_renders_and_the_record_is_stored(world, views, tmp_path):
+@pytest.fixture(scope="module")
+def day_briefing(world, tmp_path_factory):
+    """The daily briefing of DAY, built once for the tests that only read it."""
+    from ioc.briefings.build import build
+    from ioc.views.read import ReadModel
+
+    rm = ReadModel.from_settings(world[0])
+    try:
+        yield build(rm, "day", DAY, out=str(tmp_path_factory.mktemp("day") / "b.pdf"))
+    finally:
+        rm.store.r.close()
+
+
+def test_every_page_renders_and_the_record_is_stored(views, day_briefing):
     import pypdfium2 as pdfium
 
-    from ioc.briefings.build import build
     from ioc.views.briefing_list import briefing_file, briefings
 
-    res = build(views, "day", DAY, out=str(tmp_path / "b.pdf"))
+    res = day_briefing
     assert res.status == "done" and res.pages >= 3
     doc = pdfium.PdfDocument(str(res.path))
     assert len(doc) == res.pages
@@ -113,10 +128,12 @@ def test_every_page_renders_and_the_record_is_stored(world, views, tmp_path):
     assert listed[res.record_id].downloadable and briefing_file(views, res.record_id) == res.path
 
 
-@pytest.mark.parametrize("blank, reason", [("fig-hotline-trend", "figure:fig-hotline-trend"),
-                                           ("fig-aqi-stations", "figure:fig-aqi-stations"),
-                                           ("fig-map", "figure:fig-map")])
-def test_check_rejects_a_blank_chart_and_an_empty_map(views, tmp_path, blank, reason):
+@pytest.mark.parametrize("blank, reason, said", [("fig-hotline-trend", "figure:fig-hotline-trend",
+                                                  "Không đạt kiểm tra: biểu đồ phản ánh 7 ngày trống"),
+                                                 ("fig-aqi-stations", "figure:fig-aqi-stations",
+                                                  "Không đạt kiểm tra: biểu đồ VN_AQI trống"),
+                                                 ("fig-map", "figure:fig-map", "Không đạt kiểm tra: bản đồ trống")])
+def test_check_rejects_a_blank_chart_and_an_empty_map(views, tmp_path, blank, reason, said):
     from ioc.briefings.build import BriefingFailed, build
     from ioc.views.briefing_list import briefing_file, briefings
 
@@ -126,18 +143,17 @@ def test_check_rejects_a_blank_chart_and_an_empty_map(views, tmp_path, blank, re
     assert reason in str(exc.value)
     assert not out.exists() and (tmp_path / "b.failed.pdf").is_file()  # never where a reader would take it
     row = briefings(views, limit=1)[0]
-    assert row.status == "failed" and not row.downloadable and reason in row.reason
+    assert row.status == "failed" and not row.downloadable and row.reason == said  # in words, for a leader
+    assert briefings(views, limit=1, lang="en")[0].reason.startswith("Failed its checks: ")
     assert briefing_file(views, row.id) is None
     failed = [c for c in row.checks if not c["ok"]]
     assert [c["name"] for c in failed] == [reason]
 
 
-def test_check_fails_on_a_value_missing_from_the_text(views, tmp_path):
+def test_check_fails_on_a_value_missing_from_the_text(day_briefing):
     from ioc.briefings import checks
-    from ioc.briefings.build import build
 
-    res = build(views, "day", DAY, out=str(tmp_path / "b.pdf"))
-    data = res.path.read_bytes()
+    data = day_briefing.path.read_bytes()
     results = checks.check_pdf(data, expected_values=["987.654,3"], personal=("Nguyễn Văn Không Có",))
     bad = checks.failures(results)
     assert len(bad) == 1 and bad[0].startswith("values:") and "987.654,3" in bad[0]
@@ -181,8 +197,8 @@ def test_bad_input_is_one_line(world, tmp_path):
     assert res.returncode == 2 and "no font with Vietnamese letters" in one_line_error(res)
     # refused input that reached the database is recorded as failed, with its reason
     listed = json.loads(ioc("briefing", "list", "--json", env=env).stdout)
-    assert any(r["status"] == "failed" and "no data for the day ending 2024-01-01" in (r["reason"] or "")
-               for r in listed)
+    assert any(r["status"] == "failed" and r["period_label"] == "Ngày 01/01/2024"
+               and r["reason"] == "Không lập được: chưa nguồn nào có số liệu của kỳ" for r in listed)
 
 
 def test_failed_polls_and_stale_sources_are_said_in_the_coverage_statement(world, views):
@@ -231,7 +247,8 @@ def test_a_full_disk_is_one_line_and_a_failed_record(views, tmp_path, monkeypatc
     assert str(exc.value) == f"cannot write {out}: No space left on device"
     assert os.listdir(tmp_path) == []  # no partial file, no temp file left
     row = briefings(views, limit=1)[0]
-    assert row.status == "failed" and row.reason == str(exc.value) and not row.downloadable
+    assert row.status == "failed" and not row.downloadable
+    assert row.reason == "Không lập được: không ghi được tệp PDF (No space left on device)"
 
 
 def test_a_period_with_little_data_says_what_is_missing_instead_of_drawing_blank(views, tmp_path):
@@ -270,3 +287,27 @@ def test_every_number_of_the_narrative_is_a_table_value(views, period):
 
     missing = [x for x in numbers if not any(holds(c, x) for c in cells)]
     assert not missing, (missing, v.narrative)
+
+
+def test_lowest_on_qd766_ranks_only_units_with_enough_dossiers():
+    from ioc.views.briefing import _bottom
+    from ioc.views.text import QD766_MIN_DOSSIERS
+
+    def unit(score, received, finished=0):
+        return {"score": score, "max_score": 50, "counts": {"received": received, "finished": finished,
+                                                             "overdue_unfinished": 0}}
+
+    groups = {"Sở A": unit(0.0, 2), "Sở B": unit(25.0, 3, 2), "Sở C": unit(40.0, 30, 10), "Sở D": unit(10.0, 4)}
+    table = _bottom(groups, None)
+    assert QD766_MIN_DOSSIERS == 5
+    assert [r[0] for r in table.rows] == ["Sở B", "Sở C"]  # A (2 dossiers) and D (4) are not ranked worst
+    assert table.rows[0][3] == "5"  # the count the score rests on is shown
+    assert table.note == "Chỉ xếp hạng đơn vị có từ 5 hồ sơ tiếp nhận hoặc giải quyết trong kỳ; 2 đơn vị ít hồ sơ hơn không xếp hạng."
+    empty = _bottom({"Sở A": unit(0.0, 2)}, None)
+    assert empty.rows == [] and empty.empty == "Không có đơn vị nào có từ 5 hồ sơ trong kỳ để xếp hạng."
+
+
+def test_chart_axes_step_on_round_values():
+    from ioc.briefings.charts import axis
+
+    assert [axis(m) for m in (3, 12, 22, 100, 103)] == [(3, 1), (15, 5), (25, 5), (100, 20), (150, 50)]

@@ -49,10 +49,13 @@ def test_page_lists_and_serves_only_passed_briefings(world, views, tmp_path):
 
     table = rows_table(rows[:2], "vi")
     texts = " ".join(_texts(table))
-    assert "Không đạt — không phát hành" in texts and "Đạt kiểm tra" in texts and "figure:fig-map" in texts
+    assert "Không đạt — không phát hành" in texts and "Đạt kiểm tra" in texts
+    assert "Không đạt kiểm tra: bản đồ trống" in texts  # the reason in words, not the check's name
     assert "Tuần 17/11/2026 – 23/11/2026" in texts and "Ngày 23/11/2026" in texts
     assert _links(table) == [f"/api/briefings/{good.record_id}.pdf"]
-    assert "Passed its checks" in " ".join(_texts(rows_table(rows[:2], "en")))
+    en = " ".join(_texts(rows_table(briefings(views, lang="en")[:2], "en")))
+    assert "Passed its checks" in en and "Failed its checks: the map is empty" in en
+    assert "Week 17/11/2026 – 23/11/2026" in en and "Day 23/11/2026" in en
 
     client = signed_in_client(create_app(settings, views), "leader")
     res = client.get(f"/api/briefings/{good.record_id}.pdf")
@@ -61,3 +64,27 @@ def test_page_lists_and_serves_only_passed_briefings(world, views, tmp_path):
     assert client.get(f"/api/briefings/{failed.id}.pdf").status_code == 404
     assert client.get("/api/briefings/999999.pdf").status_code == 404
     assert client.get("/briefings").status_code == 200
+
+
+def test_a_failure_made_again_and_passed_is_folded_into_the_passing_row(views, tmp_path):
+    from datetime import date
+
+    from ioc.briefings import store
+    from ioc.briefings.build import build
+    from ioc.views.briefing_list import briefings
+    from layouts.briefings import rows_table
+
+    day = "2026-11-22"
+    # an attempt that failed its checks, recorded as a build records one (the rendering and the
+    # checks that fail are tested in test_briefings.py)
+    failed = store.start_record(views.engine(), "day", date.fromisoformat(day), None, None)
+    store.finish_record(views.engine(), failed, status="failed", reason="checks", error="figure:fig-aqi-stations: 0.0%",
+                        checks=[{"name": "figure:fig-aqi-stations", "ok": False, "detail": "0.0%"}])
+    good = build(views, "day", day, out=str(tmp_path / "b.pdf"))
+    shown = briefings(views, fold_superseded=True)
+    assert [r.id for r in shown if r.period_label == "Ngày 22/11/2026"] == [good.record_id]  # one row
+    assert shown[0].status_label == "Đạt kiểm tra (sau 1 lần không đạt)"
+    assert "✖" not in " ".join(_texts(rows_table([r for r in shown if r.period_label == "Ngày 22/11/2026"], "vi")))
+    every = briefings(views)  # `ioc briefing list`: every attempt, the failed one said superseded
+    assert [r.status for r in every if r.period_label == "Ngày 22/11/2026"] == ["done", "superseded"]
+    assert every[1].status_label == "Không đạt — đã lập lại"

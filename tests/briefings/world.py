@@ -20,7 +20,8 @@ COMMUNES_FILE = Path(__file__).resolve().parents[2] / "geo" / "data" / "communes
 SOURCES = ("hotline", "cameras", "environment", "procedures")
 
 
-def fill(sim, db_url: str, redis_url: str, data_dir: Path, history_days: int = HISTORY_DAYS):
+def fill(sim, db_url: str, redis_url: str, data_dir: Path, history_days: int = HISTORY_DAYS,
+         redis_prefix: str = "ioc"):
     """Poll every source once from ``sim`` into the database and Redis; run the KPI scheduler's
     alert rounds so that the alerts table holds episodes. Returns the settings used."""
     from connectors.registry import Runtime, make_locator
@@ -31,7 +32,7 @@ def fill(sim, db_url: str, redis_url: str, data_dir: Path, history_days: int = H
                              hotline_url=sim.hotline_url, hotline_api_key=HOTLINE_KEY,
                              cameras_url=sim.cameras_url, cameras_token=CAMERA_TOKEN,
                              environment_url=sim.environment_url, procedures_url=sim.procedures_url,
-                             log_level="WARNING")
+                             redis_prefix=redis_prefix, log_level="WARNING")
     rt = Runtime(settings)
     import_communes(rt.engine)
     rt.locator = make_locator(rt.engine)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -221,3 +221,60 @@ def test_a_rollup_failure_is_logged_once_and_never_raises(tmp_path, live_store, 
         assert orch.refresh_rollups() == {}
         assert orch.refresh_rollups() == {}
     assert sum("rollups" in r.message for r in caplog.records) == 1
+
+
+def _briefing(engine, kind, day, status, *, reason=None, checks=None, error=None):
+    now = datetime.now(UTC)
+    with Session(engine) as s, s.begin():
+        s.add(m.Briefing(kind=kind, last_day=day, period_start=now, period_end=now, status=status, created_at=now,
+                         finished_at=now, reason=reason, checks=checks, error=error))
+
+
+def test_a_failed_briefing_raises_an_alert_until_a_rerun_passes(engine, live_store):
+    from zoneinfo import ZoneInfo
+
+    from ioc.views import facts, text
+
+    now = datetime.now(UTC)
+    _health(live_store, now)
+    day = now.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date() - timedelta(days=1)
+    key = f"briefing:daily:{day.isoformat()}"
+    orch = Orchestrator(engine, live_store, alert_interval=0.0)
+    _briefing(engine, "daily", date(2024, 1, 1), "failed", reason="no_data", error="no data for the day …")
+    _briefing(engine, "daily", day, "failed", reason="checks", error="figure:fig-map: 0.0% …",
+              checks=[{"name": "pages", "ok": True, "detail": "8 pages"},
+                      {"name": "figure:fig-map", "ok": False, "detail": "0.0% of the map's box filled"}])
+    orch.recompute()  # raised at the first evaluation: a failed attempt is an event
+    active = live_store.alerts()
+    assert key in active and active[key]["severity"] == "warning"
+    assert not [k for k in active if k.startswith("briefing:") and k != key]  # 2024 typed by hand: not on the wall
+
+    def sentence(lang):
+        item = next(a for a in facts.alerts(live_store.snapshot())["items"] if a["key"] == key)
+        return text.alert_sentence(item, lang, {})
+
+    dm = day.strftime("%d/%m/%Y")
+    assert sentence("vi") == f"Bản tin ngày {dm} không đạt kiểm tra: bản đồ trống"
+    assert sentence("en") == f"Daily briefing {dm} failed its checks: the map is empty"
+
+    _briefing(engine, "daily", day, "failed", reason="no_data")  # the retry fails otherwise: one episode, updated
+    orch.recompute()
+    assert sentence("vi") == f"Bản tin ngày {dm} không lập được: chưa nguồn nào có số liệu của kỳ"
+    with Session(engine) as s:
+        rows = s.scalars(select(m.Alert).where(m.Alert.key == key)).all()
+    assert [r.state for r in rows] == ["active"]
+
+    _briefing(engine, "daily", day, "done")  # a later run of the same briefing passes
+    orch.recompute()
+    assert key not in live_store.alerts()
+    with Session(engine) as s:
+        assert s.scalars(select(m.Alert.state).where(m.Alert.key == key)).all() == ["resolved"]
+
+
+def test_a_briefing_alert_is_held_while_the_database_cannot_say():
+    from ioc.kpi.orchestrator import briefing_conditions
+
+    snap = {"briefings": {"available": False, "items": []},
+            "alerts": {"active": [{"key": "briefing:weekly:2026-11-22", "rule": "briefing"}]}}
+    (cond,) = briefing_conditions(snap)
+    assert cond.key == "briefing:weekly:2026-11-22" and cond.raising is None and cond.clearing is None

@@ -2,7 +2,7 @@
 payloads redacted
 
 Revision ID: 0007_pii_access_log
-Revises: 0005_briefings
+Revises: 0006_auth
 Create Date: 2026-12-02 14:00:00
 
 The log refuses UPDATE and DELETE by triggers (SQLite and PostgreSQL), so nothing that

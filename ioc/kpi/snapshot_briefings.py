@@ -1,0 +1,68 @@
+"""The snapshot's ``briefings`` part: the briefings whose last attempt failed and that have not
+been made since (each one raises an alert, ``briefing:{kind}:{day}``), and those made again
+and passed lately (each one clears its alert). Read from the SQL table ``briefings`` the
+briefing builds write (docs/briefings.md § Alert).
+
+* Only a briefing of the last ``RAISE_DAYS`` days raises: a date typed by hand years back
+  that has no data is said on its own terminal and on /briefings, not on the wall.
+* An older failure still unresolved neither raises nor clears (an alert it raised stays
+  active until a run of that briefing passes).
+* A pass clears: failures resolved by a pass finished in the last ``CLEARED_DAYS`` days are
+  listed, ample for the KPI scheduler's next evaluation to see them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from ioc.db import models as m
+from ioc.kpi.dates import local_day
+from ioc.kpi.jsonable import iso
+
+RAISE_DAYS = 31
+CLEARED_DAYS = 7
+
+
+def briefings_section(engine, zone: ZoneInfo, now: datetime) -> dict:
+    b = m.Briefing
+    done = func.sum(case((b.status == "done", 1), else_=0))
+    failed = func.sum(case((b.status == "failed", 1), else_=0))
+    passed_at = func.max(case((b.status == "done", b.finished_at), else_=None))
+    with Session(engine) as s:
+        slots = s.execute(select(b.kind, b.last_day, done, failed, passed_at)
+                          .where(b.last_day.is_not(None)).group_by(b.kind, b.last_day)
+                          .having(failed > 0)).all()
+        unresolved = [(k, d) for k, d, n_done, _n_failed, _at in slots if not n_done]
+        last_failed = {}
+        if unresolved:
+            days = {d for _k, d in unresolved}
+            for r in s.execute(select(b).where(b.status == "failed", b.last_day.in_(days))
+                               .order_by(b.id)).scalars():
+                last_failed[(r.kind, r.last_day)] = r  # the newest attempt wins
+    today = local_day(now, zone)
+    items = []
+    for kind, day, n_done, n_failed, at in slots:
+        if n_done:
+            if at is not None and at.tzinfo is None:
+                at = at.replace(tzinfo=now.tzinfo)
+            if at is not None and now - at <= timedelta(days=CLEARED_DAYS):
+                items.append({"kind": kind, "last_day": day.isoformat(), "status": "passed", "attempts": int(n_failed)})
+            continue
+        r = last_failed.get((kind, day))
+        if r is None:
+            continue
+        items.append({
+            "kind": kind, "last_day": day.isoformat(), "status": "failed", "attempts": int(n_failed),
+            "recent": today - timedelta(days=RAISE_DAYS) <= day <= today, "id": r.id, "reason": r.reason,
+            "failed_checks": [c.get("name") for c in (r.checks or []) if not c.get("ok")],
+            "error": (r.error or "")[:300] or None, "finished_at": iso(r.finished_at)})
+    items.sort(key=lambda x: (x["last_day"], x["kind"]))
+    return {"available": True, "items": items}
+
+
+def unavailable() -> dict:
+    return {"available": False, "items": []}
