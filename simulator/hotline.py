@@ -543,6 +543,7 @@ class Hotline:
 
     def stats(self) -> dict:
         now = self.ctx.now()
+        self.store.ensure_time(now)  # the clock may have moved past the days generated so far
         t = self.store.cols.get("t_recv", np.zeros(0))
         n = int(np.searchsorted(t, now, side="right"))
         st, _ = self._state(np.arange(n), now) if n else (np.zeros(0), None)

@@ -521,6 +521,7 @@ class Procedures:
 
     def stats(self) -> dict:
         now = self.ctx.now()
+        self.store.ensure_time(now)  # the clock may have moved past the days generated so far
         t = self.store.cols.get("t_recv", np.zeros(0))
         n = int(np.searchsorted(t, now, side="right"))
         return {"dossiers": n, "procedures": len(self.p_code)}
