@@ -582,9 +582,12 @@ def inject_camera_change(stack, step_minutes: float = 2.0, max_steps: int = 90) 
         sim.close()
 
 
-def follow_change(driver, stack, v0: int, t_inject: float, old_text: str, timeout: float = 20.0) -> dict:
+def follow_change(driver, stack, v0: int, t_inject: float, old_text: str, timeout: float = 20.0,
+                  online: int | None = None) -> dict:
     """After an injected camera change: times (s after the injection) at which Redis's data version
-    moved, the published tile figure changed, and the wall's cameras tile showed it."""
+    moved, the published tile figure changed, and the wall's cameras tile showed it. With
+    ``online`` (the simulator's count after the change), "published" waits for that count: the
+    injection moves the clock in steps, and the connectors may publish a step in between."""
     seen: dict = {"version": None, "published": None, "wall": None, "published_text": None,
                   "published_online": None, "wall_text": None}
     deadline = t_inject + timeout
@@ -595,7 +598,7 @@ def follow_change(driver, stack, v0: int, t_inject: float, old_text: str, timeou
         if seen["published"] is None:
             cams = stack.published_tiles().get("cameras") or {}
             text = vn_percent(cams.get("online_pct")) if cams.get("has_data") else "—"
-            if text != old_text:
+            if (text != old_text) if online is None else (cams.get("online") == online):
                 seen["published"], seen["published_text"], seen["published_online"] = now, text, cams.get("online")
         shown = tile_values(driver)["cameras"]
         if seen["published_text"] is not None and shown == seen["published_text"]:

@@ -56,11 +56,12 @@ def test_upstream_camera_change_reaches_the_wall(stack, kiosk):
     before = _steady_cameras(kiosk, stack)
 
     st, t_inject, v0, moved = inject_camera_change(stack)
-    seen = follow_change(kiosk, stack, v0, t_inject, before, timeout=30)
+    seen = follow_change(kiosk, stack, v0, t_inject, before, timeout=30, online=st["online"])
     print(_report("wall live", seen, st, moved))
 
     assert seen["version"] is not None, "the data version in Redis (ioc:version) never moved after the change"
-    assert seen["published"] is not None, f"the KPI scheduler never published a new cameras figure (still {before})"
+    assert seen["published"] is not None, (f"the KPI scheduler never published the simulator's {st['online']} cameras "
+                                         f"online (the tile still {before})")
     assert seen["published_online"] == st["online"], (
         f"published {seen['published_online']} cameras online, the simulator has {st['online']}")
     assert seen["wall"] is not None, (
