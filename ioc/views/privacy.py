@@ -16,11 +16,12 @@ personal data. docs/security.md § Personal data, § Audit of personal data.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import insert, select
 
+from ioc.auth.roles import ANONYMOUS, Principal
 from ioc.db import models as m
 from ioc.pii import mask_address, mask_email, mask_name, mask_phone
 
@@ -29,19 +30,9 @@ MAX_REASON = 500
 ADMIN = "admin"
 
 
-@dataclass(frozen=True)
-class Principal:
-    """What a request may see. ``pii``: reporters' details may be revealed (with a reason)."""
-
-    username: str | None = None
-    role: str | None = None
-    sectors: frozenset[str] = field(default_factory=frozenset)
-    communes: frozenset[str] = field(default_factory=frozenset)
-    pii: bool = False
-
-
-NOBODY = Principal()
-CLI = Principal(username="cli", role=ADMIN)  # a shell on the server: the operator who runs `ioc …`
+# One principal type for the whole product: the access-control layer's (ioc/auth/roles.py).
+NOBODY = ANONYMOUS
+CLI = Principal(role=ADMIN, name="cli")  # a shell on the server: the operator who runs `ioc …`
 
 
 class PiiDenied(PermissionError):
@@ -57,19 +48,7 @@ def current_principal() -> Principal:
         return NOBODY
     if not has_request_context():
         return NOBODY
-    return as_principal(g.get("ioc_principal"))
-
-
-def as_principal(p) -> Principal:
-    """This module's view of whatever principal the access-control layer keeps (its own class,
-    with ``name`` or ``username``, ``role``, ``sectors``, ``communes``, ``pii``); None → NOBODY."""
-    if p is None:
-        return NOBODY
-    if isinstance(p, Principal):
-        return p
-    return Principal(username=getattr(p, "username", None) or getattr(p, "name", None),
-                     role=getattr(p, "role", None), sectors=frozenset(getattr(p, "sectors", None) or ()),
-                     communes=frozenset(getattr(p, "communes", None) or ()), pii=getattr(p, "pii", False) is True)
+    return g.get("ioc_principal") or NOBODY
 
 
 @dataclass(frozen=True)
@@ -85,7 +64,7 @@ def reveal_for(principal: Principal, requested: bool, reason: str | None) -> Rev
     (PiiDenied) and give a reason (ValueError)."""
     if not requested:
         return None
-    if not principal.pii or not principal.username:
+    if not principal.pii or not principal.name:
         raise PiiDenied("showing personal data needs the pii permission")
     why = " ".join(str(reason or "").split())
     if len(why) < MIN_REASON:
@@ -114,7 +93,7 @@ def log_access(engine, reveal: Reveal, *, action: str, surface: str, kind: str, 
     ids = [str(i) for i in ids]
     with engine.begin() as conn:
         conn.execute(insert(m.PiiAccess.__table__).values(
-            at=datetime.now(timezone.utc), actor=str(reveal.principal.username)[:100],
+            at=datetime.now(timezone.utc), actor=str(reveal.principal.name)[:100],
             role=(reveal.principal.role or None) and str(reveal.principal.role)[:32], action=action[:16],
             surface=surface[:100], record_kind=kind[:32], record_ids=ids, record_count=len(ids),
             reason=reveal.reason))
@@ -135,5 +114,5 @@ def access_log(engine, principal: Principal, *, actor: str | None = None, since:
         return [dict(r._mapping) for r in conn.execute(q)]
 
 
-__all__ = ["ADMIN", "CLI", "NOBODY", "PiiDenied", "Principal", "Reveal", "access_log", "as_principal", "current_principal",
+__all__ = ["ADMIN", "CLI", "NOBODY", "PiiDenied", "Principal", "Reveal", "access_log", "current_principal",
            "log_access", "person", "reveal_for"]

@@ -19,9 +19,9 @@ from ioc.views import privacy
 from ioc.views.privacy import NOBODY, PiiDenied, Principal
 from ioc.web import map_api
 
-CLERK = Principal(username="lan", role="sector", sectors=frozenset({"hotline"}))
-OFFICER = Principal(username="minh", role="sector", sectors=frozenset({"hotline"}), pii=True)
-ADMIN = Principal(username="root", role="admin")
+CLERK = Principal(name="lan", role="sector", sectors=("hotline",))
+OFFICER = Principal(name="minh", role="sector", sectors=("hotline",), pii=True)
+ADMIN = Principal(name="root", role="admin")
 Q = "&".join(f"{k}={v}" for k, v in RANGE.items())
 
 
@@ -39,15 +39,8 @@ def test_masks():
     assert "PA2612010001" in said and "http://***@cam.local/snap.jpg" in said
 
 
-def test_any_principal_object_is_read_by_its_attributes():
-    """The access-control layer keeps its own principal class (``name``, tuples): read as ours."""
-    from types import SimpleNamespace
-
-    theirs = SimpleNamespace(role="sector", name="minh", sectors=("hotline",), communes=("28249",), pii=True)
-    assert privacy.as_principal(theirs) == Principal(username="minh", role="sector", sectors=frozenset({"hotline"}),
-                                                     communes=frozenset({"28249"}), pii=True)
-    assert privacy.as_principal(SimpleNamespace(role="device", name="device:wall-1")).pii is False
-    assert privacy.as_principal(None) is NOBODY and privacy.current_principal() is NOBODY  # outside a request
+def test_outside_a_request_nobody_sees_personal_data():
+    assert privacy.current_principal() is NOBODY and NOBODY.pii is False
 
 
 def test_a_ticket_is_masked_without_the_permission(world):
