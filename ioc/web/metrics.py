@@ -243,8 +243,12 @@ def install(app, settings, views) -> None:
         REQUESTS.labels(route, str(res.status_code)).inc()
         REQUEST_SECONDS.labels(route).observe(took)
         if route == "callback":
+            try:  # parsed already by the guard (cached); a body refused as too large raises 413 here
+                body = request.get_json(silent=True)
+            except Exception:
+                body = None
             # app.callback_map: Dash adds its pages' callbacks at the first request
-            CALLBACK_SECONDS.labels(callback_name(app.callback_map, request.get_json(silent=True))).observe(took)
+            CALLBACK_SECONDS.labels(callback_name(app.callback_map, body)).observe(took)
         return res
 
     scrape = scrape_registry(settings, views)
