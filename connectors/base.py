@@ -130,6 +130,7 @@ class Connector:
         self._redis_down = False
         self._last_success: datetime | None = None
         self._was_failing = False
+        self.metrics = None  # a connectors.metrics.ConnectorMetrics when the process serves /metrics
 
     # --- per source ------------------------------------------------------------------
 
@@ -158,14 +159,19 @@ class Connector:
     def poll_once(self, *, since: datetime | None = None, progress=None, lease_holder: str | None = None) -> RunResult:
         result = RunResult(self.source)
         started = datetime.now(timezone.utc)
+        t0 = time.perf_counter()
         newest: datetime | None = None
         quarantined: set[str] = set()  # keys of the records this poll quarantined
+        by_reason: dict[str, set[str]] = {}  # the same keys by reason code, for the metrics
         try:
             with Session(self.engine) as s:
                 cursor = load_cursor(s, self.source)
             for batch in self.fetch(cursor, since=since):
                 batch.authoritative = since is not None
                 written = self._commit(batch, quarantined)
+                if self.metrics is not None:
+                    for q in batch.quarantined:
+                        by_reason.setdefault(q.reason_code, set()).add(quarantine.record_key(q))
                 main = written.get(self.main_kind, Written()).counts
                 result.fetched += batch.fetched
                 result.new += main.new
@@ -185,6 +191,9 @@ class Connector:
             log.exception("%s: poll failed", self.source)
             result.ok, result.error = False, f"{type(err).__name__}: {err}"[:500]
         self._record_run(result, started, newest)
+        if self.metrics is not None:
+            self.metrics.poll_done(self.source, result, time.perf_counter() - t0,
+                                   {r: len(keys) for r, keys in by_reason.items()}, newest)
         return result
 
     def reconcile_since(self, now: datetime | None = None) -> datetime:
@@ -309,6 +318,8 @@ class Connector:
                         have = self.store.acquire_lease(self.source, holder, self.lease_ttl_ms)
                     except Exception:
                         have = True  # Redis down: keep the history flowing into SQL
+                    if self.metrics is not None:
+                        self.metrics.lease(self.source, have)
                     if not have:
                         if keeper is not None:
                             keeper.stop()
@@ -326,6 +337,8 @@ class Connector:
         finally:
             if keeper is not None:
                 keeper.stop()
+            if self.metrics is not None:
+                self.metrics.lease(self.source, False)
             if self.store is not None:
                 self._safe_redis(lambda: self.store.release_lease(self.source, holder))
 
@@ -345,6 +358,8 @@ class _LeaseKeeper:
             try:
                 if not conn.store.acquire_lease(conn.source, holder, conn.lease_ttl_ms):
                     log.warning("%s: lease lost to another holder", conn.source)
+                    if conn.metrics is not None:
+                        conn.metrics.lease(conn.source, False)
                     return
             except Exception:
                 pass  # Redis down: the main loop carries on without it

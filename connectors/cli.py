@@ -53,8 +53,17 @@ def run(source: list[str] = typer.Option([], "--source", "-s", help="Only these 
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     holder = new_holder_id()
-    threads = [threading.Thread(target=rt.connector(s).run_forever, args=(stop, holder), name=s, daemon=True)
-               for s in sources]
+    from connectors.metrics import ConnectorMetrics
+    from ioc import metrics_server
+
+    registry = metrics_server.new_registry()
+    metrics = ConnectorMetrics(registry)
+    conns = [rt.connector(s) for s in sources]
+    for conn in conns:
+        conn.metrics = metrics
+    http = metrics_server.serve("connectors", rt.settings, registry)  # IOC_CONNECTORS_METRICS_PORT
+    threads = [threading.Thread(target=conn.run_forever, args=(stop, holder), name=conn.source, daemon=True)
+               for conn in conns]
     for t in threads:
         t.start()
     err.print(f"polling {', '.join(sources)} as {holder}")
@@ -62,6 +71,8 @@ def run(source: list[str] = typer.Option([], "--source", "-s", help="Only these 
         stop.wait(1.0)
     for t in threads:
         t.join(timeout=30)
+    if http is not None:
+        http.shutdown()
 
 
 @app.command()

@@ -133,7 +133,9 @@ def _web_child(host: str, port: int, workers: int):
 
     return Child(
         "web",
-        [sys.executable, "-m", "gunicorn", "ioc.web.wsgi:server", "-w", str(workers), "-b", f"{host}:{port}",
+        # the config's hooks prepare the workers' shared metrics folder (ioc/web/gunicorn_conf.py)
+        [sys.executable, "-m", "gunicorn", "-c", "python:ioc.web.gunicorn_conf", "ioc.web.wsgi:server",
+         "-w", str(workers), "-b", f"{host}:{port}",
          "--timeout", "60", "--graceful-timeout", "10", "--log-level", "warning"],
     )
 
@@ -151,10 +153,14 @@ def up(
 
     from ioc.supervisor import Child, Supervisor, ioc_command
 
+    from ioc import metrics_server
+
     settings = _settings()
+    host, port = host or settings.web_host, port or settings.web_port
+    busy = metrics_server.check_ports(settings, {"the web port": port,
+                                                 "IOC_SIM_PORT": settings.sim_port if demo else 0})
     url, own = prepare_stores(settings)
     _first_admin(settings)
-    host, port = host or settings.web_host, port or settings.web_port
     children: list[Child] = []
     env: dict[str, str] = {"IOC_REDIS_URL": url}
     if demo and importlib.util.find_spec("simulator.cli"):
@@ -184,7 +190,11 @@ def up(
     out.print(f"[bold green]IOC Đồng Tháp is starting:[/] {base}/  (health: /healthz; Ctrl-C to stop)\n"
               f"  wall display: {base}/wall   leaders' mobile view: {base}/m   map: {base}/map   "
               f"briefings: {base}/briefings\n"
-              f"  sign in at {base}/login; enrol a wall display with `ioc devices add NAME` (docs/security.md)")
+              f"  sign in at {base}/login; enrol a wall display with `ioc devices add NAME` (docs/security.md)\n"
+              f"  metrics (Prometheus, docs/monitoring.md): web {base}/metrics"
+              + "".join(f"   {name} {where}" for name, where in metrics_server.urls(settings).items()))
+    for line in busy:
+        err.print(f"[yellow]{line}[/]")
     try:
         Supervisor(children).run(on_tick=_redis_watchdog(own))
     finally:

@@ -93,6 +93,18 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = Field(None, description="SMTP password. Secret.")
     smtp_from: str = Field("ioc@localhost", description="Sender address of the briefing mails.")
 
+    # monitoring (docs/monitoring.md): who may read the web's /metrics, the other processes' ports
+    metrics_allow: str | None = Field(
+        None, description="Comma-separated CIDR networks (besides loopback) allowed to read the web's /metrics.")
+    metrics_token: SecretStr | None = Field(
+        None, description="Bearer token that opens the web's /metrics from any address. Secret.")
+    metrics_host: str = Field("127.0.0.1", description="Address the connectors', KPI and briefing schedulers' "
+                              "/metrics listen on.")
+    connectors_metrics_port: int = Field(9101, ge=0, le=65535, description="/metrics port of `ioc connectors run`; 0 = off.")
+    kpi_metrics_port: int = Field(9102, ge=0, le=65535, description="/metrics port of `ioc kpi run`; 0 = off.")
+    briefings_metrics_port: int = Field(9103, ge=0, le=65535,
+                                        description="/metrics port of `ioc briefing schedule`; 0 = off.")
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -144,6 +156,30 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"{', '.join(bad)} is not an address")
         return ", ".join(addresses) or None
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _networks(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        import ipaddress
+
+        nets = []
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            try:
+                nets.append(str(ipaddress.ip_network(part, strict=False)))
+            except ValueError:
+                raise ValueError(f"{part!r} is not an address or CIDR network (e.g. 10.0.0.0/8)") from None
+        return ",".join(nets) or None
+
+    @property
+    def metrics_networks(self) -> tuple:
+        """IOC_METRICS_ALLOW as ip_network objects."""
+        import ipaddress
+
+        return tuple(ipaddress.ip_network(n) for n in (self.metrics_allow or "").split(",") if n)
 
     @property
     def recipients(self) -> tuple[str, ...]:

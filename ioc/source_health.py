@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 LATE_AFTER = 2.5
 STALE_AFTER = 6.0
 FAILING_AFTER = 3  # consecutive failed polls
+STATES = ("fresh", "late", "stale", "failing", "unknown")
 
 
 def derive_state(health: dict[str, str], now: datetime | None = None) -> str:

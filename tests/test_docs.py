@@ -7,6 +7,7 @@ import logging
 import os
 import random
 import re
+import socket
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -454,6 +455,42 @@ def check_smtp_starttls_and_login(tmp_path):
     assert load_settings(smtp_password="s3cret-pw").masked()["smtp_password"] == "***"
 
 
+def check_metrics_access(tmp_path):
+    """Loopback always; an address of IOC_METRICS_ALLOW; any address with the IOC_METRICS_TOKEN
+    bearer (tests/test_metrics_web.py covers proxies)."""
+    app, _url = _auth_app(tmp_path, metrics_allow="192.0.2.0/24", metrics_token="scrape-token-9")
+    client = app.server.test_client()
+
+    def status(addr, **headers):
+        return client.get("/metrics", environ_base={"REMOTE_ADDR": addr}, headers=headers).status_code
+
+    assert (status("127.0.0.1"), status("192.0.2.77"), status("198.51.100.1")) == (200, 200, 403)
+    assert status("198.51.100.1", Authorization="Bearer scrape-token-9") == 200
+    assert load_settings(metrics_token="scrape-token-9").masked()["metrics_token"] == "***"
+
+
+def _metrics_port(process: str):
+    def check(tmp_path):
+        import httpx
+
+        from ioc import metrics_server
+
+        name = metrics_server.PORT_SETTINGS[process]
+        registry = metrics_server.new_registry()
+        assert metrics_server.serve(process, load_settings(**{name: 0}), registry) is None  # 0: off
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        server = metrics_server.serve(process, load_settings(**{name: port}, metrics_host="127.0.0.1"), registry)
+        try:
+            assert server.server_address == ("127.0.0.1", port)  # IOC_METRICS_HOST
+            assert "process_resident_memory_bytes" in httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        finally:
+            server.shutdown()
+            server.server_close()
+    return check
+
+
 MEANINGS = {
     "redis_url": check_redis_url,
     "redis_prefix": check_redis_prefix,
@@ -497,6 +534,12 @@ MEANINGS = {
     "smtp_starttls": check_smtp_starttls_and_login,
     "smtp_username": check_smtp_starttls_and_login,
     "smtp_password": check_smtp_starttls_and_login,
+    "metrics_allow": check_metrics_access,
+    "metrics_token": check_metrics_access,
+    "metrics_host": _metrics_port("kpi"),
+    "connectors_metrics_port": _metrics_port("connectors"),
+    "kpi_metrics_port": _metrics_port("kpi"),
+    "briefings_metrics_port": _metrics_port("briefings"),
 }
 
 

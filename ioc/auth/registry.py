@@ -11,6 +11,9 @@ import json
 # pseudo-areas decided per request
 PAGE = "page"  # Dash's page routes: the area of the page at that path (PAGES)
 CALLBACK = "callback"  # Dash's callback route: the area of the callback's outputs (callback_area)
+# Prometheus scrapes (/metrics): no person, decided by the network: loopback, IOC_METRICS_ALLOW or
+# the IOC_METRICS_TOKEN bearer token (ioc.web.metrics.allowed); a signed-in role alone does not open it
+METRICS = "metrics"
 
 ENDPOINTS: dict[str, str] = {
     # code and files without data: the login page uses the same style sheets
@@ -21,6 +24,7 @@ ENDPOINTS: dict[str, str] = {
     "service_worker": "public",
     "manifest": "public",
     "healthz": "public",  # monitoring: says whether Redis and SQL answer, nothing of their content
+    "metrics": METRICS,
     "auth.login": "public",
     "auth.logout": "public",
     "auth.enrol": "public",  # the one-time token in the link is the credential

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Engine
 
 from ioc.auth.roles import Principal
@@ -63,3 +63,11 @@ def prune(engine: Engine, idle: timedelta, max_age: timedelta, now: datetime | N
         res = conn.execute(delete(SESSIONS).where((SESSIONS.c.last_seen_at < now - idle)
                                                   | (SESSIONS.c.created_at < now - max_age)))
     return res.rowcount or 0
+
+
+def count_active(engine: Engine, idle: timedelta, max_age: timedelta, now: datetime | None = None) -> int:
+    """Sessions still usable now (monitoring: /metrics)."""
+    now = now or datetime.now(timezone.utc)
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(SESSIONS).where(
+            SESSIONS.c.last_seen_at >= now - idle, SESSIONS.c.created_at >= now - max_age)).scalar_one()

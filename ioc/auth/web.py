@@ -118,6 +118,11 @@ class Guard:
         area = registry.ENDPOINTS.get(endpoint)
         if area == "public":
             return None
+        if area == registry.METRICS:
+            from ioc.web.metrics import allowed
+
+            return None if allowed(self.settings) else self.refuse(403, t("auth.forbidden", self.lang()),
+                                                                   "metrics_forbidden")
         try:
             p = self.principal()
             return self._decide(endpoint, area, p)

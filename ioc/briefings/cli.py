@@ -162,6 +162,12 @@ def schedule(
         print(json.dumps([{"slot": s.key, "due": s.due.isoformat(), "outcome": o} for s, o in done]
                          + [{"mail": rid, "outcome": o} for rid, o in sched.mailed]))
         return
+    from ioc import metrics_server
+    from ioc.briefings.metrics import BriefingMetrics
+
+    registry = metrics_server.new_registry()
+    sched.metrics = BriefingMetrics(registry, views.engine())
+    http = metrics_server.serve("briefings", settings, registry)  # IOC_BRIEFINGS_METRICS_PORT
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -169,7 +175,11 @@ def schedule(
               f"{(list(slots.DOW)[w[0]] + '@' + w[1].strftime('%H:%M')) if w else 'off'}, catch-up {c} days, "
               f"mail {'to ' + str(len(sched.mail.recipients)) + ' recipient(s)' if sched.mail else 'off'}",
               highlight=False)
-    sched.run(stop, every=every)
+    try:
+        sched.run(stop, every=every)
+    finally:
+        if http is not None:
+            http.shutdown()
 
 
 __all__ = ["app", "UserError"]

@@ -78,7 +78,7 @@ class Scheduler:
     def __init__(self, views, *, daily: time | None, weekly: tuple[int, time] | None, catch_up_days: int = 2,
                  mail=None, build: Callable | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-                 wall: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+                 wall: Callable[[], datetime] = lambda: datetime.now(timezone.utc), metrics=None) -> None:
         """``clock``: the time whose slots are due (``--now`` looks back); ``wall``: the real
         time the backoffs and the first-data wait are measured in (the records' times are)."""
         from ioc.briefings.build import build as real_build
@@ -93,6 +93,7 @@ class Scheduler:
         self.refused: dict[str, tuple[int, datetime]] = {}  # slot key → (attempts refused before SQL, last)
         self.mailed: list[tuple[int, str]] = []  # the last tick's mail attempts: (briefing id, outcome)
         self._waiting_logged: tuple[str, ...] = ()
+        self.metrics = metrics  # an ioc.briefings.metrics.BriefingMetrics when the process serves /metrics
 
     def _lock(self, name: str) -> str:
         return f"{self.views.settings.redis_prefix}:briefing:lock:{name}"
@@ -151,6 +152,8 @@ class Scheduler:
             finally:
                 self._release(slot.key)
         self.mailed = self._mail_due(engine) if self.mail is not None else []
+        if self.metrics is not None:
+            self.metrics.tick_done([(KIND[slot.period], outcome) for slot, outcome in out], self.mailed)
         return out
 
     def _make(self, engine, slot: Slot) -> str:

@@ -221,8 +221,9 @@ class Orchestrator:
                  periodic: float = 60.0, period_refresh: float = 600.0, rollup_refresh: float = 60.0,
                  alert_interval: float = 15.0,
                  raise_after: int = 2, clear_after: int = 2, options: BuilderOptions | None = None,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, metrics=None) -> None:
         self.engine = engine
+        self.metrics = metrics  # an ioc.kpi.metrics.KpiMetrics when the process serves /metrics
         self.store = store
         self.poll, self.quiet, self.max_delay, self.periodic = poll, quiet, max_delay, periodic
         self.alert_interval = alert_interval
@@ -282,6 +283,13 @@ class Orchestrator:
         return ok
 
     def recompute(self, *, force: bool = False, mono: float | None = None) -> bool:
+        t0 = time.perf_counter()
+        ok = self._recompute(force=force, mono=mono)
+        if self.metrics is not None:
+            self.metrics.build_done(ok, time.perf_counter() - t0)
+        return ok
+
+    def _recompute(self, *, force: bool, mono: float | None) -> bool:
         mono = time.monotonic() if mono is None else mono
         now = self.clock()
         try:
@@ -412,11 +420,21 @@ def run(stop_event: threading.Event, settings=None, **kwargs) -> None:
     from ioc.settings import load_settings
     from ioc.settings import redis_url_for
 
+    from ioc import metrics_server
+    from ioc.kpi.metrics import KpiMetrics
+
     settings = settings or load_settings()
     engine = kwargs.pop("engine", None) or make_engine(settings.effective_database_url)
     store = kwargs.pop("store", None) or LiveStore.from_url(redis_url_for(settings), settings.redis_prefix,
                                                             socket_timeout=5, socket_connect_timeout=2)
-    Orchestrator(engine, store, settings, **kwargs).run(stop_event)
+    registry = metrics_server.new_registry()
+    kwargs.setdefault("metrics", KpiMetrics(registry))
+    http = metrics_server.serve("kpi", settings, registry)  # IOC_KPI_METRICS_PORT
+    try:
+        Orchestrator(engine, store, settings, **kwargs).run(stop_event)
+    finally:
+        if http is not None:
+            http.shutdown()
 
 
 class AckError(ValueError):

@@ -93,6 +93,17 @@ class SourceStatus(BaseModel):
     last_error: str | None = None  # shown only while the source is not fresh
 
 
+class SourceFigures(BaseModel):
+    """A source's health as numbers, for monitoring (/metrics): not localised."""
+
+    source: str
+    state: str  # fresh | late | stale | failing | unknown (ioc.source_health.derive_state)
+    lag_seconds: float | None  # age of the newest upstream record read, now
+    last_success: float | None  # Unix time of the last successful poll
+    consecutive_failures: int
+    quarantined: dict[str, int]  # reason code → records held
+
+
 class LegendEntry(BaseModel):
     colour: str
     label: str

@@ -21,7 +21,8 @@ from ioc.source_health import derive_state
 from ioc.views import text
 from ioc.views.geo import CommuneAtlas
 from ioc.formatting import format_datetime, format_number
-from ioc.views.models import AlertItem, FocusPanel, Freshness, MapView, SourceBadge, SourceStatus, Ticker, Tile
+from ioc.views.models import (AlertItem, FocusPanel, Freshness, MapView, SourceBadge, SourceFigures, SourceStatus,
+                              Ticker, Tile)
 
 # The scheduler recomputes at least every 60 s; figures older than this are not current.
 SNAPSHOT_MAX_AGE = timedelta(seconds=150)
@@ -183,6 +184,31 @@ class ReadModel:
                 records_last_run=format_number(int(h["records_last_run"]), lang=lang) if h.get("records_last_run") else "—",
                 quarantined=format_number(q, lang=lang) if q else None,
                 last_error=h["last_error"][:160] if h.get("last_error") and fr.state != "fresh" else None))
+        return out
+
+    def source_metrics(self) -> list[SourceFigures] | None:
+        """Each source's health as numbers at this moment (the web's /metrics); None when Redis
+        cannot be read."""
+        now = self.clock()
+        try:
+            health = self.store.all_health()
+            quarantine = self.store.quarantine_counts()
+        except Exception:
+            return None
+        out = []
+        for s in SOURCES:
+            h = health.get(s) or {}
+
+            def at(key):
+                return datetime.fromisoformat(h[key]) if h.get(key) else None
+
+            newest, last = at("newest_upstream"), at("last_success")
+            out.append(SourceFigures(
+                source=s, state=derive_state(h, now),
+                lag_seconds=round((now - newest).total_seconds(), 1) if newest else None,
+                last_success=last.timestamp() if last else None,
+                consecutive_failures=int(h.get("consecutive_failures") or 0),
+                quarantined={k.split(":", 1)[1]: n for k, n in quarantine.items() if k.startswith(f"{s}:") and n}))
         return out
 
     # --- tiles --------------------------------------------------------------------------

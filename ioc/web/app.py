@@ -3,6 +3,8 @@
 view ``/m`` and the sector staff's map ``/map`` (its data endpoints: ``ioc/web/map_api.py``). Besides Dash's own routes it serves a few small JSON/static endpoints:
 
 * ``GET /healthz`` — Redis and the database; ``GET /api/ping`` — nothing (a baseline for benchmarks);
+* ``GET /metrics`` — Prometheus metrics, for loopback, IOC_METRICS_ALLOW or the IOC_METRICS_TOKEN
+  bearer (``ioc/web/metrics.py``, docs/monitoring.md);
 * ``GET /api/views/versions`` — the token per panel and the build id (tiny); the wall polls
   ``GET /api/views/wall`` instead, which also carries the changed panels' content
   (``ioc/web/wall_api.py``; a page reloads itself when the build id changes);
@@ -27,7 +29,7 @@ from ioc.auth.web import install as install_auth
 from ioc.i18n import t
 from ioc.settings import PROJECT_ROOT, Settings, get_settings
 from ioc.views.read import ReadModel
-from ioc.web import alerts_api, health, map_api, security, wall_api
+from ioc.web import alerts_api, health, map_api, metrics, security, wall_api
 
 ASSETS = PROJECT_ROOT / "assets"
 # what the app serves compressed (gzip/brotli/zstd by the client's Accept-Encoding)
@@ -76,6 +78,7 @@ def create_app(settings: Settings | None = None, read_model: ReadModel | None = 
     app.server.config["IOC_SETTINGS"] = settings
     app.server.config["IOC_READ_MODEL"] = views
     build = build_id()
+    metrics.install(app, settings, views)  # first: its timer starts before the guard's check, GET /metrics
     install_auth(server, settings)  # the guard before every route and callback, /login, /logout, /enrol
 
     @app.server.get("/healthz")

@@ -43,7 +43,8 @@ def everyone(auth_app, clients):
 def test_every_route_has_a_rule(auth_app):
     missing = sorted({r.endpoint for r in auth_app.server.url_map.iter_rules()} - set(registry.ENDPOINTS))
     assert not missing, f"routes without an access rule in ioc/auth/registry.py ENDPOINTS: {missing}"
-    unknown = {a for a in registry.ENDPOINTS.values()} - set(AREAS) - {registry.PAGE, registry.CALLBACK}
+    unknown = {a for a in registry.ENDPOINTS.values()} - set(AREAS) - {registry.PAGE, registry.CALLBACK,
+                                                                       registry.METRICS}
     assert not unknown
 
 
@@ -84,6 +85,8 @@ def route_cases(app):
         url = sample_url(rule)
         if area == registry.PAGE:
             area = registry.page_area(url)
+        elif area == registry.METRICS:
+            area = "public"  # the test client comes from loopback; other addresses: test_metrics_by_address
         method = "GET" if "GET" in rule.methods else "POST"
         yield rule.endpoint, method, url, area
 
@@ -106,6 +109,15 @@ def test_role_matrix_over_every_route(auth_app, everyone):
             if not ok:
                 wrong.append(f"{who} {method} {url} ({area}) → {status}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_metrics_by_address(everyone):
+    """/metrics is decided by the network, not the role: from outside loopback (and without
+    IOC_METRICS_ALLOW or the token) every principal is refused alike."""
+    for who, client in everyone.items():
+        res = client.get("/metrics", environ_base={"REMOTE_ADDR": "198.51.100.20"})
+        assert res.status_code == 403 and res.json["reason"] == "metrics_forbidden", who
+        assert client.get("/metrics").status_code == 200, who
 
 
 def callback_body(key: str, spec: dict, path: str = "/") -> dict:
