@@ -213,23 +213,44 @@ class Connector:
             return False
 
         def do():
+            before = self.store.written_versions.get(self.source)
             self.store.apply_changes(self.source, self.live_changes(written))
+            after = self.store.written_versions.get(self.source)
+            if before is not None and after is not None and after <= before and not self._redis_down:
+                # our last writes are gone: a Sentinel failover to a replica that had not got them
+                log.warning("%s: the live store lost recent writes (Redis failover?); refilling it from SQL",
+                            self.source)
+                self.resync_live()
             if batch.cursor is not None:
                 self.store.set_cursor(self.source, batch.cursor)
 
         return self._safe_redis(do)
 
+    def resync_live(self) -> int:
+        """Replace this source's live state in Redis by what SQL holds (``ioc store rebuild``
+        for one source); returns the number of live records."""
+        import importlib
+
+        module = importlib.import_module(f"connectors.{self.source}")
+        with Session(self.engine) as s:
+            records = module.live_from_sql(s)
+            cursor = load_cursor(s, self.source)
+        self.store.replace_latest(self.source, records)
+        if cursor:
+            self.store.set_cursor(self.source, cursor)
+        return len(records)
+
     def _safe_redis(self, fn) -> bool:
         try:
             fn()
-        except Exception as err:  # Redis down: SQL has the data; `ioc store rebuild` restores Redis
+            if self._redis_down:  # what was written while Redis was away is in SQL only
+                n = self.resync_live()
+                log.warning("%s: Redis writes work again; %d live records refilled from SQL", self.source, n)
+        except Exception as err:  # Redis down: SQL has the data; refilled from it when Redis is back
             if not self._redis_down:  # one line when Redis goes away, one when it is back
                 log.warning("%s: Redis write failed (%s); history is in SQL", self.source, err)
             self._redis_down = True
             return False
-        if self._redis_down:
-            log.warning("%s: Redis writes work again (run `ioc store rebuild` to refill what was missed)",
-                        self.source)
         self._redis_down = False
         return True
 

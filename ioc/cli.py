@@ -156,7 +156,7 @@ def up(
     _first_admin(settings)
     host, port = host or settings.web_host, port or settings.web_port
     children: list[Child] = []
-    env: dict[str, str] = {"IOC_REDIS_URL": url}
+    env: dict[str, str] = {"IOC_REDIS_URL": url} if url else {}  # empty: Redis Sentinel
     if demo and importlib.util.find_spec("simulator.cli"):
         sim = f"http://127.0.0.1:{settings.sim_port}"
         children.append(Child("simulator", ioc_command("sim", "serve", "--port", str(settings.sim_port), "--speed",

@@ -517,7 +517,7 @@ def test_setting_does_what_the_docs_say(name, tmp_path, request):
 def test_every_redis_key_is_documented():
     text = (DOCS / "data-model.md").read_text()
     missing = [pattern for pattern, _t, _m in KEYS.values()
-               if f"`{pattern.format(prefix='ioc', source='SOURCE')}`" not in text]
+               if f"`{pattern.format(prefix='ioc', source='SOURCE', name='NAME')}`" not in text]
     assert not missing, f"Redis keys missing from docs/data-model.md: {missing}"
 
 
