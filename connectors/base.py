@@ -214,9 +214,9 @@ class Connector:
 
         def do():
             before = self.store.written_versions.get(self.source)
-            self.store.apply_changes(self.source, self.live_changes(written))
+            wrote = self.store.apply_changes(self.source, self.live_changes(written))
             after = self.store.written_versions.get(self.source)
-            if before is not None and after is not None and after <= before and not self._redis_down:
+            if wrote and before is not None and after is not None and after <= before and not self._redis_down:
                 # our last writes are gone: a Sentinel failover to a replica that had not got them
                 log.warning("%s: the live store lost recent writes (Redis failover?); refilling it from SQL",
                             self.source)
@@ -293,6 +293,10 @@ class Connector:
             health["lag_seconds"] = round((now - newest).total_seconds(), 1)
 
         def do():
+            if self.store.lost_writes(self.source):  # e.g. writes a demoted master took before a failover
+                log.warning("%s: the live store lost recent writes (Redis failover?); refilling it from SQL",
+                            self.source)
+                self.resync_live()
             current = self.store.health(self.source) | {k: str(v) for k, v in health.items()}
             current["state"] = derive_state(current, now)
             self.store.set_health(self.source, current)
@@ -322,6 +326,7 @@ class Connector:
         replaced by a standby within 1.5 intervals + a quarter interval. Every
         `reconcile_every` seconds the poll is a reconciliation (`poll_once(since=…)`)."""
         keeper: _LeaseKeeper | None = None
+        resync_at: float | None = None
         next_reconcile = time.monotonic() + self.reconcile_every
         try:
             while not stop.is_set():
@@ -338,11 +343,20 @@ class Connector:
                         continue
                     if keeper is None or not keeper.alive:
                         keeper = _LeaseKeeper(self, holder)
+                        # taking the source over: the last holder's final writes may be gone
+                        # (it died, or a failover dropped them), so start from what SQL holds —
+                        # and once more a lease TTL later, when a former holder that had not yet
+                        # seen it lost the lease has finished the poll it was in
+                        self._safe_redis(self.resync_live)
+                        resync_at = time.monotonic() + self.lease_ttl_ms / 1000
                 if time.monotonic() >= next_reconcile:
                     next_reconcile = time.monotonic() + self.reconcile_every
                     result = self.poll_once(since=self.reconcile_since(), lease_holder=holder)
                 else:
                     result = self.poll_once(lease_holder=holder)
+                if resync_at is not None and time.monotonic() >= resync_at:
+                    resync_at = None
+                    self._safe_redis(self.resync_live)
                 stop.wait(self.next_delay(result))
         finally:
             if keeper is not None:

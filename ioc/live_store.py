@@ -156,6 +156,13 @@ class LiveStore:
     def version(self) -> int:
         return int(self.r.get(self.key("version")) or 0)
 
+    def lost_writes(self, source: str) -> bool:
+        """Whether this source's version in Redis is below what this process's own last write
+        made it: Redis lost writes since (a failover to a replica that had not got them, a
+        restart without persistence, a flush)."""
+        mine = self.written_versions.get(source)
+        return mine is not None and int(self.r.get(self.key("source_version", source)) or 0) < mine
+
     def bump_version(self, source: str | None = None) -> int:
         pipe = self.r.pipeline(transaction=False)  # two slots
         if source:

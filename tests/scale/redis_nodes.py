@@ -167,8 +167,8 @@ def start_sentinel_set(directory: Path, name: str = "ioc") -> SentinelSet:
     while True:
         ok = True
         for s in sset.sentinels:
-            info = dict(zip(*[iter(s.client().execute_command("SENTINEL", "MASTER", name))] * 2))
-            ok &= int(info[b"num-slaves"]) >= 1 and int(info[b"num-other-sentinels"]) >= 2
+            info = s.client().sentinel_master(name)
+            ok &= int(info["num-slaves"]) >= 1 and int(info["num-other-sentinels"]) >= 2
         if ok:
             return sset
         if time.monotonic() > deadline:
