@@ -222,23 +222,44 @@ class Connector:
             return False
 
         def do():
-            self.store.apply_changes(self.source, self.live_changes(written))
+            before = self.store.written_versions.get(self.source)
+            wrote = self.store.apply_changes(self.source, self.live_changes(written))
+            after = self.store.written_versions.get(self.source)
+            if wrote and before is not None and after is not None and after <= before and not self._redis_down:
+                # our last writes are gone: a Sentinel failover to a replica that had not got them
+                log.warning("%s: the live store lost recent writes (Redis failover?); refilling it from SQL",
+                            self.source)
+                self.resync_live()
             if batch.cursor is not None:
                 self.store.set_cursor(self.source, batch.cursor)
 
         return self._safe_redis(do)
 
+    def resync_live(self) -> int:
+        """Replace this source's live state in Redis by what SQL holds (``ioc store rebuild``
+        for one source); returns the number of live records."""
+        import importlib
+
+        module = importlib.import_module(f"connectors.{self.source}")
+        with Session(self.engine) as s:
+            records = module.live_from_sql(s)
+            cursor = load_cursor(s, self.source)
+        self.store.replace_latest(self.source, records)
+        if cursor:
+            self.store.set_cursor(self.source, cursor)
+        return len(records)
+
     def _safe_redis(self, fn) -> bool:
         try:
             fn()
-        except Exception as err:  # Redis down: SQL has the data; `ioc store rebuild` restores Redis
+            if self._redis_down:  # what was written while Redis was away is in SQL only
+                n = self.resync_live()
+                log.warning("%s: Redis writes work again; %d live records refilled from SQL", self.source, n)
+        except Exception as err:  # Redis down: SQL has the data; refilled from it when Redis is back
             if not self._redis_down:  # one line when Redis goes away, one when it is back
                 log.warning("%s: Redis write failed (%s); history is in SQL", self.source, err)
             self._redis_down = True
             return False
-        if self._redis_down:
-            log.warning("%s: Redis writes work again (run `ioc store rebuild` to refill what was missed)",
-                        self.source)
         self._redis_down = False
         return True
 
@@ -281,6 +302,10 @@ class Connector:
             health["lag_seconds"] = round((now - newest).total_seconds(), 1)
 
         def do():
+            if self.store.lost_writes(self.source):  # e.g. writes a demoted master took before a failover
+                log.warning("%s: the live store lost recent writes (Redis failover?); refilling it from SQL",
+                            self.source)
+                self.resync_live()
             current = self.store.health(self.source) | {k: str(v) for k, v in health.items()}
             current["state"] = derive_state(current, now)
             self.store.set_health(self.source, current)
@@ -310,6 +335,7 @@ class Connector:
         replaced by a standby within 1.5 intervals + a quarter interval. Every
         `reconcile_every` seconds the poll is a reconciliation (`poll_once(since=…)`)."""
         keeper: _LeaseKeeper | None = None
+        resync_at: float | None = None
         next_reconcile = time.monotonic() + self.reconcile_every
         try:
             while not stop.is_set():
@@ -328,11 +354,20 @@ class Connector:
                         continue
                     if keeper is None or not keeper.alive:
                         keeper = _LeaseKeeper(self, holder)
+                        # taking the source over: the last holder's final writes may be gone
+                        # (it died, or a failover dropped them), so start from what SQL holds —
+                        # and once more a lease TTL later, when a former holder that had not yet
+                        # seen it lost the lease has finished the poll it was in
+                        self._safe_redis(self.resync_live)
+                        resync_at = time.monotonic() + self.lease_ttl_ms / 1000
                 if time.monotonic() >= next_reconcile:
                     next_reconcile = time.monotonic() + self.reconcile_every
                     result = self.poll_once(since=self.reconcile_since(), lease_holder=holder)
                 else:
                     result = self.poll_once(lease_holder=holder)
+                if resync_at is not None and time.monotonic() >= resync_at:
+                    resync_at = None
+                    self._safe_redis(self.resync_live)
                 stop.wait(self.next_delay(result))
         finally:
             if keeper is not None:

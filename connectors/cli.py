@@ -144,10 +144,9 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     from ioc.settings import load_settings
     from ioc.source_health import derive_state
     from ioc.live_store import LiveStore
-    from ioc.settings import redis_url_for
 
     settings = load_settings()
-    store = LiveStore.from_url(redis_url_for(settings), settings.redis_prefix, socket_timeout=3)
+    store = LiveStore.for_settings(settings, socket_timeout=3, retries=1)
     try:
         healths = store.all_health()
         quarantine = store.quarantine_counts()

@@ -11,7 +11,6 @@ from ioc.db.session import make_engine
 from ioc.errors import UserError
 from ioc.live_store import SOURCES, LiveStore
 from ioc.settings import Settings
-from ioc.settings import redis_url_for
 
 CONNECTORS = {
     "hotline": "connectors.hotline:HotlineConnector",
@@ -47,7 +46,7 @@ class Runtime:
         self.settings = settings
         self.engine = make_engine(settings.effective_database_url)
         upgrade(self.engine)
-        self.store = LiveStore.from_url(redis_url_for(settings), settings.redis_prefix)
+        self.store = LiveStore.for_settings(settings)
         self.locator = make_locator(self.engine)
 
     def connector(self, source: str):

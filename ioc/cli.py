@@ -162,7 +162,7 @@ def up(
     url, own = prepare_stores(settings)
     _first_admin(settings)
     children: list[Child] = []
-    env: dict[str, str] = {"IOC_REDIS_URL": url}
+    env: dict[str, str] = {"IOC_REDIS_URL": url} if url else {}  # empty: Redis Sentinel
     if demo and importlib.util.find_spec("simulator.cli"):
         sim = f"http://127.0.0.1:{settings.sim_port}"
         children.append(Child("simulator", ioc_command("sim", "serve", "--port", str(settings.sim_port), "--speed",

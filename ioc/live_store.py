@@ -1,8 +1,13 @@
 """The Redis side of the product: every key it uses, in one place.
 
 Pages read only what is here (latest state, health, KPI snapshot, version); connectors
-write it; docs/data-model.md documents each key (tests check they agree). Keys of one
-source share a hash tag `{source}` so a Redis Cluster keeps them in one slot.
+write it; docs/data-model.md documents each key (tests check they agree).
+
+Redis Cluster: every command, transaction or script that touches several keys touches keys of
+one hash slot. Keys of one source share the hash tag `{source}`; the KPI snapshot and its
+version share `{kpi}`; the read model's panels and their versions share `{view}`. The global
+`version` is bumped by its own command after a source's transaction (never inside it).
+tests/scale/test_cluster_slots.py runs these paths on a server in cluster mode.
 """
 
 from __future__ import annotations
@@ -31,14 +36,15 @@ KEYS: dict[str, tuple[str, str, str]] = {
     "source_version": ("{prefix}:{{{source}}}:version", "string", "integer bumped when this source's data changes"),
     "version": ("{prefix}:version", "string", "integer bumped whenever any data changes; pages poll it"),
     "quarantine": ("{prefix}:quarantine:counts", "hash", "field = source:reason_code, value = records quarantined"),
-    "kpi_snapshot": ("{prefix}:kpi:snapshot", "string", "JSON KPI snapshot the pages render"),
-    "kpi_version": ("{prefix}:kpi:version", "string", "data version the snapshot was computed from"),
+    "kpi_snapshot": ("{prefix}:{{kpi}}:snapshot", "string", "JSON KPI snapshot the pages render"),
+    "kpi_version": ("{prefix}:{{kpi}}:version", "string", "data version the snapshot was computed from"),
+    "kpi_lock": ("{prefix}:{{kpi}}:lock", "string", "KPI scheduler lease: holder id, expires unless renewed; one `ioc kpi run` computes, the others stand by"),
     "kpi_period": ("{prefix}:kpi:period", "string", "key prefix: `…:period:<digest>` holds one closed period window's figures (typed JSON, ioc/kpi/cache_codec.py; never pickle), written by the KPI scheduler, shared by all processes, expires"),
     "alerts": ("{prefix}:alerts:active", "hash", "field = alert key, value = JSON alert"),
     "refresh": ("{prefix}:refresh", "pubsub", "hint to recompute now (lossy; pages still poll version)"),
-    "view": ("{prefix}:view:{{name}}", "string", "one panel's facts for the read model (ioc/views), small JSON, written by the KPI scheduler"),
-    "view_versions": ("{prefix}:view:versions", "hash", "field = view name, value = digest of its facts; `meta` = when the views were published. Pages poll this"),
-    "view_series": ("{prefix}:view:series:{{name}}", "zset", "a tile's headline value sampled once a minute (score = epoch minute, member = `minute:value`), kept 7 days: the sparklines"),
+    "view": ("{prefix}:{{view}}:{name}", "string", "one panel's facts for the read model (ioc/views), small JSON, written by the KPI scheduler"),
+    "view_versions": ("{prefix}:{{view}}:versions", "hash", "field = view name, value = digest of its facts; `meta` = when the views were published. Pages poll this"),
+    "view_series": ("{prefix}:view:series:{name}", "zset", "a tile's headline value sampled once a minute (score = epoch minute, member = `minute:value`), kept 7 days: the sparklines"),
 }
 
 
@@ -56,15 +62,28 @@ class LiveStore:
     def __init__(self, client: redis.Redis, prefix: str = "ioc") -> None:
         self.r = client
         self.prefix = prefix
+        # the source version this process's last write produced: a later write that does not
+        # go above it means writes were lost (a failover to a replica that had not got them)
+        self.written_versions: dict[str, int] = {}
+
+    @classmethod
+    def for_settings(cls, settings, **options) -> "LiveStore":
+        """The product's store as configured (URL, own server or Sentinel; ioc/redis_client.py).
+        ``options``: socket_timeout, socket_connect_timeout, retries."""
+        from ioc.redis_client import redis_client
+
+        return cls(redis_client(settings, **options), settings.redis_prefix)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "ioc", **kwargs) -> "LiveStore":
+        """A store on an explicit URL (tests, benches); the product uses ``for_settings``."""
         kwargs.setdefault("socket_timeout", 10)
         kwargs.setdefault("socket_connect_timeout", 5)
         return cls(redis.Redis.from_url(url, **kwargs), prefix)
 
-    def key(self, name: str, source: str | None = None) -> str:
-        return KEYS[name][0].format(prefix=self.prefix, source=source)
+    def key(self, which: str, source: str | None = None, /, **parts: str) -> str:
+        """The key named ``which`` in KEYS (``parts``: e.g. a view's ``name``)."""
+        return KEYS[which][0].format(prefix=self.prefix, source=source, **parts)
 
     # --- data --------------------------------------------------------------------------
 
@@ -95,8 +114,10 @@ class LiveStore:
 
     def _flush(self, pipe, source: str, n: int) -> int:
         pipe.incr(self.key("source_version", source))
-        pipe.incr(self.key("version"))
-        pipe.execute()
+        self.written_versions[source] = int(pipe.execute()[-1])
+        # own command: `version` is in another slot than the source's keys (Redis Cluster),
+        # and bumped after the data so a reader that sees it move finds the data there
+        self.r.incr(self.key("version"))
         return n
 
     def replace_latest(self, source: str, records: Mapping[str, Mapping]) -> None:
@@ -114,8 +135,8 @@ class LiveStore:
         else:
             pipe.delete(self.key("latest", source))
         pipe.incr(self.key("source_version", source))
-        pipe.incr(self.key("version"))
-        pipe.execute()
+        self.written_versions[source] = int(pipe.execute()[-1])
+        self.r.incr(self.key("version"))  # own slot: after the source's transaction
 
     def latest(self, source: str) -> dict[str, dict]:
         raw = self.r.hgetall(self.key("latest", source))
@@ -135,8 +156,15 @@ class LiveStore:
     def version(self) -> int:
         return int(self.r.get(self.key("version")) or 0)
 
+    def lost_writes(self, source: str) -> bool:
+        """Whether this source's version in Redis is below what this process's own last write
+        made it: Redis lost writes since (a failover to a replica that had not got them, a
+        restart without persistence, a flush)."""
+        mine = self.written_versions.get(source)
+        return mine is not None and int(self.r.get(self.key("source_version", source)) or 0) < mine
+
     def bump_version(self, source: str | None = None) -> int:
-        pipe = self.r.pipeline()
+        pipe = self.r.pipeline(transaction=False)  # two slots
         if source:
             pipe.incr(self.key("source_version", source))
         pipe.incr(self.key("version"))
@@ -154,7 +182,7 @@ class LiveStore:
         return {k.decode(): v.decode() for k, v in self.r.hgetall(self.key("health", source)).items()}
 
     def all_health(self) -> dict[str, dict[str, str]]:
-        pipe = self.r.pipeline()
+        pipe = self.r.pipeline(transaction=False)  # one slot per source
         for s in SOURCES:
             pipe.hgetall(self.key("health", s))
         return {
@@ -172,7 +200,7 @@ class LiveStore:
     def count_quarantined(self, counts: Mapping[tuple[str, str], int]) -> None:
         if not counts:
             return
-        pipe = self.r.pipeline()
+        pipe = self.r.pipeline(transaction=False)
         for (source, reason), n in counts.items():
             pipe.hincrby(self.key("quarantine"), f"{source}:{reason}", n)
         pipe.execute()
@@ -180,20 +208,23 @@ class LiveStore:
     def quarantine_counts(self) -> dict[str, int]:
         return {k.decode(): int(v) for k, v in self.r.hgetall(self.key("quarantine")).items()}
 
-    # --- leases: one poller per source across hosts ------------------------------------
+    # --- leases: one poller per source, one KPI scheduler, across hosts ---------------
 
-    def acquire_lease(self, source: str, holder: str, ttl_ms: int) -> bool:
+    def lease_key(self, owner: str) -> str:
+        """``owner``: a source (its poller's lease) or ``kpi`` (the KPI scheduler's)."""
+        return self.key("kpi_lock") if owner == "kpi" else self.key("lock", owner)
+
+    def acquire_lease(self, owner: str, holder: str, ttl_ms: int) -> bool:
         """Take the lease if free or already ours; renew it if ours."""
-        key = self.key("lock", source)
         script = self.r.register_script(_LEASE_LUA)
-        return bool(script(keys=[key], args=[holder, ttl_ms]))
+        return bool(script(keys=[self.lease_key(owner)], args=[holder, ttl_ms]))
 
-    def release_lease(self, source: str, holder: str) -> None:
+    def release_lease(self, owner: str, holder: str) -> None:
         script = self.r.register_script(_RELEASE_LUA)
-        script(keys=[self.key("lock", source)], args=[holder])
+        script(keys=[self.lease_key(owner)], args=[holder])
 
-    def lease_holder(self, source: str) -> str | None:
-        raw = self.r.get(self.key("lock", source))
+    def lease_holder(self, owner: str) -> str | None:
+        raw = self.r.get(self.lease_key(owner))
         return raw.decode() if raw else None
 
     # --- KPI snapshot and alerts -------------------------------------------------------
@@ -231,7 +262,7 @@ class LiveStore:
     # --- read-model views (ioc/views) --------------------------------------------------
 
     def view_key(self, name: str) -> str:
-        return KEYS["view"][0].format(prefix=self.prefix).format(name=name)
+        return self.key("view", name=name)
 
     def publish_views(self, views: Mapping[str, bytes], versions: Mapping[str, str]) -> None:
         """Write changed views and the whole versions hash in one transaction."""
@@ -254,7 +285,7 @@ class LiveStore:
         return [orjson.loads(r) if r else None for r in raws]
 
     def series_key(self, name: str) -> str:
-        return KEYS["view_series"][0].format(prefix=self.prefix).format(name=name)
+        return self.key("view_series", name=name)
 
     def sample_series(self, samples: Mapping[str, float | None], minute: int, keep_minutes: int) -> None:
         """Record each value at this epoch minute (replacing an earlier sample of the minute)."""

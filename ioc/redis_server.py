@@ -148,7 +148,13 @@ def _free_port() -> int:
 
 
 def resolve_redis_url(settings: Settings, *, start: bool = True) -> tuple[str, OwnRedis | None]:
-    """The Redis URL every process should use, starting our own server when none is set."""
+    """The Redis URL every process should use, starting our own server when none is set.
+    With Redis Sentinel configured nothing is started: the sentinels name the master."""
+    if settings.sentinels:
+        from ioc.redis_client import check_reachable
+
+        check_reachable(settings)
+        return settings.redis_url or "", None
     if settings.redis_url:
         check_url(settings.redis_url)
         return settings.redis_url, None

@@ -34,6 +34,12 @@ class Settings(BaseSettings):
         None, description="Redis URL. Unset: the product starts its own redis-server under data_dir."
     )
     redis_prefix: str = Field("ioc", description="Prefix of every Redis key the product owns.")
+    redis_sentinels: str | None = Field(
+        None, description="Redis Sentinel addresses, host:port,host:port; set: the product asks them for the "
+        "master (IOC_REDIS_SENTINEL_MASTER) instead of IOC_REDIS_URL, and follows failovers.")
+    redis_sentinel_master: str = Field("ioc", description="Name of the master the sentinels monitor.")
+    redis_sentinel_password: SecretStr | None = Field(
+        None, description="Password of the sentinels (their requirepass), if any. Secret.")
     database_url: str | None = Field(
         None, description="SQLAlchemy URL. Unset: SQLite file ioc.db under data_dir."
     )
@@ -113,6 +119,18 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as err:
             raise ValueError(f"unknown time zone {value!r}") from err
         return value
+
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinel_addresses(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parse_sentinels(value)  # raises ValueError with the bad entry
+        return ",".join(a.strip() for a in value.split(",") if a.strip())
+
+    @property
+    def sentinels(self) -> list[tuple[str, int]]:
+        return parse_sentinels(self.redis_sentinels) if self.redis_sentinels else []
 
     @field_validator("wall_playlist")
     @classmethod
@@ -252,6 +270,21 @@ class Settings(BaseSettings):
 MASK = "***"
 
 
+def parse_sentinels(text: str) -> list[tuple[str, int]]:
+    """"h1:26379, h2:26379" → [("h1", 26379), ("h2", 26379)]; ValueError naming a bad entry."""
+    out = []
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        host, sep, port = entry.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{entry!r} is not host:port")
+        out.append((host.strip("[]"), int(port)))
+    if not out:
+        raise ValueError("no sentinel address")
+    return out
+
+
 def mask_url_password(text: str) -> str:
     """Hide the password part of a URL such as postgresql://u:pw@host/db, and secrets passed
     in its query (``?api_key=…``, ``token=…``)."""
@@ -336,7 +369,8 @@ def configure_logging(settings: Settings) -> None:
 
 
 def redis_url_for(settings: Settings) -> str:
-    """The configured Redis, else the product's own one under IOC_DATA_DIR."""
+    """The configured Redis, else the product's own one under IOC_DATA_DIR (with
+    IOC_REDIS_SENTINELS set, ioc.redis_client asks the sentinels instead)."""
     from ioc.redis_server import own_redis_dir, socket_url
 
     return settings.redis_url or socket_url(own_redis_dir(settings))

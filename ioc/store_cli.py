@@ -20,14 +20,12 @@ def rebuild(source: list[str] = typer.Option([], "--source", "-s", help="Only th
     from ioc.db.session import make_engine
     from ioc.errors import UserError
     from ioc.live_store import LiveStore
-    from ioc.redis_server import check_url
+    from ioc.redis_client import check_reachable
     from ioc.settings import load_settings
-    from ioc.settings import redis_url_for
 
     settings = load_settings()
-    url = redis_url_for(settings)
-    check_url(url)
-    store = LiveStore.from_url(url, settings.redis_prefix)
+    check_reachable(settings)
+    store = LiveStore.for_settings(settings)
     engine = make_engine(settings.effective_database_url)
     for s in source or SOURCES:
         if s not in SOURCES:

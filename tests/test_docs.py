@@ -125,6 +125,26 @@ def check_redis_url(tmp_path):
     assert own.startswith("unix://") and own.startswith(f"unix://{(tmp_path / 'redis').resolve()}")
 
 
+def check_redis_sentinels(tmp_path):
+    from ioc.errors import UserError
+    from ioc.redis_client import describe, redis_client
+
+    settings = load_settings(redis_sentinels=" s1:26379, 10.0.0.2:26380 ", redis_sentinel_master="dt",
+                             redis_sentinel_password="s3ntinel-pw", redis_url="redis://:master-pw@-/3")
+    assert settings.sentinels == [("s1", 26379), ("10.0.0.2", 26380)]
+    assert describe(settings) == "sentinel://s1:26379,10.0.0.2:26380/dt"
+    client = redis_client(settings)  # nothing is contacted until a command
+    pool = client.connection_pool
+    assert pool.service_name == "dt" and pool.connection_kwargs["password"] == "master-pw"
+    assert pool.connection_kwargs["db"] == 3
+    assert [s.connection_pool.connection_kwargs["password"] for s in pool.sentinel_manager.sentinels] == [
+        "s3ntinel-pw"] * 2
+    assert settings.masked()["redis_sentinel_password"] == "***"
+    with pytest.raises(UserError, match="IOC_REDIS_SENTINELS.*'s1' is not host:port"):
+        load_settings(redis_sentinels="s1, s2:1")
+    assert load_settings(redis_sentinels=None).sentinels == []
+
+
 def check_redis_prefix(tmp_path):
     from ioc.views.read import ReadModel
 
@@ -494,6 +514,9 @@ def _metrics_port(process: str):
 MEANINGS = {
     "redis_url": check_redis_url,
     "redis_prefix": check_redis_prefix,
+    "redis_sentinels": check_redis_sentinels,
+    "redis_sentinel_master": check_redis_sentinels,
+    "redis_sentinel_password": check_redis_sentinels,
     "database_url": check_database_url,
     "data_dir": check_data_dir,
     "boundaries": check_boundaries,
@@ -560,7 +583,7 @@ def test_setting_does_what_the_docs_say(name, tmp_path, request):
 def test_every_redis_key_is_documented():
     text = (DOCS / "data-model.md").read_text()
     missing = [pattern for pattern, _t, _m in KEYS.values()
-               if f"`{pattern.format(prefix='ioc', source='SOURCE')}`" not in text]
+               if f"`{pattern.format(prefix='ioc', source='SOURCE', name='NAME')}`" not in text]
     assert not missing, f"Redis keys missing from docs/data-model.md: {missing}"
 
 

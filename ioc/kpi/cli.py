@@ -50,14 +50,15 @@ def _engine(settings):
 def _store(settings):
     """The live store, or None when Redis cannot be reached (figures are then computed)."""
     from ioc.live_store import LiveStore
-    from ioc.redis_server import ping
-    from ioc.settings import redis_url_for
 
-    url = redis_url_for(settings)
     try:
-        if not ping(url, timeout=1.0):
-            return None
-        return LiveStore.from_url(url, settings.redis_prefix, socket_timeout=5, socket_connect_timeout=2)
+        store = LiveStore.for_settings(settings, socket_timeout=5, socket_connect_timeout=2)
+        probe = LiveStore.for_settings(settings, socket_timeout=1, socket_connect_timeout=1, retries=0)
+        try:
+            probe.ping()
+        finally:
+            probe.r.close()
+        return store
     except Exception:
         return None
 

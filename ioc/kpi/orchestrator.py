@@ -18,6 +18,13 @@ Loop (``run(stop_event)``):
   (``LiveStore.set_snapshot``, which also publishes the ``ioc:refresh`` hint), then the
   read model's per-panel views (:func:`ioc.views.publish.publish`).
 
+One scheduler at a time: several ``ioc kpi run`` (on several hosts) share a Redis lease
+(``ioc:{kpi}:lock``, ``LEASE_TTL``). The holder computes and publishes; the others stand by
+and check the lease every second, and one takes over within ``LEASE_TTL`` when the holder
+dies. Not idempotent without it: each scheduler keeps its alert hysteresis in memory and
+would write its own ``raised`` rows. A standby that takes over reloads the active alerts
+from SQL. With Redis unreachable each keeps its role (nothing can be published anyway).
+
 Outages: a Redis or database failure is logged once (and once when it recovers), the loop
 retries with a capped backoff and never exits on an error. Without Redis the periodic
 recompute still runs (the snapshot cannot be published until Redis is back); without the
@@ -51,6 +58,12 @@ AQI_CLEAR = 141
 AQI_CRITICAL = 201  # "Rất xấu" and worse
 QD766_ON_TIME_RAISE = 80.0  # indicator 2.1 (this month, province) at or below → warning
 QD766_ON_TIME_CLEAR = 85.0
+
+# KPI scheduler lease: renewed every LEASE_RENEW while held; a standby takes over at most this
+# long after the holder died. Far above a snapshot build (≈ 0.1–3 s) so a slow one keeps it.
+LEASE_TTL = 30.0
+LEASE_RENEW = 5.0
+STANDBY_CHECK = 1.0
 
 
 def conditions(snapshot: Mapping, now: datetime) -> list[al.Condition]:
@@ -246,6 +259,8 @@ class Orchestrator:
         self.once = _Once()
         self.builds = 0
         self.last_snapshot: dict | None = None
+        self.leading = False
+        self._lease_renewed = 0.0
 
     # -- one loop step (tests drive it directly) ------------------------------------------------------
 
@@ -390,6 +405,10 @@ class Orchestrator:
     def _warm_loop(self, stop: threading.Event) -> None:
         next_warm = 0.0
         while not stop.is_set():
+            if not self.leading:  # the lease holder's job
+                next_warm = 0.0
+                stop.wait(STANDBY_CHECK)
+                continue
             if self.rollup_refresh > 0:
                 self.refresh_rollups(stop=stop)
             if time.monotonic() >= next_warm and self.store is not None and self.period_refresh > 0:
@@ -397,19 +416,58 @@ class Orchestrator:
                 next_warm = time.monotonic() + self.period_refresh
             stop.wait(min(x for x in (self.rollup_refresh, self.period_refresh) if x > 0))
 
+    def hold_lease(self, holder: str, mono: float | None = None) -> bool:
+        """Take or renew the scheduler lease (renewed every LEASE_RENEW while held); returns
+        whether this scheduler leads. Redis unreachable: the role stays as it was."""
+        mono = time.monotonic() if mono is None else mono
+        if self.store is None:
+            self.leading = True
+            return True
+        if self.leading and mono - self._lease_renewed < LEASE_RENEW:
+            return True
+        try:
+            have = self.store.acquire_lease("kpi", holder, int(LEASE_TTL * 1000))
+        except Exception as err:
+            self.once.fail("redis", err)
+            return self.leading
+        if have:
+            self._lease_renewed = mono
+        if have and not self.leading:
+            log.info("KPI scheduler %s leads (lease %s)", holder, self.store.lease_key("kpi"))
+            # start from SQL's active alerts and build at once, whatever an earlier turn left
+            self.states, self._pending_events = None, []
+            self._seen_version = self._first_change = self._last_change = self._last_build = None
+            self._retry_at, self._failures = 0.0, 0
+        elif self.leading and not have:
+            log.warning("KPI scheduler %s lost the lease to %s; standing by", holder,
+                        self.store.lease_holder("kpi"))
+        self.leading = have
+        return have
+
     def run(self, stop: threading.Event) -> None:
+        from ioc.live_store import new_holder_id
+
+        holder = new_holder_id()
         log.info("KPI scheduler running (poll %.1f s, quiet %.1f s, max delay %.1f s, every %.0f s)",
                  self.poll, self.quiet, self.max_delay, self.periodic)
         if self.rollup_refresh > 0 or (self.store is not None and self.period_refresh > 0):
             # its own thread: a month of history takes seconds, the snapshot must not wait for it
             threading.Thread(target=self._warm_loop, args=(stop,), name="kpi-periods", daemon=True).start()
-        while not stop.is_set():
-            try:
-                self.step()
-            except Exception as err:  # never exit on an error
-                self.once.fail("scheduler", err)
-                log.debug("scheduler step failed", exc_info=True)
-            stop.wait(self.poll)
+        try:
+            while not stop.is_set():
+                try:
+                    if self.hold_lease(holder):
+                        self.step()
+                except Exception as err:  # never exit on an error
+                    self.once.fail("scheduler", err)
+                    log.debug("scheduler step failed", exc_info=True)
+                stop.wait(self.poll if self.leading else STANDBY_CHECK)
+        finally:
+            if self.leading and self.store is not None:
+                try:
+                    self.store.release_lease("kpi", holder)  # a standby takes over at once
+                except Exception:
+                    pass
         log.info("KPI scheduler stopped")
 
 
@@ -418,15 +476,13 @@ def run(stop_event: threading.Event, settings=None, **kwargs) -> None:
     from ioc.db.session import make_engine
     from ioc.live_store import LiveStore
     from ioc.settings import load_settings
-    from ioc.settings import redis_url_for
 
     from ioc import metrics_server
     from ioc.kpi.metrics import KpiMetrics
 
     settings = settings or load_settings()
     engine = kwargs.pop("engine", None) or make_engine(settings.effective_database_url)
-    store = kwargs.pop("store", None) or LiveStore.from_url(redis_url_for(settings), settings.redis_prefix,
-                                                            socket_timeout=5, socket_connect_timeout=2)
+    store = kwargs.pop("store", None) or LiveStore.for_settings(settings, socket_timeout=5, socket_connect_timeout=2)
     registry = metrics_server.new_registry()
     kwargs.setdefault("metrics", KpiMetrics(registry))
     http = metrics_server.serve("kpi", settings, registry)  # IOC_KPI_METRICS_PORT

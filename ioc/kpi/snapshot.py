@@ -151,7 +151,7 @@ class SnapshotBuilder:
             return live
         try:
             r = self.store.r
-            pipe = r.pipeline()
+            pipe = r.pipeline(transaction=False)  # keys of several slots (Redis Cluster)
             pipe.get(self.store.key("version"))
             for s in SOURCES:
                 pipe.get(self.store.key("source_version", s))

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 
 from ioc.i18n import t
 from ioc.live_store import SOURCES, LiveStore
-from ioc.settings import Settings, redis_url_for
+from ioc.settings import Settings
 from ioc.source_health import derive_state
 from ioc.views import text
 from ioc.views.geo import CommuneAtlas
@@ -52,8 +52,10 @@ class ReadModel:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ReadModel:
-        return cls(LiveStore.from_url(redis_url_for(settings), settings.redis_prefix, socket_timeout=2,
-                                      socket_connect_timeout=2), settings)
+        from ioc.redis_client import WEB_RETRIES
+
+        return cls(LiveStore.for_settings(settings, socket_timeout=2, socket_connect_timeout=2, retries=WEB_RETRIES),
+                   settings)
 
     def engine(self):
         if self._engine is None:

@@ -7,18 +7,22 @@ from sqlalchemy import text
 from ioc.db.migrate import current_revision, head_revision
 from ioc.db.session import engine_for
 from ioc.live_store import LiveStore
-from ioc.settings import Settings, mask_url_password, redact_secrets, redis_url_for
+from ioc.redis_client import describe
+from ioc.settings import Settings, mask_url_password, redact_secrets
 
 
 def check(settings: Settings) -> dict:
-    redis_url = redis_url_for(settings)
-    out: dict = {"redis": {"url": mask_url_password(redis_url)}, "database": {}}
+    out: dict = {"redis": {"url": describe(settings)}, "database": {}}
+    store = None
     try:
-        store = LiveStore.from_url(redis_url, settings.redis_prefix, socket_timeout=2, socket_connect_timeout=2)
+        store = LiveStore.for_settings(settings, socket_timeout=2, socket_connect_timeout=2, retries=1)
         store.ping()
         out["redis"] |= {"ok": True, "data_version": store.version()}
     except Exception as err:  # any failure is a state to report, not a crash
         out["redis"] |= {"ok": False, "error": redact_secrets(f"{type(err).__name__}: {err}", settings.secret_values())}
+    finally:
+        if store is not None:
+            store.r.close()
     db_url = settings.effective_database_url
     out["database"]["url"] = mask_url_password(db_url)
     try:
