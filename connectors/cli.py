@@ -229,8 +229,12 @@ def quarantine(
 
 def redact_quarantine(engine) -> int:
     """Redact every stored quarantine payload (rows written before payloads were redacted at
-    write time; migration 0007 does it once on upgrade). Returns the rows changed."""
+    write time; migration 0007 does it once on upgrade), and key the rows without an id by their
+    redacted payload (migration 0009). Returns the payloads changed."""
+    from connectors.quarantine import rekey_rows
     from connectors.redaction import redact_rows
 
     with engine.begin() as conn:
-        return redact_rows(conn)
+        changed = redact_rows(conn)
+        rekey_rows(conn)
+        return changed

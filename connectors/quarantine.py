@@ -3,15 +3,18 @@
 A record's identity is its source, its kind (ticket, camera, thing, datastream, observation,
 procedure, dossier: SensorThings numbers Things and Observations separately, so an id alone
 is ambiguous within a source) and its upstream id; a record without a usable id is known by
-a SHA-256 digest of its raw payload (keys sorted). ``record_key`` holds ``kind:id`` or
+a SHA-256 digest of its **redacted** payload (keys sorted). ``record_key`` holds ``kind:id`` or
 ``kind:sha256:<hex>`` and (source, record_key) is unique, so a broken record that stays
 broken updates its one row (reason, payload, last seen, times seen) at each poll instead of
 adding another.
 
 Payloads are kept redacted (connectors/redaction.py): no reporter's name, phone, e-mail or
 address, no camera stream address, no credential — the id and the reason say what was refused
-and why. The digest of a record without an id is taken from the raw payload, so two records
-that differ only in personal data stay two rows.
+and why. The digest of a record without an id is taken from the redacted payload, never the
+raw one: a digest of a payload holding a phone number would let anyone with the table confirm
+a guessed number by hashing guesses. So two records that differ only in personal data are one
+row (the last one seen). Keys made from raw payloads before are rewritten (``rekey_rows``,
+migration 0009).
 """
 
 from __future__ import annotations
@@ -71,8 +74,57 @@ def usable_id(record_id) -> str | None:
 
 
 def record_key(q: Quarantined) -> str:
+    """``kind:id``, or ``kind:sha256:<digest of the redacted payload>`` for a record without an id."""
     rid = usable_id(q.record_id)
-    return f"{q.kind}:{rid}" if rid is not None else f"{q.kind}:sha256:{payload_digest(q.payload)}"
+    return f"{q.kind}:{rid}" if rid is not None else f"{q.kind}:sha256:{payload_digest(redact(q.payload))}"
+
+
+DIGEST_MARK = ":sha256:"
+
+
+def stored_digest_key(record_key_: str, payload: str | None) -> str:
+    """The key a stored row without an id gets now, from its stored (redacted, maybe truncated)
+    payload: the digest ``record_key`` makes of the same record when it is whole JSON."""
+    kind = record_key_.split(DIGEST_MARK, 1)[0]
+    try:
+        data = redact(orjson.loads(payload or ""))
+    except orjson.JSONDecodeError:  # truncated: the stored text is all there is
+        from connectors.redaction import redact_stored
+
+        return f"{kind}{DIGEST_MARK}{hashlib.sha256((redact_stored(payload) or '').encode()).hexdigest()}"
+    return f"{kind}{DIGEST_MARK}{payload_digest(data)}"
+
+
+def rekey_rows(conn) -> int:
+    """Give every stored row keyed by a digest the key of its redacted payload (rows keyed from
+    raw payloads before: migration 0009, and ``ioc connectors quarantine --redact``); rows that
+    become one record are merged (first and last seen, times seen added up, the newest payload).
+    Plain table text so the migration does not depend on the ORM models. Returns rows changed."""
+    import sqlalchemy as sa
+
+    from ioc.db.types import UTCDateTime
+
+    q = sa.table("quarantine", sa.column("id", sa.Integer), sa.column("source", sa.String),
+                 sa.column("record_key", sa.String), sa.column("payload", sa.Text),
+                 sa.column("first_seen_at", UTCDateTime()), sa.column("last_seen_at", UTCDateTime()),
+                 sa.column("times_seen", sa.Integer))
+    rows = conn.execute(sa.select(q).where(q.c.record_key.contains(DIGEST_MARK, autoescape=True))).all()
+    groups: dict[tuple[str, str], list] = {}
+    for r in rows:
+        groups.setdefault((r.source, stored_digest_key(r.record_key, r.payload)), []).append(r)
+    changed = 0
+    for (_source, key), same in groups.items():
+        if len(same) == 1 and same[0].record_key == key:
+            continue
+        keep = max(same, key=lambda r: (r.last_seen_at, r.id))
+        others = [r.id for r in same if r.id != keep.id]
+        if others:
+            conn.execute(q.delete().where(q.c.id.in_(others)))
+        conn.execute(q.update().where(q.c.id == keep.id).values(
+            record_key=key, first_seen_at=min(r.first_seen_at for r in same),
+            times_seen=sum(r.times_seen or 0 for r in same)))
+        changed += len(same)
+    return changed
 
 
 def store(session: Session, source: str, items: list[Quarantined], now: datetime, counted: set[str]) -> None:
@@ -109,5 +161,5 @@ def counts(session: Session, source: str) -> dict[str, int]:
                                 .group_by(t.c.reason_code)).all())
 
 
-__all__ = ["MAX_PAYLOAD", "Quarantined", "counts", "payload_digest", "record_key", "store", "truncate_payload",
-           "usable_id"]
+__all__ = ["MAX_PAYLOAD", "Quarantined", "counts", "payload_digest", "record_key", "rekey_rows", "store",
+           "stored_digest_key", "truncate_payload", "usable_id"]

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     hotline_api_key: SecretStr | None = Field(None, description="API key for the hotline (POST and private fields).")
     cameras_url: str | None = Field(None, description="Base URL of the camera registry API.")
     cameras_token: SecretStr | None = Field(None, description="Bearer token for the camera registry.")
+    snapshot_hosts: str | None = Field(
+        None, description="Comma-separated host:port (or host: ports 80 and 443) the server may fetch camera "
+        "snapshots from besides the camera registry's own host:port (docs/security.md § Camera stream addresses).")
     environment_url: str | None = Field(None, description="SensorThings service root, ending in /v1.1.")
     environment_username: str | None = Field(None, description="Basic-auth user for SensorThings, if any.")
     environment_password: SecretStr | None = Field(None, description="Basic-auth password for SensorThings, if any.")
@@ -81,6 +84,9 @@ class Settings(BaseSettings):
                                         "without a request.")
     session_max_hours: float = Field(12.0, gt=0, description="A signed-in session ends this many hours after the "
                                      "login, whatever the activity.")
+    trusted_proxies: int = Field(
+        0, ge=0, le=5, description="Reverse proxies in front of the web server (nginx: 1). Above 0 the client "
+        "address and scheme are read from the X-Forwarded-For/-Proto headers they set (werkzeug ProxyFix).")
     cookie_secure: Literal["auto", "always", "never"] = Field(
         "auto", description="Secure flag of the session and device cookies: auto = when the request came over HTTPS.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
@@ -163,6 +169,29 @@ class Settings(BaseSettings):
         except UserError as err:
             raise ValueError(str(err)) from None
         return value.strip()
+
+    @field_validator("snapshot_hosts")
+    @classmethod
+    def _host_ports(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        entries = [e.strip().lower() for e in value.split(",") if e.strip()]
+        for entry in entries:
+            host, _, port = entry.rpartition(":") if ":" in entry else (entry, "", "")
+            if not host or "/" in entry or "@" in entry or (port and not (port.isdigit() and 0 < int(port) < 65536)):
+                raise ValueError(f"{entry!r} is not host:port (e.g. cams.example.vn:8443) or a host name")
+        return ",".join(entries) or None
+
+    @property
+    def snapshot_origins(self) -> tuple[tuple[str, int], ...]:
+        """IOC_SNAPSHOT_HOSTS as (host, port) pairs; a host without a port stands for 80 and 443."""
+        out: list[tuple[str, int]] = []
+        for entry in (self.snapshot_hosts or "").split(","):
+            if not entry:
+                continue
+            host, _, port = entry.rpartition(":") if ":" in entry else (entry, "", "")
+            out += [(host, int(port))] if port else [(host, 80), (host, 443)]
+        return tuple(out)
 
     @field_validator("briefing_recipients")
     @classmethod

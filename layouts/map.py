@@ -39,8 +39,10 @@ from collections.abc import Mapping
 import dash_leaflet as dl
 from dash import ALL, ClientsideFunction, Input, Output, State, ctx, dash_table, dcc, html, no_update
 
+from ioc.auth import scope
 from ioc.i18n import t
 from ioc.views import mapdata as md
+from ioc.views import privacy
 from layouts.map_layers import (
     checked_layers,
     layer_control,
@@ -64,6 +66,7 @@ from layouts.map_state import (
     RANGES,
     STATUSES,
     TICKET_RULES,
+    commune_kept,
     filters_update,
     parse_state,
     sector_switch,
@@ -152,7 +155,7 @@ def layout(**query):
                 options=[{"label": t(f"mp.status.{s}", lang), "value": s} for s in STATUSES])),
             _field("map-l-commune", dcc.Dropdown(
                 id="map-commune", value=state["commune"], placeholder=t("mp.commune_ph", lang), className="sm-dd",
-                options=commune_options(names))),
+                options=commune_options(names, scope.limited_communes(privacy.current_principal())))),
             _field("map-l-metric", dcc.Dropdown(
                 id="map-metric", value=state["metric"], clearable=False, searchable=False, className="sm-dd sm-dd-wide",
                 options=[{"label": t(f"sm.metric.{m}", lang), "value": m} for m in METRICS])),
@@ -218,8 +221,10 @@ def _field(label_id: str, control) -> html.Div:
     return html.Div(className="sm-field", children=[html.Label(LOADING, id=label_id, className="sm-label"), control])
 
 
-def commune_options(names: Mapping[str, str]) -> list[dict]:
-    return [{"label": n, "value": c} for c, n in sorted(names.items(), key=lambda x: place_key(x[1]))]
+def commune_options(names: Mapping[str, str], only: tuple[str, ...] | None = None) -> list[dict]:
+    """The commune dropdown's choices: every commune, or ``only`` those (a user limited to them)."""
+    return [{"label": n, "value": c} for c, n in sorted(names.items(), key=lambda x: place_key(x[1]))
+            if only is None or c in only]
 
 
 def refused_notice(refused: list[str], lang: str) -> html.Div:
@@ -267,12 +272,18 @@ def register(app, settings, views) -> None:
 
     @app.callback(
         Output("map-filters", "data"), Output("map-notice", "children"),
+        Output("map-commune", "value", allow_duplicate=True),
         Input("map-dates", "start_date"), Input("map-dates", "end_date"), Input("map-service", "value"),
         Input("map-sector", "value"), Input("map-status", "value"), Input("map-commune", "value"),
         State("lang", "data"), State("map-filters", "data"), prevent_initial_call=True)
     def filters(start, end, service, sector, status, commune, lang, current):
-        return filters_update(views, {"start": start, "end": end, "service": service or [], "sector": sector,
-                                      "status": status, "commune": commune}, current, _lang(lang))
+        # a user limited to communes who clears the commune stays on theirs, and is told why
+        kept = commune_kept(views, commune, current, scope.limited_communes(privacy.current_principal()),
+                            _lang(lang))
+        if kept is not None:
+            return no_update, *kept
+        return (*filters_update(views, {"start": start, "end": end, "service": service or [], "sector": sector,
+                                        "status": status, "commune": commune}, current, _lang(lang)), no_update)
 
     # the ticket points' window changes only for a range outside it (its own callback: a status or
     # date change must not wait for the filters' round trip, see ioc_map.tickets)
@@ -377,9 +388,12 @@ def register(app, settings, views) -> None:
             # a ranking row: only a real click (Dash fires when the rows are inserted)
             clicked = ctx.triggered[0]["value"] if ctx.triggered else None
             return (trigger.get("code"), no_update) if clicked else (no_update, no_update)
-        return click_target(trigger, {"map-communes": commune_click, "map-tickets": ticket_click,
-                                      "map-cameras": camera_click, "map-stations": station_click}, close,
-                            ticket_ref=lambda row: md.ticket_ref(views, row))
+        commune, sel = click_target(trigger, {"map-communes": commune_click, "map-tickets": ticket_click,
+                                              "map-cameras": camera_click, "map-stations": station_click}, close,
+                                    ticket_ref=lambda row: md.ticket_ref(views, row))
+        if isinstance(commune, str) and not privacy.current_principal().commune_allowed(commune):
+            return no_update, no_update  # another commune's outline: not a choice for a user limited to theirs
+        return commune, sel
 
     @app.callback(Output("map-ranking", "children"), Input("map-choro", "data"), Input("map-filters", "data"),
                   Input("lang", "data"))

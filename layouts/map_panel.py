@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from dash import html, no_update
 
+from ioc.auth import scope
 from ioc.i18n import t
 from ioc.views import mapdata as md
 from ioc.views import privacy, text
@@ -50,7 +51,8 @@ def commune_head(panel: md.CommunePanel, lang: str) -> list:
     if panel.error:
         return head + [html.Div(f"✖ {panel.error}", className="sm-error", role="alert")]
     rows = [html.Tr([html.Th(r.label, scope="row"), html.Td(r.value, className="sm-num sm-strong"),
-                     html.Td(r.province, className="sm-num"), html.Td(r.previous, className="sm-num"),
+                     *([] if r.province is None else [html.Td(r.province, className="sm-num")]),
+                     html.Td(r.previous, className="sm-num"),
                      html.Td(f"{TONE_ICON.get(r.tone, '')} {r.change}".strip(), className=f"sm-change tone-{r.tone}")],
                     id=f"map-kpi-{r.key}") for r in panel.rows]
     table = html.Table([html.Thead(html.Tr([html.Th(c) for c in panel.columns])), html.Tbody(rows)],
@@ -176,7 +178,7 @@ def object_section(views, sel: Mapping | None, rng: str | None, lang: str) -> tu
         if kind == "ticket":
             d = md.ticket_detail(views, ident, lang)
             return "sm-object", [t("mp.obj.ticket", lang), " ", html.Span(d["id"], className="sm-id")], \
-                ticket_body(d, lang, can_reveal=privacy.current_principal().pii), range_class
+                ticket_body(d, lang, can_reveal=privacy.may_reveal(privacy.current_principal())), range_class
         if kind == "camera":
             d = md.camera_detail(views, ident, lang)
             return "sm-object", [t("mp.obj.camera", lang), " ", html.Span(d.get("name") or d["id"])], \
@@ -187,6 +189,8 @@ def object_section(views, sel: Mapping | None, rng: str | None, lang: str) -> tu
     except md.NotFound:
         return "sm-object", t(f"mp.obj.{kind}", lang), [html.Div(f"▲ {t('mp.obj.gone', lang)}", className="sm-warn")], \
             range_class
+    except scope.OutOfScope:
+        return "sm-object", t(f"mp.obj.{kind}", lang), [out_of_scope_box(lang)], range_class
     except Exception:  # noqa: BLE001
         log.exception("map page: %s %s", kind, ident)
         return "sm-object", t(f"mp.obj.{kind}", lang), [error_box(lang)], range_class
@@ -208,10 +212,17 @@ def reveal_section(views, sel: Mapping | None, reason: str | None, lang: str) ->
         message = t("mp.reveal.no_reason", lang)
     except md.NotFound:
         return [html.Div(f"▲ {t('mp.obj.gone', lang)}", className="sm-warn")]
+    except scope.OutOfScope:
+        return [out_of_scope_box(lang)]
     except Exception:  # noqa: BLE001
         log.exception("map page: reveal %s", ident)
         return [error_box(lang)]
-    return ticket_body(md.ticket_detail(views, ident, lang), lang, can_reveal=principal.pii, message=f"▲ {message}")
+    return ticket_body(md.ticket_detail(views, ident, lang), lang, can_reveal=privacy.may_reveal(principal),
+                       message=f"▲ {message}")
+
+
+def out_of_scope_box(lang: str) -> html.Div:
+    return html.Div(f"▲ {t('mp.obj.out_of_scope', lang)}", className="sm-warn", role="status")
 
 
 def error_box(lang: str) -> html.Div:

@@ -212,6 +212,22 @@ def filters_update(views, values: Mapping, current: Mapping | None, lang: str) -
     return q, None
 
 
+def commune_kept(views, commune: str | None, current: Mapping | None, communes: tuple[str, ...] | None,
+                 lang: str) -> tuple[html.Div, str] | None:
+    """For a user limited to ``communes`` (ioc.auth.scope.limited_communes) whose commune filter
+    was cleared (or names another commune): (the notice saying why, the commune the page stays
+    on — the one shown, else their first); None when the choice is theirs to make. Clearing the
+    filter would ask for the whole province, which the server refuses them."""
+    if communes is None or (commune and commune in communes):
+        return None
+    shown = (current or {}).get("commune")
+    kept = shown if shown in communes else communes[0]
+    names = views.atlas.names()
+    text = t("mp.commune_kept", lang).format(communes=", ".join(names.get(c, c) for c in communes),
+                                             commune=names.get(kept, kept))
+    return html.Div(f"▲ {text}", className="sm-warn", role="status"), kept
+
+
 def sector_switch(value: str, seen: str | None, layer_set: Mapping | None) -> tuple:
     """A sector chosen: its layers (a new layer-set generation), its indicator, its list."""
     if value == seen or value not in SECTORS:  # the page's own first render, not a choice

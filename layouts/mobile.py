@@ -166,6 +166,8 @@ def page_html(view: MobileView, trends: dict[str, Trend] | None, lang: str, *, c
         f'<main class="m-cards">{"".join(card(k) for k in CARD_KEYS)}</main>'
         f'<footer id="m-updated" class="m-updated">{inner("m-updated")}</footer>'
         f'<nav class="m-nav"><a id="m-status-link" class="m-status-link" href="/">{escape(t("m.status_link", lang))}</a>'
+        # sign-out, as on the Dash pages (/logout asks to confirm: a prefetch cannot sign anyone out)
+        f'<a id="m-logout" class="m-logout" href="/logout?lang={lang}">{escape(t("auth.logout", lang))}</a>'
         f'</nav></div><script>{SCRIPT}</script></body></html>')
 
 

@@ -383,6 +383,49 @@ def check_cookie_secure(tmp_path):
         res = _login(app.server.test_client(), base)
         cookie = next(h for h in res.headers.getlist("Set-Cookie") if h.startswith("ioc_session="))
         assert ("Secure" in cookie) is secure, (mode, base)
+def check_trusted_proxies(tmp_path):
+    """Above 0 the client's address (what login throttling counts) and scheme (Secure cookies)
+    are the proxy's X-Forwarded-For/-Proto; at 0 those headers are ignored (a client could forge them)."""
+    from sqlalchemy import select
+
+    from ioc.auth.testing import PASSWORD
+    from ioc.auth.throttle import FAILURES
+    from ioc.db.session import make_engine
+
+    forwarded = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https", "Origin": "http://localhost"}
+    for hops, client, secure in ((0, "127.0.0.1", False), (1, "203.0.113.7", True)):
+        app, url = _auth_app(tmp_path / str(hops), trusted_proxies=hops)
+        c = app.server.test_client()
+
+        def login(password):
+            token = re.search(r'name="csrf" value="([^"]+)"', c.get("/login", headers=forwarded).get_data(as_text=True))
+            return c.post("/login", headers=forwarded,
+                          data={"username": "doc-admin", "password": password, "csrf": token.group(1)})
+
+        assert login("wrong-password-0").status_code == 401
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            assert conn.execute(select(FAILURES.c.client)).scalars().all() == [client], hops
+        engine.dispose()
+        cookie = next(h for h in login(PASSWORD).headers.getlist("Set-Cookie") if h.startswith("ioc_session="))
+        assert ("Secure" in cookie) is secure, hops
+
+
+def check_snapshot_hosts(tmp_path):
+    from ioc.views.map_details import snapshot_allowed
+
+    registry = load_settings(cameras_url="http://cams.test:8080/api")
+    assert snapshot_allowed("http://cams.test:8080/media/C1.png", registry)
+    assert not snapshot_allowed("http://media.test:9000/C1.png", registry)
+    assert not snapshot_allowed("http://cams.test:9000/C1.png", registry)  # another port of the same host
+    listed = load_settings(cameras_url="http://cams.test:8080/api", snapshot_hosts="media.test:9000, img.test")
+    assert snapshot_allowed("http://media.test:9000/C1.png", listed)
+    assert snapshot_allowed("https://img.test/C1.png", listed) and snapshot_allowed("http://img.test/C1.png", listed)
+    assert not snapshot_allowed("http://img.test:8443/C1.png", listed) and not snapshot_allowed("ftp://img.test/x", listed)
+    with pytest.raises(Exception, match="IOC_SNAPSHOT_HOSTS"):
+        load_settings(snapshot_hosts="http://media.test/")
+
+
 def check_briefing_schedule(tmp_path):
     from datetime import time
 
@@ -526,6 +569,8 @@ MEANINGS = {
     "hotline_api_key": _header("hotline", "hotline_api_key", "X-API-Key", "s3cret"),
     "cameras_url": _url("cameras"),
     "cameras_token": _header("cameras", "cameras_token", "Authorization", "Bearer s3cret"),
+    "snapshot_hosts": check_snapshot_hosts,
+    "trusted_proxies": check_trusted_proxies,
     "environment_url": _url("environment"),
     "environment_username": check_environment_credentials,
     "environment_password": check_environment_credentials,

@@ -10,7 +10,15 @@ What is checked, on the server, for the HTTP endpoints, the Dash callbacks and t
   ticket details → hotline;
 * a user with communes must name one of them in every request that reads data by place (the
   ``commune`` filter, a commune's panel, list or export, the province-wide layers): the page
-  starts on the first of them, and the lists, points and counts are those of that commune.
+  starts on the first of them, and the lists, points and counts are those of that commune;
+* a user with communes sees only the records of those communes (``limited_communes``): the
+  station layer leaves out the other communes' stations, and a ticket, camera or station opened
+  by id (``check_record``: the read model checks it, ioc/views/map_details.py) must lie in one of
+  them — a record with no commune lies in none;
+* a user with communes sees no province-wide figure (``sees_province``): the commune panel has
+  no "province" column for them (the province's figures are not the sum of what they may see);
+* clearing the commune filter on /map is not a request for the province: the page keeps the
+  user's commune and says why (layouts/map_state.py ``filters_update``).
 """
 
 from __future__ import annotations
@@ -38,6 +46,24 @@ class OutOfScope(Exception):
 
 def _restricted(p: Principal) -> bool:
     return p.role == "sector"
+
+
+def limited_communes(p: Principal) -> tuple[str, ...] | None:
+    """The communes a principal's data is limited to; None: the whole province."""
+    return tuple(p.communes) if _restricted(p) and p.communes else None
+
+
+def sees_province(p: Principal) -> bool:
+    """May this principal see province-wide figures (the commune panel's province column)?"""
+    return limited_communes(p) is None
+
+
+def check_record(p: Principal, commune: str | None, what: str) -> None:
+    """A record opened by id (a ticket, camera or station) must lie in one of the principal's
+    communes; one without a commune lies in none (OutOfScope)."""
+    communes = limited_communes(p)
+    if communes is not None and (commune or "") not in communes:
+        raise OutOfScope(f"this {what} is outside your communes ({', '.join(communes)})")
 
 
 def _need(p: Principal, sector: str | None, what: str) -> None:

@@ -96,7 +96,7 @@ class SourceCursor(Base):
 
 class QuarantineRecord(Base):
     """An upstream record refused at the boundary: one row per record, not per sighting.
-    ``record_key`` is ``kind:upstream id``, or ``kind:sha256:<digest of the raw payload>``
+    ``record_key`` is ``kind:upstream id``, or ``kind:sha256:<digest of the redacted payload>``
     for a record without an id (connectors/quarantine.py); seen again, the row is updated."""
 
     __tablename__ = "quarantine"

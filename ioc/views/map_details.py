@@ -5,6 +5,7 @@ a station's time series against the official thresholds with its category histor
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -12,6 +13,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
+from ioc.auth import scope
+from ioc.auth.roles import Principal
 from ioc.db import models as m
 from ioc.i18n import t
 from ioc.kpi import aqi as aqi_mod
@@ -19,7 +22,7 @@ from ioc.kpi import air_grid, environment, environment_sql, parameters, sql as k
 from ioc.kpi import wqi as wqi_mod
 from ioc.views import text
 from ioc.views.map_filters import DEADLINE_WORKING_DAYS, aware, duration, iso_local, when
-from ioc.views.privacy import Reveal, log_access, person
+from ioc.views.privacy import Reveal, current_principal, log_access, person
 from ioc.views.map_layers import LEVEL_COLOURS, LEVEL_PARAMS, NO_LEVELS_COLOUR, _cam_status
 
 RANGES = {"24h": 24, "7d": 7 * 24, "30d": 30 * 24}
@@ -33,6 +36,12 @@ TEXT = "text/plain; charset=utf-8"
 
 class NotFound(LookupError):
     """An unknown ticket, camera or station: HTTP 404 with this one line."""
+
+
+def _in_scope(principal: Principal | None, commune: str | None, what: str) -> None:
+    """A record opened by id lies in the asking principal's communes (ioc.auth.scope.check_record:
+    OutOfScope otherwise). ``principal`` None: the current request's."""
+    scope.check_record(principal or current_principal(), commune, what)
 
 
 def _check_id(value: str, what: str) -> None:
@@ -64,11 +73,12 @@ def ticket_state(requested_at: datetime, expected_at: datetime | None, answered_
 
 
 def ticket_detail(views, external_id: str, lang: str, *, reveal: Reveal | None = None,
-                  surface: str = "map.ticket") -> dict:
+                  surface: str = "map.ticket", principal: Principal | None = None) -> dict:
     """Category, state, age, deadline, commune and agency of one ticket, and ``person``: the
     reporter's name and phone number, the address and the description — masked
     (ioc/views/privacy.py) unless ``reveal`` (a checked permission and its reason) is given,
-    in which case the access is logged first."""
+    in which case the access is logged first. A ticket outside the principal's communes
+    (``principal`` None: the request's) raises ``ioc.auth.scope.OutOfScope``, before any log."""
     _check_id(external_id, "ticket")
     tk = m.Ticket.__table__
     with views.engine().connect() as conn:
@@ -79,8 +89,10 @@ def ticket_detail(views, external_id: str, lang: str, *, reveal: Reveal | None =
                            .where(tk.c.external_id == external_id).order_by(tk.c.source).limit(1)).first()
     if row is None:
         raise NotFound(f"ticket {external_id[:60]!r} not found")
+    _in_scope(principal or (reveal.principal if reveal else None), row.commune_code, "ticket")
     if reveal is not None:
-        log_access(views.engine(), reveal, action="view", surface=surface, kind="ticket", ids=[row.external_id])
+        log_access(views.engine(), reveal, action="view", surface=surface, kind="ticket", ids=[row.external_id],
+                   communes=[row.commune_code])
     tz, now = views.tz, views.clock()
     req, exp, ans = aware(row.requested_at), aware(row.expected_at), aware(row.answered_at)
     state, deadline = ticket_state(req, exp, ans, row.status, now, tz)
@@ -118,9 +130,10 @@ def ticket_ref(views, row_id) -> str:
 # --- a camera ---------------------------------------------------------------------------------
 
 
-def camera_detail(views, camera_id: str, lang: str) -> dict:
+def camera_detail(views, camera_id: str, lang: str, *, principal: Principal | None = None) -> dict:
     """Name, commune, agency, status with since when, and the status history of the last
-    30 days. No stream or snapshot address: the snapshot is served by our own endpoint."""
+    30 days. No stream or snapshot address: the snapshot is served by our own endpoint. A
+    camera outside the principal's communes raises ``OutOfScope``."""
     _check_id(camera_id, "camera")
     cam, ch = m.Camera.__table__, m.CameraStatusChange.__table__
     tz, now = views.tz, views.clock()
@@ -131,6 +144,7 @@ def camera_detail(views, camera_id: str, lang: str) -> dict:
                            .where(cam.c.id == camera_id)).first()
         if row is None:
             raise NotFound(f"camera {camera_id[:60]!r} not found")
+        _in_scope(principal, row.commune_code, "camera")
         hist = conn.execute(select(ch.c.at, ch.c.status).where(ch.c.camera_id == camera_id,
                                                                ch.c.at >= now - timedelta(days=HISTORY_DAYS))
                             .order_by(ch.c.at.desc()).limit(HISTORY_MAX)).all()
@@ -148,31 +162,40 @@ def camera_detail(views, camera_id: str, lang: str) -> dict:
             "has_snapshot": bool(row.has_snapshot)}
 
 
-def camera_snapshot(views, camera_id: str) -> tuple[int, bytes, str]:
+def camera_snapshot(views, camera_id: str, *, principal: Principal | None = None) -> tuple[int, bytes, str]:
     """(HTTP status, body, content type): the camera's latest snapshot image, fetched here
-    from its upstream address (never handed to the browser, no redirect), or a one-line
-    text for 404/502."""
+    from its upstream address (never handed to the browser), or a one-line text for 404/502.
+
+    The address comes from upstream data, so the server fetches only what the operator allowed
+    (``snapshot_allowed``: http/https on the camera registry's own host:port or one listed in
+    IOC_SNAPSHOT_HOSTS), follows no redirect, and stops at ``SNAPSHOT_MAX_BYTES`` and
+    ``SNAPSHOT_TIMEOUT`` seconds in all — never a request to an arbitrary internal address."""
     import httpx
 
     if "\x00" in camera_id or len(camera_id) > 200:
         return 404, b"camera not found", TEXT
     cam = m.Camera.__table__
     with views.engine().connect() as conn:
-        row = conn.execute(select(cam.c.snapshot_url).where(cam.c.id == camera_id)).first()
+        row = conn.execute(select(cam.c.snapshot_url, cam.c.commune_code).where(cam.c.id == camera_id)).first()
     if row is None:
         return 404, b"camera not found", TEXT
+    _in_scope(principal, row.commune_code, "camera")
     url = (row.snapshot_url or "").strip()
     parts = urlsplit(url)
     if not url or parts.scheme not in ("http", "https") or not parts.netloc:
         return 404, b"no snapshot address for this camera", TEXT
+    settings = views.settings
+    if not snapshot_allowed(url, settings):
+        return 502, b"snapshot unavailable (its address is not the camera registry's host nor in IOC_SNAPSHOT_HOSTS)", TEXT
     headers = {"Accept": "image/*"}
-    token = views.settings.cameras_token
-    if token is not None and _same_origin(url, views.settings.cameras_url):
+    token = settings.cameras_token
+    if token is not None and _same_origin(url, settings.cameras_url):
         headers["Authorization"] = f"Bearer {token.get_secret_value()}"
+    deadline = time.monotonic() + SNAPSHOT_TIMEOUT
     try:
-        with httpx.Client(timeout=SNAPSHOT_TIMEOUT, follow_redirects=False) as client:
+        with httpx.Client(timeout=SNAPSHOT_TIMEOUT, follow_redirects=False, trust_env=False) as client:
             with client.stream("GET", url, headers=headers) as res:
-                if res.status_code != 200:
+                if res.status_code != 200:  # a redirect too: never followed, never handed over
                     return 502, f"snapshot unavailable (upstream HTTP {res.status_code})".encode(), TEXT
                 ctype = res.headers.get("content-type", "").split(";")[0].strip().lower()
                 if ctype not in SNAPSHOT_TYPES:  # an SVG from our origin could run script: raster only
@@ -182,6 +205,8 @@ def camera_snapshot(views, camera_id: str) -> tuple[int, bytes, str]:
                     body += chunk
                     if len(body) > SNAPSHOT_MAX_BYTES:
                         return 502, b"snapshot unavailable (image too large)", TEXT
+                    if time.monotonic() > deadline:  # a slow drip: each read in time, the whole not
+                        raise httpx.ReadTimeout("snapshot took too long")
     except httpx.TimeoutException:
         return 502, f"snapshot unavailable (upstream did not answer in {SNAPSHOT_TIMEOUT:g} s)".encode(), TEXT
     except httpx.HTTPError:
@@ -189,11 +214,32 @@ def camera_snapshot(views, camera_id: str) -> tuple[int, bytes, str]:
     return 200, bytes(body), ctype
 
 
+def _host_port(url: str) -> tuple[str, int] | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:  # a port that is not a number
+        return None
+    return (parts.hostname.lower(), port) if parts.hostname and port else None
+
+
+def snapshot_allowed(url: str, settings) -> bool:
+    """May the server fetch this snapshot address: http or https, and its host:port that of the
+    camera registry (IOC_CAMERAS_URL) or one of IOC_SNAPSHOT_HOSTS (``Settings.snapshot_origins``)."""
+    if urlsplit(url).scheme not in ("http", "https"):
+        return False
+    target = _host_port(url)
+    allowed = set(settings.snapshot_origins)
+    registry = _host_port(settings.cameras_url) if settings.cameras_url else None
+    if registry is not None:
+        allowed.add(registry)
+    return target is not None and target in allowed
+
+
 def _same_origin(url: str, base: str | None) -> bool:
-    """The camera token goes only to the camera registry's own host (or anywhere when no
-    registry address is configured)."""
+    """The camera token goes only to the camera registry's own scheme, host and port."""
     if not base:
-        return True
+        return False
     a, b = urlsplit(url), urlsplit(base)
     return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
 
@@ -201,11 +247,12 @@ def _same_origin(url: str, base: str | None) -> bool:
 # --- a station --------------------------------------------------------------------------------
 
 
-def station_series(views, station_id: str, rng: str, lang: str) -> dict:
+def station_series(views, station_id: str, rng: str, lang: str, *, principal: Principal | None = None) -> dict:
     """A station's values over 24 h / 7 d / 30 d against the official thresholds (QCVN 05
     air limits, QCVN 08 level B for water, salinity / flood / insect alarm levels), and its
     category history: hourly VN_AQI for air stations, VN_WQI of each sample for water
-    stations, the alarm level reached by each reading for level stations."""
+    stations, the alarm level reached by each reading for level stations. A station outside
+    the principal's communes raises ``OutOfScope``."""
     if rng not in RANGES:
         raise ValueError(f"bad range {str(rng)[:20]!r}: one of {', '.join(RANGES)}")
     _check_id(station_id, "station")
@@ -213,9 +260,11 @@ def station_series(views, station_id: str, rng: str, lang: str) -> dict:
     start = now - timedelta(hours=RANGES[rng])
     st = m.Station.__table__
     with kpi_sql.connect(views.engine()) as conn:
-        row = conn.execute(select(st.c.id, st.c.name, st.c.kind, st.c.properties).where(st.c.id == station_id)).first()
+        row = conn.execute(select(st.c.id, st.c.name, st.c.kind, st.c.properties, st.c.commune_code)
+                           .where(st.c.id == station_id)).first()
         if row is None:
             raise NotFound(f"station {station_id[:60]!r} not found")
+        _in_scope(principal, row.commune_code, "station")
         dt = m.Datastream.__table__
         ds = kpi_sql.fetch(conn, select(dt.c.id, dt.c.station_id, dt.c.name, dt.c.parameter, dt.c.unit)
                           .where(dt.c.station_id == row.id).order_by(dt.c.id))

@@ -14,12 +14,15 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import case, func, select
 
+from ioc.auth import scope
+from ioc.auth.roles import Principal
 from ioc.db import models as m
 from ioc.i18n import t
 from ioc.kpi import aqi as aqi_mod
 from ioc.kpi import environment, environment_sql, parameters, sql as kpi_sql
 from ioc.kpi import wqi as wqi_mod
 from ioc.views import text
+from ioc.views.privacy import current_principal
 from ioc.kpi import hotline
 from ioc.kpi import tickets as kpi_tickets
 from ioc.kpi.dates import micros
@@ -571,14 +574,19 @@ LEVEL_PARAMS = {"salinity": "salinity", "water_level": "water_level", "insect_co
 _SEV = {None: 0, "info": 1, "warning": 2, "critical": 3}
 
 
-def stations_layer(views, lang: str) -> dict:
+def stations_layer(views, lang: str, *, principal: Principal | None = None) -> dict:
     """Every station with a position as a GeoJSON Point: air and water stations with their
     current VN_AQI / VN_WQI and official category colour (from the published map facts),
     IoT water-level/salinity and insect-trap stations with their newest value against their
-    alarm levels (the KPI engine's level rules on the newest values in SQL)."""
+    alarm levels (the KPI engine's level rules on the newest values in SQL). For a principal
+    limited to communes (``principal`` None: the request's; ioc.auth.scope.limited_communes)
+    only the stations of those communes."""
     now = views.clock()
+    communes = scope.limited_communes(principal or current_principal())
     with kpi_sql.connect(views.engine()) as conn:
         stations = environment_sql.load_stations(conn)
+        if communes is not None and len(stations):
+            stations = stations[stations["commune_code"].isin(communes)]
         ds = environment_sql.load_datastreams(conn)
         level_ids = stations.loc[stations["kind"].isin(["iot_water", "insect"]), "id"].astype(str).tolist() \
             if len(stations) else []

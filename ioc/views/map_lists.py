@@ -18,12 +18,13 @@ import pandas as pd
 from pydantic import BaseModel
 from sqlalchemy import and_, case, func, literal, or_, select
 
+from ioc.auth import scope
 from ioc.db import models as m
 from ioc.i18n import t
 from ioc.kpi import qd766_sql, tickets as kpi_tickets
 from ioc.views import text
 from ioc.views.map_details import NotFound
-from ioc.views.privacy import Reveal, log_access
+from ioc.views.privacy import Reveal, current_principal, log_access
 from ioc.views.map_filters import (
     DEADLINE_WORKING_DAYS,
     MapFilters,
@@ -52,7 +53,7 @@ class KpiRow(BaseModel):
     key: str
     label: str
     value: str  # the commune's, formatted ("—" when missing)
-    province: str
+    province: str | None  # None: not shown to this principal (ioc.auth.scope.sees_province)
     previous: str  # the commune's in the previous period
     change: str  # "+3 so với kỳ trước", or why there is none
     tone: Literal["good", "bad", "neutral"] = "neutral"
@@ -66,19 +67,23 @@ class CommunePanel(BaseModel):
     rows: list[KpiRow]
     note: str = ""
     error: str | None = None
-    columns: list[str]  # the headers of rows: indicator, commune, province, previous, change
+    columns: list[str]  # the headers of rows: indicator, commune, [province,] previous, change
 
 
 def clear_cache() -> None:
     _period_cache.clear()
 
 
-def commune_panel(views, code: str, filters: MapFilters, lang: str) -> CommunePanel:
+def commune_panel(views, code: str, filters: MapFilters, lang: str, *, province: bool | None = None) -> CommunePanel:
     """The commune's KPIs for the filters' range (``period_figures(…, "custom", start, end)``
     and its per-commune breakdowns: the figures of ``ioc kpi --json --period custom``),
     against the province and the previous range of equal length (counted as its own custom
     period, so the commune's previous figures are the same query's). A database error is
-    said in ``error``, never raised; an unknown commune raises ``NotFound``."""
+    said in ``error``, never raised; an unknown commune raises ``NotFound``. The province column
+    only for a principal who may see province-wide figures (``province`` None: the request's
+    principal, ioc.auth.scope.sees_province; a user limited to communes may not)."""
+    if province is None:
+        province = scope.sees_province(current_principal())
     names = views.atlas.names()
     if code not in names:
         raise NotFound(f"commune {code[:20]!r} not found")
@@ -86,7 +91,7 @@ def commune_panel(views, code: str, filters: MapFilters, lang: str) -> CommunePa
     days = filters.days
     ps, pe = filters.start - timedelta(days=days), filters.start - timedelta(days=1)
     cols = [t(k, lang) for k in ("sm.panel.indicator", "sm.panel.commune", "sm.panel.province",
-                                 "sm.panel.previous", "sm.panel.change")]
+                                 "sm.panel.previous", "sm.panel.change") if province or k != "sm.panel.province"]
     note = t("sm.panel.filters_note", lang) if (filters.service or filters.sector != "all"
                                                  or filters.status != "all") else ""
     prev_text = t("sm.panel.previous_period", lang).format(start=ps.strftime("%d/%m/%Y"), end=pe.strftime("%d/%m/%Y"))
@@ -103,7 +108,7 @@ def commune_panel(views, code: str, filters: MapFilters, lang: str) -> CommunePa
     if not cur["period"]["complete"]:
         period += " · " + t("sm.panel.as_of", lang).format(at=when(datetime.fromisoformat(cur["period"]["as_of"]), tz))
     area = commune_areas(views)
-    rows = [_row(spec, code, cur, prev, area, air, lang) for spec in _ROWS
+    rows = [_row(spec, code, cur, prev, area, air, lang, province) for spec in _ROWS
             if spec.key != "aqi_max" or air]
     return CommunePanel(code=code, name=names[code], period=period, previous_period=prev_text, rows=rows, note=note,
                         columns=cols)
@@ -207,16 +212,18 @@ def _fmt(kind: str, v, lang: str) -> str:
     return text.num(v, lang)
 
 
-def _row(spec: _RowSpec, code: str, cur: dict, prev: dict, area: dict, air: list[str], lang: str) -> KpiRow:
+def _row(spec: _RowSpec, code: str, cur: dict, prev: dict, area: dict, air: list[str], lang: str,
+         province: bool = True) -> KpiRow:
     ctx = {"area": area, "air": set(air)}
-    v, p, prov = spec.get(cur, code, ctx), spec.get(prev, code, ctx), spec.get(cur, None, ctx)
+    v, p = spec.get(cur, code, ctx), spec.get(prev, code, ctx)
     a = v[0] if spec.fmt == "score" and v is not None else v
     b = p[0] if spec.fmt == "score" and p is not None else p
     decimals = {"pct": 1, "per_km2": 2, "score": 1}.get(spec.fmt, 0)
     suffix = t("sm.pp", lang) if spec.fmt == "pct" else ""
     d = text.delta(a, b, lang, "sm.vs_previous", decimals=decimals, suffix=suffix, higher_is_better=spec.better)
     return KpiRow(key=spec.key, label=t(f"sm.kpi.{spec.key}", lang), value=_fmt(spec.fmt, v, lang),
-                  province=_fmt(spec.fmt, prov, lang), previous=_fmt(spec.fmt, p, lang),
+                  province=_fmt(spec.fmt, spec.get(cur, None, ctx), lang) if province else None,
+                  previous=_fmt(spec.fmt, p, lang),
                   change=d.text if d else t("sm.no_change", lang), tone=d.tone if d else "neutral")
 
 
@@ -405,7 +412,7 @@ def commune_list(views, code: str, kind: str, filters: MapFilters, *, sort: str 
         rows = conn.execute(stmt.limit(page_size).offset(page * page_size)).all()
     if personal:
         log_access(views.engine(), reveal, action="view", surface="map.list", kind="ticket",
-                   ids=[r.external_id for r in rows])
+                   ids=[r.external_id for r in rows], communes=[code])
     return ListPage(kind=kind, title=t(f"sm.list.{kind}", lang), columns=_columns(kind, lang, bool(personal)),
                     rows=_with_person(spec.format(rows, views, at, lang), rows, bool(personal)), total=total,
                     page=page, page_count=pages, page_size=page_size, sort=col, desc=down,
@@ -454,7 +461,7 @@ def list_all(views, code: str, kind: str, filters: MapFilters, *, sort: str | No
         if personal:
             ids = [r.external_id for r in conn.execute(stmt)]
     if personal:
-        log_access(views.engine(), reveal, action="export", surface=surface, kind="ticket", ids=ids)
+        log_access(views.engine(), reveal, action="export", surface=surface, kind="ticket", ids=ids, communes=[code])
         stmt = stmt.add_columns(*personal)
 
     def rows() -> Iterator[dict]:

@@ -3,7 +3,9 @@
 A ticket's reporter (name, phone number, e-mail) and its exact address are shown **masked**
 to everyone ("N. V. A.", "*******678", "***, Phường Cao Lãnh, tỉnh Đồng Tháp"; ioc/pii.py) and
 its description (the reporter's own words) not at all; all of them **unmasked** only to a
-principal with the ``pii`` permission who asks for it with a reason (``reveal_for``). Every unmasked view or export is
+principal with the ``pii`` permission and, for a sector user, the hotline sector (``may_reveal``)
+who asks for it with a reason (``reveal_for``), and only for tickets of the principal's communes
+(``log_access`` refuses the others before writing anything). Every unmasked view or export is
 written to ``pii_access_log`` (who, when, which records, why) before the data leaves the read
 model; admins read it (``access_log``, ``ioc audit list``); the app has no path that updates
 or deletes it, and the database refuses both (migration 0007).
@@ -59,13 +61,25 @@ class Reveal:
     reason: str
 
 
+HOTLINE = "hotline"  # the sector whose records (1022 tickets) hold personal data
+
+
+def may_reveal(principal: Principal) -> bool:
+    """May this principal ask for personal data unmasked at all: a named person with ``pii``
+    and, for a sector user, the hotline sector (the reporters are the hotline's)."""
+    return (bool(principal.pii and principal.name)
+            and (principal.role != "sector" or HOTLINE in principal.sectors))
+
+
 def reveal_for(principal: Principal, requested: bool, reason: str | None) -> Reveal | None:
-    """None (masked) unless unmasked data is requested; then the principal must hold ``pii``
-    (PiiDenied) and give a reason (ValueError)."""
+    """None (masked) unless unmasked data is requested; then the principal must pass
+    ``may_reveal`` (PiiDenied) and give a reason (ValueError). Which records: ``log_access``."""
     if not requested:
         return None
     if not principal.pii or not principal.name:
         raise PiiDenied("showing personal data needs the pii permission")
+    if not may_reveal(principal):
+        raise PiiDenied("showing a 1022 reporter's personal data needs the hotline sector")
     why = " ".join(str(reason or "").split())
     if len(why) < MIN_REASON:
         raise ValueError(f"a reason (at least {MIN_REASON} characters) is required to show personal data")
@@ -87,9 +101,14 @@ def person(row, reveal: Reveal | None) -> dict:
             "address": mask_address(address), "description": None, "masked": True}
 
 
-def log_access(engine, reveal: Reveal, *, action: str, surface: str, kind: str, ids: Sequence[str]) -> None:
+def log_access(engine, reveal: Reveal, *, action: str, surface: str, kind: str, ids: Sequence[str],
+               communes: Sequence[str | None]) -> None:
     """One row of the access log, committed before the data is handed over (so an answer with
-    personal data never exists without its row)."""
+    personal data never exists without its row). ``communes``: those of the records shown; each
+    must be one of the principal's (``Principal.commune_allowed``), else PiiDenied and no row."""
+    outside = sorted({str(c) for c in communes if not reveal.principal.commune_allowed(c)})
+    if outside:
+        raise PiiDenied(f"personal data of commune {outside[0][:10]!r} is outside your communes")
     ids = [str(i) for i in ids]
     with engine.begin() as conn:
         conn.execute(insert(m.PiiAccess.__table__).values(
@@ -115,4 +134,4 @@ def access_log(engine, principal: Principal, *, actor: str | None = None, since:
 
 
 __all__ = ["ADMIN", "CLI", "NOBODY", "PiiDenied", "Principal", "Reveal", "access_log", "current_principal",
-           "log_access", "person", "reveal_for"]
+           "log_access", "may_reveal", "person", "reveal_for"]

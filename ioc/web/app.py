@@ -80,6 +80,13 @@ def create_app(settings: Settings | None = None, read_model: ReadModel | None = 
     build = build_id()
     metrics.install(app, settings, views)  # first: its timer starts before the guard's check, GET /metrics
     install_auth(server, settings)  # the guard before every route and callback, /login, /logout, /enrol
+    if settings.trusted_proxies:
+        # behind nginx the peer is the proxy: the client's address (login throttling, audit) and
+        # scheme (Secure cookies, HSTS) come from the headers of the trusted hops only
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.trusted_proxies
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_proto=n, x_host=0, x_port=0, x_prefix=0)
 
     @app.server.get("/healthz")
     def healthz():

@@ -13,6 +13,7 @@ from functools import wraps
 from flask import Response, request
 from sqlalchemy.exc import DBAPIError
 
+from ioc.auth.scope import OutOfScope
 from ioc.i18n import t
 from ioc.views import mapdata, privacy
 from ioc.views.exports import content_disposition, filename
@@ -85,6 +86,8 @@ def register(server, views) -> None:
                     return _error(404, str(err))
                 except privacy.PiiDenied as err:
                     return _error(403, str(err))
+                except OutOfScope as err:  # a record opened by id outside the user's communes
+                    return _json({"error": str(err), "reason": "out_of_scope"}, 403)
                 except ValueError as err:  # BadInput, MapFilters, PeriodError …: the caller's mistake
                     return _error(400, str(err))
                 except DBAPIError:

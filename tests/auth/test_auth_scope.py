@@ -3,6 +3,8 @@ the page (ioc/auth/scope.py)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ioc.auth.testing import ensure_user, sign_in
@@ -83,3 +85,45 @@ def test_a_user_of_every_sector_without_communes_sees_the_whole_map(clients):
                 "/api/map/communes.json?metric=worst_index"):
         assert _status(c, url) not in (401, 403), url
     assert _status(c, "/map") == 200
+
+
+def test_clearing_the_commune_keeps_the_users_commune_and_says_why(auth_app, hotline_user):
+    """/map's filter callback, through the guard, as the browser sends it when a user limited to
+    communes clears the commune dropdown: not refused (a 403 in the console, a dead page), but
+    the dropdown back on their commune and a notice in Vietnamese (English after the switch)."""
+    key = next(k for k in auth_app.callback_map if "map-filters.data" in k and "map-notice.children" in k)
+    outputs = [{"id": p.split("@")[0].rsplit(".", 1)[0], "property": p.split("@")[0].rsplit(".", 1)[1]}
+               for p in key.strip(".").split("...")]
+    current = {"start": "2026-11-01", "end": "2026-11-30", "sector": "hotline", "commune": "30319"}
+
+    def post(commune, lang):
+        values = [("map-dates", "start_date", "2026-11-01"), ("map-dates", "end_date", "2026-11-30"),
+                  ("map-service", "value", []), ("map-sector", "value", "hotline"), ("map-status", "value", "all"),
+                  ("map-commune", "value", commune)]
+        body = {"output": key, "outputs": outputs, "changedPropIds": ["map-commune.value"],
+                "inputs": [{"id": i, "property": p, "value": v} for i, p, v in values],
+                "state": [{"id": "lang", "property": "data", "value": lang},
+                          {"id": "map-filters", "property": "data", "value": current}]}
+        return hotline_user.post("/_dash-update-component", headers=ORIGIN, json=body)
+
+    res = post(None, "vi")
+    assert res.status_code == 200, res.get_data(as_text=True)
+    out = res.json["response"]
+    assert out["map-commune"]["value"] == "30319"  # the commune shown stays
+    assert "map-filters" not in out  # the filters never ask for the whole province
+    notice = json.dumps(out["map-notice"]["children"], ensure_ascii=False)
+    assert "Tài khoản của bạn chỉ xem được số liệu của 30316, 30319" in notice
+    res = post(None, "en")
+    assert "Your account sees the figures of 30316, 30319 only" in json.dumps(res.json["response"], ensure_ascii=False)
+    # choosing one of theirs is an ordinary filter change
+    chosen = post("30316", "vi")
+    assert chosen.status_code == 200 and chosen.json["response"]["map-filters"]["data"]["commune"] == "30316"
+
+
+def test_the_mobile_page_has_a_sign_out_link_like_the_other_pages(clients):
+    page = clients["leader"].get("/m")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert '<a id="m-logout" class="m-logout" href="/logout?lang=vi">Đăng xuất</a>' in html
+    assert 'href="/logout?lang=en">Sign out</a>' in clients["leader"].get("/m?lang=en").get_data(as_text=True)
+    assert clients["leader"].get("/logout?lang=vi").status_code == 200  # the link opens the sign-out form

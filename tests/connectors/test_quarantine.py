@@ -241,3 +241,60 @@ def test_migration_and_command_redact_rows_stored_before(tmp_path, monkeypatch):
     assert done.exit_code == 0 and "redacted 1 stored payload" in done.stdout
     assert not any("0912345678" in r.payload for r in _rows(engine))
     engine.dispose()
+
+
+def _raw_digest_key(payload) -> str:
+    """The key an older version gave a record without an id: a digest of its raw payload."""
+    import hashlib
+
+    import orjson
+
+    return "ticket:sha256:" + hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+GUESS = {"description": "ngập nước", "reporter_phone": "0912345678", "address": "Số 12 Lê Lợi"}
+
+
+def test_the_key_of_a_record_without_an_id_cannot_confirm_a_phone_number():
+    """Hashing a guessed payload (the same record with a guessed phone number) must not give
+    the stored key: the key is a digest of the redacted payload."""
+    key = record_key(Quarantined(None, "missing_id", "r", GUESS, "ticket"))
+    assert key != _raw_digest_key(GUESS)
+    other_phone = record_key(Quarantined(None, "missing_id", "r", {**GUESS, "reporter_phone": "0987654321"}, "ticket"))
+    assert other_phone == key  # the phone number does not change the key: nothing to confirm by hashing
+    assert record_key(Quarantined(None, "missing_id", "r", {**GUESS, "description": "cháy"}, "ticket")) != key
+
+
+def test_migration_0009_rekeys_rows_stored_with_a_digest_of_the_raw_payload(tmp_path):
+    """Rows keyed by a raw digest (before revision 0009) get the key of their redacted payload;
+    two that differ only in personal data become one row; rows with an id keep theirs."""
+    from connectors.quarantine import truncate_payload
+
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    engine = make_engine(url)
+    upgrade(engine, "0008_briefing_mail")
+    t0 = datetime(2026, 11, 30, 1, 0, tzinfo=timezone.utc)
+    q = m.QuarantineRecord.__table__
+    other = {**GUESS, "reporter_phone": "0987654321"}
+    with engine.begin() as c:
+        for i, (payload, key) in enumerate(((GUESS, _raw_digest_key(GUESS)), (other, _raw_digest_key(other)),
+                                            ({"service_request_id": "PA1"}, "ticket:PA1"))):
+            c.execute(insert(q).values(source="hotline", record_key=key, record_id=None if i < 2 else "PA1",
+                                       reason_code="missing_id", reason="why", payload=truncate_payload(payload),
+                                       first_seen_at=t0 + timedelta(minutes=i), last_seen_at=t0 + timedelta(minutes=i),
+                                       times_seen=2))
+    upgrade(engine)
+    rows = {r.record_key: r for r in _rows(engine)}
+    new_key = record_key(Quarantined(None, "missing_id", "r", GUESS, "ticket"))
+    assert set(rows) == {new_key, "ticket:PA1"}
+    merged = rows[new_key]
+    assert merged.times_seen == 4 and merged.first_seen_at == t0 and merged.last_seen_at == t0 + timedelta(minutes=1)
+    assert "0912345678" not in merged.payload and "0987654321" not in merged.payload
+    # the next poll's sighting of the same broken record updates that row
+    from connectors.quarantine import store
+
+    with Session(engine) as s:
+        store(s, "hotline", [Quarantined(None, "missing_id", "again", GUESS, "ticket")], t0 + timedelta(hours=1), set())
+        s.commit()
+    assert {r.record_key: r.times_seen for r in _rows(engine)} == {new_key: 5, "ticket:PA1": 2}
+    engine.dispose()

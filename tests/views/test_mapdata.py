@@ -496,6 +496,7 @@ def test_a_camera_shows_its_history_never_a_url(world):
 
 class _Upstream(BaseHTTPRequestHandler):
     seen: list = []
+    redirect_to: str | None = None
 
     def do_GET(self):  # noqa: N802
         _Upstream.seen.append((self.path, self.headers.get("Authorization")))
@@ -511,7 +512,7 @@ class _Upstream(BaseHTTPRequestHandler):
             self.wfile.write(b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')
         elif self.path.startswith("/C6/"):
             self.send_response(302)
-            self.send_header("Location", "http://elsewhere.example/x.png")
+            self.send_header("Location", _Upstream.redirect_to or "http://elsewhere.example/x.png")
             self.end_headers()
         else:
             self.send_response(503)
@@ -552,10 +553,65 @@ def test_the_snapshot_is_fetched_server_side_with_the_token(world, upstream):
     moved = cl.get("/api/map/camera/C6/snapshot.jpg")  # never follows or hands over a redirect
     assert moved.status_code == 502 and "Location" not in moved.headers
     assert cl.get("/api/map/camera/C9/snapshot.jpg").status_code == 404
-    # another host never gets the token
-    other = make_views(world.engine(), cameras_token="SECRET-TOKEN-123", cameras_url="http://cams.example/api")
-    client_for(other).get("/api/map/camera/C1/snapshot.jpg")
+    # a host allowed by IOC_SNAPSHOT_HOSTS is fetched, but never gets the registry's token
+    port = upstream.rsplit(":", 1)[1]
+    other = make_views(world.engine(), cameras_token="SECRET-TOKEN-123", cameras_url="http://cams.example/api",
+                       snapshot_hosts=f"127.0.0.1:{port}")
+    assert client_for(other).get("/api/map/camera/C1/snapshot.jpg").status_code == 200
     assert _Upstream.seen[-1] == ("/C1/snapshot.png", None)
+
+
+@pytest.fixture
+def intranet():
+    """Another HTTP server on this machine (another port): an address an upstream record could
+    name to make the server fetch something of the internal network (SSRF)."""
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            seen.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.end_headers()
+            self.wfile.write(b"\x89PNG-internal")
+
+        def log_message(self, *a):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}", seen
+    srv.shutdown()
+
+
+def test_a_snapshot_address_off_the_camera_registry_is_never_fetched(world, upstream, intranet):
+    """Only http/https on the camera registry's own host:port (or IOC_SNAPSHOT_HOSTS) is fetched:
+    another port of the same machine, another scheme, or a redirect there are refused."""
+    from sqlalchemy import update
+
+    from ioc.db import models as m
+
+    inside, seen = intranet
+    urls = {"C1": f"{inside}/admin/snapshot.png", "C2": f"{inside.replace('http:', 'https:')}/x.png",
+            "C3": "file:///etc/passwd", "C6": f"{upstream}/C6/snapshot.png"}
+    with world.engine().begin() as c:
+        for cid, url in urls.items():
+            c.execute(update(m.Camera).where(m.Camera.id == cid).values(snapshot_url=url))
+    _Upstream.redirect_to = f"{inside}/admin/redirected.png"
+    try:
+        cl = client_for(make_views(world.engine(), cameras_token="SECRET-TOKEN-123", cameras_url=upstream + "/api"))
+        answers = {cid: cl.get(f"/api/map/camera/{cid}/snapshot.jpg") for cid in urls}
+    finally:
+        _Upstream.redirect_to = None
+    assert answers["C1"].status_code == 502 and b"IOC_SNAPSHOT_HOSTS" in answers["C1"].data
+    assert answers["C2"].status_code == 502 and answers["C3"].status_code == 404
+    assert answers["C6"].status_code == 502 and "Location" not in answers["C6"].headers  # the redirect is not followed
+    assert _Upstream.seen[-1][0] == "/C6/snapshot.png"  # the registry's host was asked …
+    assert seen == []  # … the other server never
+    assert all(b"PNG-internal" not in a.data for a in answers.values())
+    # no camera registry configured: nothing is fetched at all
+    bare = client_for(make_views(world.engine()))
+    assert bare.get("/api/map/camera/C6/snapshot.jpg").status_code == 502 and len(_Upstream.seen) == 1
 
 
 # --- endpoints --------------------------------------------------------------------------------

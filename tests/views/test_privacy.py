@@ -123,7 +123,8 @@ def test_reveal_through_the_endpoints_is_checked_and_logged(world):
 
 def test_the_access_log_is_for_admins_and_append_only(world):
     reveal = privacy.reveal_for(OFFICER, True, "kiểm tra định kỳ")
-    privacy.log_access(world.engine(), reveal, action="view", surface="test", kind="ticket", ids=["PA001"])
+    privacy.log_access(world.engine(), reveal, action="view", surface="test", kind="ticket", ids=["PA001"],
+                       communes=["10001"])
     with pytest.raises(PiiDenied):
         privacy.access_log(world.engine(), OFFICER)
     assert [e["record_ids"] for e in _log(world)] == [["PA001"]]
@@ -142,7 +143,7 @@ def test_audit_list_command(world):
 
     reveal = privacy.reveal_for(OFFICER, True, "xác minh hiện trường")
     privacy.log_access(world.engine(), reveal, action="export", surface="map.export.xlsx", kind="ticket",
-                       ids=["PA001", "PA002"])
+                       ids=["PA001", "PA002"], communes=["10001"])
     url = world.engine().url.render_as_string(hide_password=False)
     res = CliRunner().invoke(app, ["audit", "list", "--json"], env={"IOC_DATABASE_URL": url})
     assert res.exit_code == 0, res.output
