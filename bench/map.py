@@ -62,7 +62,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.kpi import Writer, _times  # noqa: E402
-from bench.web import MachineLoad, wait_until_quiet  # noqa: E402
+from bench.common import MachineLoad, wait_until_quiet  # noqa: E402
 from tests.browser.iocbrowser import (  # noqa: E402
     CHROMEDRIVER,
     CHROMIUM,
