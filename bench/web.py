@@ -1183,8 +1183,11 @@ def main() -> None:
     ap.add_argument("--retries", type=int, default=0,
                     help="measure a level of viewers again (up to this often) when other processes were busy")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, database) for a look afterwards")
+    add_json_arg(ap)
     a = ap.parse_args()
 
+    started = time.time()
+    figures: list[Figure] = []
     stack = Stack(a.history_days, a.workers)
     flipper = None
     signal.signal(signal.SIGTERM, _interrupt)
@@ -1194,17 +1197,32 @@ def main() -> None:
         stack.start()
         flipper = CameraFlipper(stack)
         if not a.skip_viewers:
-            bench_viewer_levels(stack, flipper, [int(v) for v in a.viewers.split(",")], a.seconds, a.change_every,
-                                a.ping_every, a.quiet_wait, a.retries, a.clients)
+            levels = bench_viewer_levels(stack, flipper, [int(v) for v in a.viewers.split(",")], a.seconds,
+                                         a.change_every, a.ping_every, a.quiet_wait, a.retries, a.clients)
+            for r in levels:
+                figures += [Figure(f"wall poll p95, {r['viewers']} viewers", _round(pct(r["wall"], 95)), "ms",
+                                   TARGETS["update_p95_ms"], note=f"p50 {pct(r['wall'], 50):.0f} ms, "
+                                                                  f"{len(r['wall']):,} polls"),
+                            Figure(f"wall poll errors, {r['viewers']} viewers", r["errors"], "errors", 0),
+                            Figure(f"ping p95, {r['viewers']} viewers", _round(pct(r["ping"], 95)), "ms",
+                                   note="GET /api/ping under the same load")]
         if not a.skip_latency:
             wait_until_quiet(a.quiet_wait)
-            bench_change_to_screen(stack, flipper, a.changes)
+            totals = bench_change_to_screen(stack, flipper, a.changes)["totals"]
+            figures.append(Figure("change → wall DOM p95", _round(pct(totals, 95), 2), "s", TARGETS["change_p95_s"],
+                                  note=f"{len(totals)} of {a.changes} changes seen"))
         if not a.skip_mobile:
             wait_until_quiet(a.quiet_wait)
-            bench_mobile(stack)
+            for throttled, m in bench_mobile(stack).items():
+                how = "Slow 4G + 4× CPU" if throttled else "localhost"
+                figures += [Figure(f"/m first load bytes ({how})", round(m["bytes"]), "bytes", TARGETS["m_bytes"]),
+                            Figure(f"/m usable ({how})", _round(m["usable"], 2), "s", TARGETS["m_usable_s"])]
         if not a.skip_heap:
             wait_until_quiet(a.quiet_wait)
-            bench_heap(stack, flipper, a.minutes, a.change_every)
+            heap = bench_heap(stack, flipper, a.minutes, a.change_every)
+            figures.append(Figure(f"wall JS heap after {a.minutes:g} min / after 1 min",
+                                  round(heap["last"] / heap["first"], 2), "×",
+                                  note=f"{heap['first'] / 2**20:.2f} → {heap['last'] / 2**20:.2f} MiB"))
     except KeyboardInterrupt:
         print("\ninterrupted: stopping what was started", flush=True)
     finally:
@@ -1215,6 +1233,14 @@ def main() -> None:
             print(f"kept {stack.work}")
         else:
             shutil.rmtree(stack.work, ignore_errors=True)
+    write_json(a.json, "web", figures, started=started,
+               context={"viewers": a.viewers, "seconds": a.seconds, "workers": a.workers, "changes": a.changes,
+                        "minutes": a.minutes})
+
+
+def _round(x: float, digits: int = 0) -> float | None:
+    """A figure for the JSON: None when there were no samples (nan)."""
+    return None if x != x else round(x, digits)
 
 
 if __name__ == "__main__":
