@@ -155,7 +155,7 @@ class Stack:
         self.redis = start_own_redis(self.work / "redis", port=free_port())
         self.db_url = f"sqlite:///{self.work / 'ioc.db'}"
         sim_port = free_port()
-        sim = f"http://127.0.0.1:{sim_port}"
+        sim = self.sim_url = f"http://127.0.0.1:{sim_port}"
         self._env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")} | {
             "PYTHONPATH": str(ROOT), "IOC_DATA_DIR": str(self.work), "IOC_DATABASE_URL": self.db_url,
             "IOC_REDIS_URL": self.redis.url, "IOC_LOG_LEVEL": "WARNING",

@@ -302,6 +302,9 @@ def main() -> None:
     ap.add_argument("--no-soak", action="store_true", help="leave out the 30-minute soak")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "performance.md", help="the document to write")
     ap.add_argument("--logs", type=Path, help="keep each bench's output and JSON here (default: a temp dir)")
+    ap.add_argument("--soak-from", type=Path, metavar="FILE",
+                    help="take the soak's figures from an earlier `bench/soak.py --json FILE` instead of running "
+                         "it (the document says so)")
     a = ap.parse_args()
     names = [x.strip() for x in a.only.split(",")] if a.only else list(BENCHES)
     unknown = set(names) - set(BENCHES) - {"ceilings"}
@@ -326,6 +329,12 @@ def main() -> None:
         if argv is None:
             skipped[name] = "not present (no bench/drills module in this checkout)"
             print(f"\n=== {name}: not present", flush=True)
+            continue
+        if name == "soak" and a.soak_from:
+            earlier = read_json(a.soak_from)
+            docs[name] = earlier | {"took": earlier["seconds"],
+                                    "command": f"python bench/soak.py — NOT run here: its figures are those of an "
+                                               f"earlier run started {earlier['started']} ({a.soak_from})"}
             continue
         docs[name] = run_bench(name, argv, logs)
     order += [n for n in skipped if n not in order]

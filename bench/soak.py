@@ -173,6 +173,13 @@ def main() -> None:
               f"{a.minutes:g} min, a sample every {a.sample_every:g} s", flush=True)
         stack.start()
         store = stack.store()
+        from bench.common import _get
+
+        stats = _get(stack.sim_url + "/_control/info", 10).json().get("stats", {})
+        volume = {k: v for src in ("hotline", "cameras", "procedures") for k, v in (stats.get(src) or {}).items()
+                  if k in ("tickets", "cameras", "dossiers")}
+        print("simulator volume: " + ", ".join(f"{v:,} {k}" for k, v in volume.items()), flush=True)
+        context["volume"] = volume
         driver = chromium(stack.work)
         _enrol(driver, stack, f"bench-soak-wall-{time.monotonic_ns()}")
         driver.get(stack.base + "/wall")
@@ -261,7 +268,7 @@ def main() -> None:
             print(f"processes that exited during the soak: {dead}")
         figures.append(Figure("processes that exited", len(dead), "processes", 0, note=", ".join(dead)))
         print(machine)
-        context = {"minutes": a.minutes, "scale": a.scale, "sample_every": a.sample_every,
+        context |= {"minutes": a.minutes, "scale": a.scale, "sample_every": a.sample_every,
                    "rule": f"median RSS of the last third < {GROWTH_MAX:g} % above the first third",
                    "machine": machine, "names": names,
                    "rss": [[round(t, 2), {n: (round(v) if v is not None else None) for n, v in row.items()}, extra]
