@@ -5,6 +5,7 @@ every figure beside its target, the machine's own ceilings measured in the same 
     bench/run_all                          # everything: the reference figures (takes well over an hour)
     bench/run_all --quick --no-soak        # small sizes: a smoke check, not the reference figures
     bench/run_all --only geo,web --out /tmp/performance.md
+    bench/run_all --quick --from-logs DIR  # the document again from the JSON an earlier run left in DIR
 
 Each bench runs as its own process (``python bench/<name>.py … --json FILE``); its output goes
 to ``<logs>/<name>.txt`` (a temp dir unless ``--logs``). A bench that fails is reported as
@@ -67,16 +68,26 @@ def run_bench(name: str, argv: list[str], logs: Path) -> dict:
             sys.stdout.write(line)
             log.write(line)
         code = proc.wait()
-    took = time.monotonic() - t
-    if code == 0 and out.exists():
+    return gathered(name, argv, logs, code, time.monotonic() - t)
+
+
+def gathered(name: str, argv: list[str], logs: Path, code: int | None, took: float | None) -> dict:
+    """The figures a bench wrote to ``logs``; ``code``/``took`` None: an earlier run's (--from-logs),
+    its duration then the bench's own ``seconds``."""
+    out = logs / f"{name}.json"
+    if (code in (0, None)) and out.exists():
         doc = read_json(out)
     else:
-        tail = (logs / f"{name}.txt").read_text(errors="replace").strip().splitlines()[-6:]
-        doc = {"bench": name, "figures": [], "context": {},
-               "failed": f"exit {code}" + ("" if out.exists() else ", no figures written"), "tail": tail}
-    doc["took"] = took
+        txt = logs / f"{name}.txt"
+        tail = txt.read_text(errors="replace").strip().splitlines()[-6:] if txt.exists() else []
+        doc = {"bench": name, "figures": [], "context": {}, "tail": tail,
+               "failed": (f"exit {code}" if code is not None else "no figures in " + str(logs))
+               + ("" if out.exists() else ", no figures written")}
+    doc["took"] = took if took is not None else doc.get("seconds", 0.0)
     doc["command"] = " ".join(["python", *[str(Path(c).relative_to(ROOT)) if c.startswith(str(ROOT)) else c
-                                           for c in cmd[1:-2]]])
+                                           for c in argv[1:]]])
+    if code is None:
+        doc["origin"] = f"not run now: the figures of an earlier run (started {doc.get('started', '?')}) in `{logs}`"
     return doc
 
 
@@ -115,6 +126,11 @@ def num(x: float | int | None, digits: int | None = None) -> str:
                   else 3)
     s = f"{x:,.{digits}f}"
     return s.replace(",", "\0").replace(".", ",").replace("\0", ".")
+
+
+def percent(share: float) -> str:
+    x = 100 * share
+    return f"{num(x, 0 if x >= 10 else 1)} %"
 
 
 def machine() -> dict:
@@ -165,11 +181,11 @@ def compare(bench: str, fig: dict, ceil: dict[str, float], context: dict) -> str
         parts = []
         redis = ceil.get("raw pipelined Redis HSET+XADD")
         if redis:
-            parts.append(f"{num(100 * v / redis, 0)} % of raw pipelined Redis")
+            parts.append(f"{percent(v / redis)} of raw pipelined Redis")
         sql_name = ("bulk SQL insert, PostgreSQL COPY" if context.get("database") == "postgresql"
                     else "bulk SQL insert, SQLite executemany")
         if ceil.get(sql_name):
-            parts.append(f"{num(100 * v / ceil[sql_name], 0)} % of {sql_name.removeprefix('bulk SQL insert, ')}")
+            parts.append(f"{percent(v / ceil[sql_name])} of {sql_name.removeprefix('bulk SQL insert, ')}")
         return "; ".join(parts) or None
     if bench == "web" and fig["unit"] == "ms" and (name.startswith("wall poll p95") or name.startswith("ping p95")):
         viewers = name.rsplit(", ", 1)[-1]  # "200 viewers"
@@ -199,9 +215,9 @@ def write_doc(path: Path, docs: dict[str, dict], order: list[str], *, quick: boo
           f"- Date: {started.astimezone(TZ):%d/%m/%Y %H:%M} (Asia/Ho_Chi_Minh); the whole run took "
           f"{num(sum(d.get('took', 0) for d in docs.values()) / 60, 1)} min",
           f"- Machine: {mach['cores']} cores, {mach['model']}, {num(mach['ram_gib'], 1)} GiB RAM; Linux "
-          f"{mach['kernel']}, Python {mach['python']}; load average at the start "
+          f"{mach['kernel']}, Python {mach['python']}; load average {mach.get('load_when', 'at the start')} "
           + " / ".join(num(x, 2) for x in mach["load"]),
-          f"- Git commit: {git_commit()}",
+          f"- Git commit{mach.get('commit_when', '')}: {git_commit()}",
           "- Detailed reports (how each page is measured, where the time goes, history): "
           "[performance-web.md](performance-web.md) (the wall `/wall`, the mobile view `/m`), "
           "[performance-map.md](performance-map.md) (the sector map `/map`).",
@@ -259,7 +275,8 @@ def write_doc(path: Path, docs: dict[str, dict], order: list[str], *, quick: boo
         if name in skipped:
             continue
         d = docs[name]
-        L += [f"### {name}", "", f"`{d['command']}` — took {num(d['took'], 0)} s"
+        L += [f"### {name}", "", f"`{d['command']}`" + (f" — {d['origin']}" if d.get("origin") else "")
+              + f" — took {num(d['took'], 0)} s"
               + (f"; detailed report: [{DETAILED[name]}]({DETAILED[name]})" if name in DETAILED else ""), ""]
         if d.get("failed"):
             L += [f"**FAILED** ({d['failed']}); the end of its output:", "", "```", *d["tail"], "```", ""]
@@ -302,6 +319,8 @@ def main() -> None:
     ap.add_argument("--no-soak", action="store_true", help="leave out the 30-minute soak")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "performance.md", help="the document to write")
     ap.add_argument("--logs", type=Path, help="keep each bench's output and JSON here (default: a temp dir)")
+    ap.add_argument("--from-logs", type=Path, metavar="DIR",
+                    help="run nothing: write the document from the JSON files an earlier run left in DIR (--logs)")
     ap.add_argument("--soak-from", type=Path, metavar="FILE",
                     help="take the soak's figures from an earlier `bench/soak.py --json FILE` instead of running "
                          "it (the document says so)")
@@ -316,13 +335,19 @@ def main() -> None:
 
     started = datetime.now().astimezone()
     mach = machine()  # the load average before our own processes start
+    if a.from_logs:
+        mach["load_when"] = "when this document was written (the benches ran earlier)"
+        mach["commit_when"] = " when this document was written"
     logs = a.logs or Path(tempfile.mkdtemp(prefix="ioc-run-all-"))
     logs.mkdir(parents=True, exist_ok=True)
     docs: dict[str, dict] = {}
     order = []
     cargv = ceilings_argv(selected, a.quick, explicit_ceilings)
+    def run(name: str, argv: list[str]) -> dict:
+        return gathered(name, argv, a.from_logs, None, None) if a.from_logs else run_bench(name, argv, logs)
+
     if cargv:
-        docs["ceilings"] = run_bench("ceilings", cargv, logs)
+        docs["ceilings"] = run("ceilings", cargv)
     for name in selected:
         order.append(name)
         argv = bench_argv(name, a.quick)
@@ -332,13 +357,16 @@ def main() -> None:
             continue
         if name == "soak" and a.soak_from:
             earlier = read_json(a.soak_from)
-            docs[name] = earlier | {"took": earlier["seconds"],
-                                    "command": f"python bench/soak.py — NOT run here: its figures are those of an "
-                                               f"earlier run started {earlier['started']} ({a.soak_from})"}
+            docs[name] = earlier | {"took": earlier["seconds"], "command": "python bench/soak.py",
+                                    "origin": f"not run by this run_all: the figures of a separate run started "
+                                              f"{earlier['started']} (`{a.soak_from}`)"}
             continue
-        docs[name] = run_bench(name, argv, logs)
+        docs[name] = run(name, argv)
     order += [n for n in skipped if n not in order]
     a.out.parent.mkdir(parents=True, exist_ok=True)
+    if a.from_logs:  # the date of the figures, not of this rewrite
+        starts = [datetime.fromisoformat(d["started"]) for d in docs.values() if d.get("started")]
+        started = min(starts) if starts else started
     write_doc(a.out, docs, order, quick=a.quick, started=started, argv=sys.argv[1:], skipped=skipped, mach=mach)
     missed = sum(1 for d in docs.values() for f in d.get("figures", []) if f["met"] is False)
     failed = [n for n, d in docs.items() if d.get("failed")]
