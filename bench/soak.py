@@ -250,7 +250,7 @@ def main() -> None:
 
         window_ms = a.last_minutes * 60_000
         recent = [c for c in changes if c >= end_ms - window_ms]
-        poll_age = (end_ms - last_poll) / 1000 if last_poll else None
+        poll_age = max(0.0, (end_ms - last_poll) / 1000) if last_poll else None  # may land after end_ms
         version_moved = sampler.rows[-1][2]["version"] - v0
         updating = bool(recent) and poll_age is not None and poll_age < 60
         last_change = f" (the last {(end_ms - recent[-1]) / 1000:.0f} s before the end)" if recent else ""
