@@ -121,10 +121,15 @@ def num(x: float | int | None, digits: int | None = None) -> str:
     """Vietnamese number format (1.234,5): a thousands dot, a decimal comma."""
     if x is None:
         return "—"
-    if digits is None:
+    auto = digits is None
+    if auto:
         digits = (0 if float(x).is_integer() or abs(x) >= 100 else 1 if abs(x) >= 10 else 2 if abs(x) >= 1
                   else 3)
     s = f"{x:,.{digits}f}"
+    if auto and "." in s:  # 5.30 → 5,3; 0.050 → 0,05
+        s = s.rstrip("0").rstrip(".")
+    if s.lstrip("-").strip("0.,") == "":  # no "-0"
+        s = s.lstrip("-")
     return s.replace(",", "\0").replace(".", ",").replace("\0", ".")
 
 
@@ -302,7 +307,9 @@ def soak_table(d: dict) -> list[str]:
         step = max(1, len(rows) // 6)
     pick = rows[::step] + ([rows[-1]] if (len(rows) - 1) % step else [])
     out = [f"RSS over time (MiB; {num(ctx.get('minutes'))} min at simulator scale {num(ctx.get('scale'))}; rule: "
-           f"{ctx.get('rule')}; {ctx.get('machine', '')})", "",
+           f"{ctx.get('rule')}; {ctx.get('machine', '')}). A process's figure includes its children (gunicorn's "
+           "master alone: each worker has its own column); Chromium's is the sum over its processes, shared pages "
+           "counted in each.", "",
            "| min | data version | " + " | ".join(names) + " |", "|" + "---:|" * (len(names) + 2)]
     for t, row, extra in pick:
         out.append(f"| {num(t, 1)} | {extra.get('version')} | " + " | ".join(num(row.get(n)) for n in names) + " |")
