@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -71,6 +72,7 @@ def redis_ceiling(n: int = 200_000) -> list[Figure]:
         r.close()
     finally:
         own.stop()
+        shutil.rmtree(work, ignore_errors=True)
     print(f"raw pipelined Redis (own redis-server, HSET + XADD per record, pipelines of {CHUNK:,}): "
           f"{rate:,.0f} records/s ({n:,} records)", flush=True)
     return [Figure("raw pipelined Redis HSET+XADD", round(rate), "records/s", better="higher",
@@ -268,8 +270,6 @@ def endpoint_ceiling(viewers: list[int], seconds: float = 30, workers: int = 2, 
             os.killpg(proc.pid, 9)
             proc.wait(timeout=10)
         log.close()
-        import shutil
-
         shutil.rmtree(work, ignore_errors=True)
     return out
 
