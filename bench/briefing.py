@@ -43,7 +43,12 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--keep", action="store_true", help="Keep the temp folder (its path is printed).")
+    from bench.results import Figure, add_json_arg, write_json
+
+    add_json_arg(ap)
     args = ap.parse_args()
+    started = time.time()
+    figures: list[Figure] = []
 
     from world import DAY, FROZEN_AT, HISTORY_DAYS, fill
 
@@ -94,6 +99,9 @@ def main() -> None:
             verdict = "met" if med <= TARGET_S else "MISSED"
             print(f"{period}: median {med:.2f} s, best {min(times):.2f} s, first (nothing cached) {times[0]:.2f} s; "
                   f"{res.size / 1024:.0f} KiB, {res.pages} pages — target ≤ {TARGET_S:g} s {verdict} ({load()})")
+            figures.append(Figure(f"{period} briefing (median)", round(med, 2), "s", TARGET_S,
+                                  note=f"first (nothing cached) {times[0]:.2f} s; {res.size / 1024:.0f} KiB, "
+                                       f"{res.pages} pages; {args.runs} runs"))
         views.store.r.close()
     finally:
         own.stop()
@@ -103,6 +111,7 @@ def main() -> None:
             import shutil
 
             shutil.rmtree(tmp, ignore_errors=True)
+    write_json(args.json, "briefing", figures, started=started, context={"scale": args.scale, "runs": args.runs})
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.results import Figure, add_json_arg, write_json  # noqa: E402
+
 
 def main() -> None:
     import numpy as np
@@ -32,14 +34,18 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--points", type=int, default=100_000)
+    ap.add_argument("--addresses", type=int, default=20_000)
+    add_json_arg(ap)
     args = ap.parse_args()
+    started = time.time()
 
     paths = default_boundary_paths(load_settings())
     if not paths:
         sys.exit("no boundary files (../shared/geo or geo/data)")
     assigner = SpatialAssigner.from_files(paths)
     rng = np.random.default_rng(1)
-    lons, lats = rng.uniform(105.0, 107.0, 100_000), rng.uniform(9.9, 11.2, 100_000)
+    lons, lats = rng.uniform(105.0, 107.0, args.points), rng.uniform(9.9, 11.2, args.points)
     assigner.assign_points(lons[:10], lats[:10])  # warm up
     points = []
     for _ in range(args.repeat):
@@ -52,7 +58,7 @@ def main() -> None:
     districts = [u.name for u in units if u.level == "district_pre2025"]
     r = random.Random(7)
     addrs = []
-    for _ in range(20_000):
+    for _ in range(args.addresses):
         a = (f"Số {r.randint(1, 999)} đường {r.randint(1, 300)}, ấp {r.randint(1, 9)}, "
              f"{r.choice(communes)}, {r.choice(districts)}, tỉnh Đồng Tháp")
         addrs.append(fold(a) if r.random() < 0.3 else a)
@@ -65,8 +71,16 @@ def main() -> None:
 
     load = os.getloadavg()
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
-    print(f"assign_points, 100,000 points: best {min(points):.3f} s, worst {max(points):.3f} s ({args.repeat} runs)")
-    print(f"match_many, 20,000 addresses:  best {min(matching):.3f} s, worst {max(matching):.3f} s ({args.repeat} runs)")
+    print(f"assign_points, {args.points:,} points: best {min(points):.3f} s, worst {max(points):.3f} s "
+          f"({args.repeat} runs)")
+    print(f"match_many, {args.addresses:,} addresses:  best {min(matching):.3f} s, worst {max(matching):.3f} s "
+          f"({args.repeat} runs)")
+    write_json(args.json, "geo", [
+        Figure(f"assign_points, {args.points:,} points (best)", round(min(points), 3), "s",
+               note=f"worst {max(points):.3f} s of {args.repeat}"),
+        Figure(f"match_many, {args.addresses:,} addresses (best)", round(min(matching), 3), "s",
+               note=f"worst {max(matching):.3f} s of {args.repeat}"),
+    ], started=started, context={"load": list(load)})
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.results import Figure, add_json_arg, write_json  # noqa: E402
 from simulator.testing import running_simulator  # noqa: E402
 
 
@@ -97,7 +98,10 @@ def main() -> None:
                     help="hotline volume multiplier (the simulator makes ~3,450 tickets/yr at scale 1: 30 ≈ 100k)")
     ap.add_argument("--scale", type=float, default=10, help="dossier volume multiplier (10 ≈ 510k a year)")
     ap.add_argument("--sequential", action="store_true", help="backfill one source after another")
+    add_json_arg(ap)
     a = ap.parse_args()
+    started = time.time()
+    figures: list[Figure] = []
 
     work = Path(tempfile.mkdtemp(prefix="ioc-bench-"))
     from ioc.db.migrate import upgrade
@@ -157,9 +161,12 @@ def main() -> None:
             main_n = counts.get("fetched", 0)
             print(f"backfill {source:<12} exit {code}  {main_n:>10,} records  {secs:7.1f} s  "
                   f"{main_n / secs:>10,.0f} rec/s  peak RSS {rss:6.0f} MiB   {counts}")
+            figures.append(Figure(f"backfill {source}", round(main_n / secs), "records/s", better="higher",
+                                  note=f"{main_n:,} records in {secs:.1f} s, exit {code}"))
         total = time.perf_counter() - total_start
         mode = "sequential" if a.sequential else "4 sources concurrently"
         print(f"whole backfill ({mode}): {total:.1f} s (target ≤ 180 s)")
+        figures.append(Figure("whole backfill", round(total, 1), "s", 180, note=f"{a.days:g} days, {mode}"))
 
         # steady state: one simulated hour passes, then one poll per source
         for s in {id(v): v for v in sims.values()}.values():
@@ -176,20 +183,28 @@ def main() -> None:
                 s.advance(1)
             t = time.perf_counter()
             res = conn.poll_once()
-            print(f"steady poll {source:<12} {time.perf_counter() - t:6.3f} s (target ≤ 1 s)  ok={res.ok}  {res.summary()}")
+            took = time.perf_counter() - t
+            print(f"steady poll {source:<12} {took:6.3f} s (target ≤ 1 s)  ok={res.ok}  {res.summary()}")
+            figures.append(Figure(f"steady poll {source}", round(took, 3), "s", 1.0, note=f"ok={res.ok}"))
 
         obs = results["environment"]
         if obs[3].get("fetched"):
             print(f"observations: {obs[3]['fetched'] / obs[1]:,.0f}/s (target ≥ 20,000/s)")
+            figures.append(Figure("observations ingested", round(obs[3]["fetched"] / obs[1]), "records/s", 20_000,
+                                  better="higher", note="environment backfill"))
         print(f"ceiling: pipelined Redis HSET {redis_ceiling(redis.url):,.0f}/s; "
               f"bulk SQL INSERT {sql_ceiling(db_url):,.0f} rows/s")
         peak = max(r[2] for r in results.values())
         print(f"connector peak RSS: {peak:.0f} MiB (target ≤ 500 MiB)")
+        figures.append(Figure("connector peak RSS", round(peak), "MiB", 500))
     redis.stop()
     if a.pg:
         admin = make_engine(a.pg, isolation_level="AUTOCOMMIT")
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    write_json(a.json, "ingest", figures, started=started,
+               context={"database": "postgresql" if a.pg else "sqlite", "days": a.days, "scale": a.scale,
+                        "ticket_scale": a.ticket_scale})
 
 
 if __name__ == "__main__":

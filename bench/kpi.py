@@ -53,6 +53,8 @@ from ioc.kpi.snapshot import SnapshotBuilder, dumps  # noqa: E402
 from ioc.live_store import SOURCES, Change, LiveStore  # noqa: E402
 from ioc.redis_server import start_own_redis  # noqa: E402
 
+from bench.results import Figure, add_json_arg, write_json  # noqa: E402
+
 TZ = "Asia/Ho_Chi_Minh"
 TARGETS = {"full": 300.0, "incremental": 50.0, "period": 500.0}
 
@@ -359,7 +361,14 @@ def verdict(ms: float, target: float) -> str:
     return f"{'met' if ms <= target else 'MISSED'} (target ≤ {target:.0f} ms)"
 
 
-def run_one(label: str, url: str, store: LiveStore, args, meta_path: Path | None = None) -> None:
+def run_one(label: str, url: str, store: LiveStore, args, meta_path: Path | None = None,
+            figures: list[Figure] | None = None) -> None:
+    figures = figures if figures is not None else []
+
+    def fig(name: str, ms: float, target: str | None = None, note: str = "") -> None:
+        figures.append(Figure(f"{name} ({label})", round(ms, 1), "ms", TARGETS[target] if target else None,
+                              note=note))
+
     engine = make_engine(url)
     upgrade(engine)
     now = pd.Timestamp.now(tz="UTC")
@@ -393,6 +402,7 @@ def run_one(label: str, url: str, store: LiveStore, args, meta_path: Path | None
     cold = statistics.median(cold_ms)
     print(f"cold snapshot (new builder, nothing cached): median {cold:.0f} ms of {args.cold}  "
           f"[parts of the last: {_parts(cold_parts[-1])}]", flush=True)
+    fig("cold snapshot", cold, note=f"median of {args.cold}")
 
     builder = SnapshotBuilder(engine, None, store, tz=TZ)
     builder.build()
@@ -408,6 +418,7 @@ def run_one(label: str, url: str, store: LiveStore, args, meta_path: Path | None
     print(f"full snapshot (all domains recomputed, closed-period caches warm): median {full_med:.0f} ms of {args.n} — "
           f"{verdict(full_med, TARGETS['full'])}  [median parts: {_median_parts(parts)}]; JSON {size / 1024:.0f} KiB",
           flush=True)
+    fig("full snapshot", full_med, "full", f"median of {args.n}")
 
     rng = np.random.default_rng(7)
     meta["run"] = uuid.uuid4().hex[:6]  # ids of this run's synthetic batches
@@ -422,6 +433,7 @@ def run_one(label: str, url: str, store: LiveStore, args, meta_path: Path | None
         med = statistics.median(xs)
         print(f"incremental snapshot, {source} changed: median {med:.0f} ms of {args.n} — "
               f"{verdict(med, TARGETS['incremental'])}", flush=True)
+        fig(f"incremental snapshot, {source}", med, "incremental", f"median of {args.n}")
 
     # closed-bucket refresh cost (amortised: a late correction of a closed day / month)
     from ioc.kpi import dates as kf
@@ -446,6 +458,7 @@ def run_one(label: str, url: str, store: LiveStore, args, meta_path: Path | None
         print(f"month period query ({which}, with its previous month), no daily rollups yet (raw history): median "
               f"{raw:.0f} ms of {args.periods} — {verdict(raw, TARGETS['period'])}  "
               f"[parts: {_median_parts(raw_parts)}]", flush=True)
+        fig(f"month period, {which}, no rollups yet", raw, "period", f"median of {args.periods}")
     t = time.perf_counter()
     built = rollups.refresh(engine, TZ)
     took = time.perf_counter() - t
@@ -472,6 +485,8 @@ def run_one(label: str, url: str, store: LiveStore, args, meta_path: Path | None
               f"[parts: {_median_parts(parts_cold)}]", flush=True)
         print(f"   … repeated (closed windows cached in the process): median {warm:.0f} ms — "
               f"{verdict(warm, TARGETS['period'])}  [parts: {_median_parts(warm_parts)}]", flush=True)
+        fig(f"month period, {which}, rollups, nothing cached", cold, "period", f"median of {args.periods}")
+        fig(f"month period, {which}, repeated", warm, "period", f"median of {args.periods}")
         # As a web worker meets it: the KPI scheduler has put the closed windows in Redis
         # (Orchestrator.warm_periods, every 10 minutes); the process's own cache is empty.
         t = time.perf_counter()
@@ -489,6 +504,7 @@ def run_one(label: str, url: str, store: LiveStore, args, meta_path: Path | None
         print(f"   … first call in a process, closed windows from Redis (the scheduler's refresh took "
               f"{refresh_ms:.0f} ms): median {shared:.0f} ms — {verdict(shared, TARGETS['period'])}  "
               f"[parts: {_median_parts(shared_parts)}]", flush=True)
+        fig(f"month period, {which}, closed windows from Redis", shared, "period", f"median of {args.periods}")
     engine.dispose()
 
 
@@ -531,7 +547,10 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0, help="data scale (1.0 = ingest-benchmark scale)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir / PostgreSQL database")
     ap.add_argument("--reuse", metavar="DIR", help="reuse the SQLite data of an earlier --keep run in DIR")
+    add_json_arg(ap)
     args = ap.parse_args()
+    started = time.time()
+    figures: list[Figure] = []
     tmp = Path(args.reuse) if args.reuse else Path(tempfile.mkdtemp(prefix="ioc-kpi-bench-"))
     if args.reuse:
         args.keep = True
@@ -540,7 +559,7 @@ def main() -> None:
     print(f"KPI bench: scale {args.scale}, medians of {args.n}; temp dir {tmp}; CPUs {os.cpu_count()}")
     try:
         if not args.no_sqlite:
-            run_one("SQLite", f"sqlite:///{tmp / 'bench.db'}", store, args, tmp / "meta.json")
+            run_one("SQLite", f"sqlite:///{tmp / 'bench.db'}", store, args, tmp / "meta.json", figures)
         if args.pg:
             admin = make_engine(args.pg, isolation_level="AUTOCOMMIT")
             name = f"ioc_kpi_bench_{uuid.uuid4().hex[:8]}"
@@ -550,7 +569,7 @@ def main() -> None:
             if args.keep:
                 print(f"PostgreSQL database kept: {name} (meta: {tmp / 'meta-pg.json'})")
             try:
-                run_one("PostgreSQL", url, store, args, tmp / "meta-pg.json" if args.keep else None)
+                run_one("PostgreSQL", url, store, args, tmp / "meta-pg.json" if args.keep else None, figures)
             finally:
                 if not args.keep:
                     with admin.connect() as conn:
@@ -560,6 +579,7 @@ def main() -> None:
         own.stop()
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
+    write_json(args.json, "kpi", figures, started=started, context={"scale": args.scale, "n": args.n})
 
 
 if __name__ == "__main__":

@@ -62,7 +62,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.kpi import Writer, _times  # noqa: E402
-from bench.web import MachineLoad, wait_until_quiet  # noqa: E402
+from bench.common import MachineLoad, wait_until_quiet  # noqa: E402
+from bench.results import Figure, add_json_arg, write_json  # noqa: E402
 from tests.browser.iocbrowser import (  # noqa: E402
     CHROMEDRIVER,
     CHROMIUM,
@@ -1097,7 +1098,10 @@ def main() -> None:
                     help="on a shared machine, wait up to this long before each part for other processes to calm down")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (database, logs) afterwards")
     ap.add_argument("--reuse", metavar="DIR", help="reuse the data of an earlier --keep run in DIR")
+    add_json_arg(ap)
     a = ap.parse_args()
+    started = time.time()
+    figures: list[Figure] = []
 
     work = Path(a.reuse) if a.reuse else Path(tempfile.mkdtemp(prefix="ioc-bench-map-"))
     if a.reuse:
@@ -1117,7 +1121,11 @@ def main() -> None:
         whole = stack.start_web_or_endpoints()
         wait_until_quiet(a.quiet_wait)
         load = MachineLoad()
-        bench_endpoints(stack, query, a.repeat)
+        endpoints = bench_endpoints(stack, query, a.repeat)
+        tb = endpoints.get("tickets.bin", {})
+        if "warm_ms" in tb:
+            figures.append(Figure("tickets.bin (a year), warm", round(tb["warm_ms"]), "ms",
+                                  note=f"{tb['wire'] / 1024:,.0f} KiB on the wire"))
         print("  " + load.report(), flush=True)
         if not whole and not a.skip_browser:
             print("\n== 2./3. the page: NOT MEASURED, the product's web app does not boot (see above) ==")
@@ -1127,17 +1135,32 @@ def main() -> None:
             wait_until_quiet(a.quiet_wait)
             load = MachineLoad()
             first, driver = bench_first_load(stack, url, a.runs, a.timeout)
+            if first:
+                figures += [Figure("/map first load bytes", round(first["bytes"]), "bytes", TARGETS["bytes"],
+                                   note="median"),
+                            Figure("/map interactive", round(first["interactive_s"], 2), "s",
+                                   TARGETS["interactive_s"], note=f"median of {len(first['interactive_all'])}")]
+            else:
+                figures.append(Figure("/map interactive", None, "s", TARGETS["interactive_s"],
+                                      note="layers never drawn"))
             print("  " + load.report(), flush=True)
             if driver is not None:
                 load = MachineLoad()
-                bench_filters(driver, a.runs, stack)  # no commune selected yet: only the map's callbacks run
+                rounds = {"status filter": bench_filters(driver, a.runs, stack)}  # no commune selected yet
                 print("  " + load.report(), flush=True)
                 load = MachineLoad()
-                bench_dates(driver, max(2, a.runs - 1 if a.runs % 2 else a.runs), stack, start, today)
+                rounds["range start"] = bench_dates(driver, max(2, a.runs - 1 if a.runs % 2 else a.runs), stack,
+                                                    start, today)
                 print("  " + load.report(), flush=True)
                 load = MachineLoad()
-                bench_dates(driver, max(2, a.runs - 1 if a.runs % 2 else a.runs), stack, start, today, end=True)
+                rounds["range end"] = bench_dates(driver, max(2, a.runs - 1 if a.runs % 2 else a.runs), stack,
+                                                  start, today, end=True)
                 print("  " + load.report(), flush=True)
+                for what, r in rounds.items():
+                    figures.append(Figure(f"/map {what} change p95", round(r["p95"]) if r else None, "ms",
+                                          TARGETS["filter_ms"],
+                                          note=f"median {r['median']:.0f} ms of {len(r['all'])}" if r
+                                          else "not measured"))
                 click = click_commune(driver)
                 print("\n== 4. a click on a commune (after the filter changes: status all, the year to today) ==\n  ",
                       end="")
@@ -1146,6 +1169,8 @@ def main() -> None:
                          f"{click['url'][:60]}…)"
                          + (f"; then fetched: {', '.join(click['fetched'])}" if click.get("fetched") else "")
                       if click["ok"] else f"NO EFFECT: {click['why']}"), flush=True)
+                figures.append(Figure("/map commune click → side panel", round(click["ms"]) if click["ok"] else None,
+                                      "ms", note="" if click["ok"] else click["why"][:120]))
     except KeyboardInterrupt:
         print("\ninterrupted: stopping what was started", flush=True)
     finally:
@@ -1159,6 +1184,8 @@ def main() -> None:
             print(f"kept {work}  (again with --reuse {work})")
         else:
             shutil.rmtree(work, ignore_errors=True)
+    write_json(a.json, "map", figures, started=started,
+               context={"tickets": a.tickets, "cameras": a.cameras, "runs": a.runs, "days": a.days})
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.results import Figure, add_json_arg, write_json  # noqa: E402
 from simulator.testing import running_simulator  # noqa: E402
 
 
@@ -27,7 +28,9 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=10)
     ap.add_argument("--history-days", type=float, default=365)
     ap.add_argument("--observations", type=int, default=1_000_000)
+    add_json_arg(ap)
     a = ap.parse_args()
+    started = time.time()
     t0 = time.perf_counter()
     with running_simulator(mode="process", scale=a.scale, history_days=a.history_days, frozen=True) as sim:
         startup = time.perf_counter() - t0
@@ -102,6 +105,12 @@ def main() -> None:
     for k, (cnt, secs) in results.items():
         print(f"  {k:13s} {cnt:>10,d} in {secs:6.1f}s  ({cnt / max(secs, 1e-9):,.0f}/s)")
     print(f"  total read time {total:.1f}s")
+    figures = [Figure(f"read {k} over HTTP", round(cnt / max(secs, 1e-9)), "records/s", better="higher",
+                      note=f"{cnt:,} in {secs:.1f} s") for k, (cnt, secs) in results.items()]
+    figures += [Figure("total read time", round(total, 1), "s"), Figure("simulator RSS", round(rss), "MiB"),
+                Figure("simulator start-up", round(startup, 1), "s")]
+    write_json(a.json, "sim_backfill", figures, started=started,
+               context={"scale": a.scale, "history_days": a.history_days})
 
 
 if __name__ == "__main__":

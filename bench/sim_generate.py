@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/sim_generate.py            # scale 1 and 10, 365 days, one process each
     .venv/bin/python bench/sim_generate.py --one 10 365
+    .venv/bin/python bench/sim_generate.py --scales 1 --days 30 --json /tmp/sim.json
 """
 
 from __future__ import annotations
@@ -9,14 +10,17 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.results import Figure, add_json_arg, read_json, write_json  # noqa: E402
 
-def one(scale: float, days: float) -> None:
+
+def one(scale: float, days: float) -> list[Figure]:
     import numpy as np
     import psutil
 
@@ -54,17 +58,29 @@ def one(scale: float, days: float) -> None:
           f"overdue now {overdue} of {int(in_progress.sum())} in progress; paid online {c['paid'][:n][fee].mean():.1%} "
           f"of fee-bearing, electronic result {c['e_result'][:n][done].mean():.1%} of finished, "
           f"digitised {c['digitised'][:n].mean():.1%}, re-used {c['reused'][:n].mean():.1%}")
+    return [Figure(f"build, scale {scale:g}, {days:g} days", round(build, 2), "s",
+                   note=f"{h['tickets']:,} tickets, {n:,} dossiers, {cams['cameras']:,} cameras"),
+            Figure(f"RSS after the build, scale {scale:g}", round(rss), "MiB")]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--one", nargs=2, type=float, metavar=("SCALE", "DAYS"))
+    ap.add_argument("--scales", default="1,10", help="comma list of scales, each in its own process")
+    ap.add_argument("--days", type=float, default=365, help="history of each build")
+    add_json_arg(ap)
     a = ap.parse_args()
+    started = time.time()
     if a.one:
-        one(*a.one)
+        write_json(a.json, "sim_generate", one(*a.one), started=started)
         return
-    for scale in (1, 10):
-        subprocess.run([sys.executable, __file__, "--one", str(scale), "365"], check=True)
+    figures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for scale in a.scales.split(","):
+            out = Path(tmp) / f"{scale}.json"
+            subprocess.run([sys.executable, __file__, "--one", scale, f"{a.days:g}", "--json", str(out)], check=True)
+            figures += [Figure(**{k: v for k, v in f.items() if k != "met"}) for f in read_json(out)["figures"]]
+    write_json(a.json, "sim_generate", figures, started=started, context={"days": a.days})
 
 
 if __name__ == "__main__":

@@ -56,11 +56,8 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import zlib
@@ -74,247 +71,28 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import (  # noqa: E402  (the stack, browser and statistics the benches share)
+    AUTH_HEADERS,
+    BENCH_USER,
+    BUSY_MAX,
+    MachineLoad,
+    Stack,
+    _enrol,
+    _set_auth,
+    chromium,
+    cpu_model,
+    dist,
+    pct,
+    perf_events,
+    verdict,
+    wait_for,
+    wait_until_quiet,
+)
+from bench.results import Figure, add_json_arg, write_json  # noqa: E402
+
 PANELS = ("tiles", "alerts", "map", "focus", "badges")
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 ACCEPT_ENCODING = "gzip, deflate, br, zstd"  # what Chromium sends
 TARGETS = {"update_p95_ms": 150, "change_p95_s": 2.0, "m_bytes": 1_000_000, "m_usable_s": 3.0}
-
-
-# --- small helpers -------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pct(values, q: float) -> float:
-    """The q-th percentile (0-100), nearest rank; nan for no values."""
-    if not values:
-        return float("nan")
-    v = sorted(values)
-    return v[min(len(v), max(1, math.ceil(q / 100 * len(v)))) - 1]
-
-
-def dist(values, unit: str = "ms", scale: float = 1.0, digits: int = 0) -> str:
-    if not values:
-        return "no samples"
-    f = f"{{:,.{digits}f}}"
-    return (f"n={len(values):,}  p50 {f.format(pct(values, 50) * scale)}  p95 {f.format(pct(values, 95) * scale)}  "
-            f"p99 {f.format(pct(values, 99) * scale)}  max {f.format(max(values) * scale)} {unit}")
-
-
-def verdict(ok: bool) -> str:
-    return "met" if ok else "MISSED"
-
-
-def wait_for(what: str, check, timeout: float, every: float = 0.5):
-    t = time.monotonic()
-    while True:
-        try:
-            got = check()
-        except Exception:
-            got = None
-        if got:
-            return got
-        if time.monotonic() - t > timeout:
-            raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)
-
-
-class MachineLoad:
-    """CPU the whole machine used during a part, and how much of it was not ours (the machine may
-    be shared): ours = this process and every process it started, recursively."""
-
-    def __init__(self) -> None:
-        self.me = psutil.Process()
-        self.t = time.monotonic()
-        self.sys0 = psutil.cpu_times()
-        self.ours0 = self._ours()
-
-    def _ours(self) -> dict[int, float]:
-        out = {}
-        for p in [self.me, *self.me.children(recursive=True)]:
-            try:
-                c = p.cpu_times()
-                out[p.pid] = c.user + c.system + c.children_user + c.children_system
-            except psutil.Error:
-                pass
-        return out
-
-    def figures(self) -> tuple[float, float, float]:
-        """(cores busy, of which ours, of which others) on average since creation."""
-        dt = time.monotonic() - self.t
-        s1 = psutil.cpu_times()
-        busy = sum(getattr(s1, f) - getattr(self.sys0, f) for f in ("user", "nice", "system", "irq", "softirq",
-                                                                 "steal") if hasattr(s1, f))
-        ours1 = self._ours()
-        ours = sum(v - self.ours0.get(pid, 0.0) for pid, v in ours1.items())
-        return busy / dt, ours / dt, max(0.0, busy - ours) / dt
-
-    def report(self) -> str:
-        busy, ours, other = self.figures()
-        return (f"machine during this part: {busy:.2f} of {os.cpu_count()} cores busy on average, "
-                f"{ours:.2f} by this benchmark and what it started, {other:.2f} by other processes; "
-                f"load average {os.getloadavg()[0]:.1f}")
-
-
-BUSY_MAX = 0.3  # cores other processes may use for the machine to count as quiet
-
-
-def wait_until_quiet(minutes: float, busy_max: float = BUSY_MAX, window: float = 5.0, needed: int = 3) -> None:
-    """On a shared machine: wait (at most `minutes`) until processes other than ours use less
-    than `busy_max` cores over `needed` consecutive windows of `window` seconds."""
-    if minutes <= 0:
-        return
-    deadline = time.monotonic() + minutes * 60
-    calm = 0
-    while time.monotonic() < deadline:
-        load = MachineLoad()
-        time.sleep(window)
-        other = load.figures()[2]
-        calm = calm + 1 if other < busy_max else 0
-        if calm >= needed:
-            print(f"  machine quiet ({other:.2f} cores used by other processes)", flush=True)
-            return
-    print(f"  the machine did not become quiet within {minutes:g} min; measuring anyway", flush=True)
-
-
-# --- the product, started as `ioc up` starts it ------------------------------------------------------
-
-
-class Stack:
-    """Redis, SQLite + boundaries, simulator, connectors, scheduler and gunicorn in a temp dir."""
-
-    def __init__(self, history_days: float, workers: int = 2) -> None:
-        self.work = Path(tempfile.mkdtemp(prefix="ioc-bench-web-"))
-        self.history_days = history_days
-        self.workers = workers
-        self.procs: dict[str, subprocess.Popen] = {}
-        self.logs: list = []
-        self.redis = None
-        self.web_port = free_port()
-        self.base = f"http://127.0.0.1:{self.web_port}"
-        self.access_log = self.work / "access.log"
-
-    def start(self) -> None:
-        from ioc.db.migrate import upgrade
-        from ioc.db.session import make_engine
-        from ioc.redis_server import start_own_redis
-        from ioc.settings import load_settings
-
-        t0 = time.perf_counter()
-        self.redis = start_own_redis(self.work / "redis", port=free_port())
-        self.db_url = f"sqlite:///{self.work / 'ioc.db'}"
-        sim_port = free_port()
-        sim = f"http://127.0.0.1:{sim_port}"
-        self._env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")} | {
-            "PYTHONPATH": str(ROOT), "IOC_DATA_DIR": str(self.work), "IOC_DATABASE_URL": self.db_url,
-            "IOC_REDIS_URL": self.redis.url, "IOC_LOG_LEVEL": "WARNING",
-            "IOC_HOTLINE_URL": sim + "/open311/v2", "IOC_HOTLINE_API_KEY": "sim-hotline-key",
-            "IOC_CAMERAS_URL": sim + "/cameras/api/v1", "IOC_CAMERAS_TOKEN": "sim-camera-token",
-            "IOC_ENVIRONMENT_URL": sim + "/sta/v1.1", "IOC_PROCEDURES_URL": sim + "/procedures/api/v1",
-        }
-        os.environ.update({k: v for k, v in self._env.items() if k.startswith("IOC_")})
-        self.settings = load_settings()
-        engine = make_engine(self.db_url)
-        upgrade(engine)
-        from geo.setup import prepare_geography
-
-        prepare_geography(engine, self.settings)
-        engine.dispose()
-        py = sys.executable
-        self.spawn("simulator", [py, "-m", "simulator", "serve", "--port", str(sim_port),
-                                 "--history-days", str(self.history_days)])
-        wait_for("the simulator", lambda: _get(sim + "/_control/health", 2).status_code == 200, 120)
-        self.spawn("connectors", [py, "-m", "ioc", "connectors", "run"])
-        self.spawn("scheduler", [py, "-m", "ioc", "kpi", "run"])
-        store = self.store()
-        print(f"waiting for the connectors' first reads ({self.history_days:g} days of history) …", flush=True)
-        wait_for("every source's first successful poll",
-                 lambda: all(store.health(s).get("last_success") for s in ("hotline", "cameras", "environment",
-                                                                          "procedures")), 1800, 1.0)
-        wait_for("the scheduler's first views", lambda: "tiles" in store.view_versions(), 300)
-        self.spawn("web", [py, "-m", "gunicorn", "ioc.web.wsgi:server", "--workers", str(self.workers),
-                           "--bind", f"127.0.0.1:{self.web_port}", "--timeout", "60", "--log-level", "warning",
-                           "--access-logfile", str(self.access_log),
-                           "--access-logformat", '%(t)s %(m)s %(U)s %(s)s %(B)s %(D)s'])
-        wait_for("gunicorn", lambda: _get(self.base + "/healthz", 5).status_code == 200, 120)
-        from ioc.auth.testing import cookie_header, enrol_link, ensure_user, http_cookies
-
-        ensure_user(self.db_url, BENCH_USER, "admin")
-        AUTH_HEADERS["Cookie"] = cookie_header(http_cookies(self.base, enrol_path=enrol_link(self.db_url,
-                                                                                               "bench-walls")))
-        for _ in range(2 * self.workers):  # each worker's first request builds its read model
-            _get(self.base + "/api/views/versions", 10)
-        print(f"stack ready in {time.perf_counter() - t0:.0f} s  (work dir {self.work}, web {self.base}, "
-              f"redis {self.redis.url})", flush=True)
-
-    def spawn(self, name: str, argv: list[str]) -> None:
-        log = open(self.work / f"{name}.log", "wb")
-        self.logs.append(log)
-        self.procs[name] = subprocess.Popen(argv, env=self._env, cwd=self.work, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)  # its own process group: stopped as one
-
-    def store(self):
-        from ioc.live_store import LiveStore
-
-        return LiveStore.from_url(self.redis.url, self.settings.redis_prefix)
-
-    def web_pids(self) -> list[int]:
-        """gunicorn's workers (children of the master we started)."""
-        try:
-            return [c.pid for c in psutil.Process(self.procs["web"].pid).children()]
-        except (KeyError, psutil.Error):
-            return []
-
-    def stop(self) -> None:
-        for name in ("web", "scheduler", "connectors", "simulator"):
-            p = self.procs.pop(name, None)
-            if p is None or p.poll() is not None:
-                continue
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)  # the group we started (gunicorn's workers with it)
-                except ProcessLookupError:
-                    pass
-                p.wait(timeout=10)
-        if self.redis is not None:
-            self.redis.stop()
-            self.redis = None
-        for log in self.logs:
-            log.close()
-        self.logs = []
-
-    def check_alive(self) -> list[str]:
-        return [n for n, p in self.procs.items() if p.poll() is not None]
-
-
-# Every data route needs a principal (docs/security.md): the virtual walls send a wall display's
-# cookie, enrolled through its one-time link like a real wall (Stack.start sets it).
-AUTH_HEADERS: dict[str, str] = {}
-BENCH_USER = "bench-admin"  # the Chromium of /m signs in through /login as this admin
-
-
-def _set_auth(headers: dict[str, str]) -> None:
-    AUTH_HEADERS.update(headers)
-
-
-def _get(url: str, timeout: float):
-    import httpx
-
-    return httpx.get(url, timeout=timeout, headers=AUTH_HEADERS)
-
-
-def _enrol(driver, stack, name: str) -> None:
-    """A benchmark Chromium that opens /wall: enrolled as a wall display (ioc.auth.testing)."""
-    from ioc.auth.testing import browser_enrol, enrol_link
-
-    browser_enrol(driver, stack.base, enrol_link(stack.db_url, name))
 
 
 # --- data changes, the way a connector makes them -------------------------------------------------
@@ -389,34 +167,6 @@ class CameraFlipper:
         if self._thread:
             self._thread.join(timeout=10)
             self._thread = None
-
-
-# --- the browser --------------------------------------------------------------------------------------
-
-
-def chromium(work: Path, *, perf_log: bool = False, width: int = 1920, height: int = 1080):
-    """Headless Debian Chromium with a fresh profile."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    profile = Path(tempfile.mkdtemp(prefix="chrome-", dir=work))
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                 f"--user-data-dir={profile}", f"--window-size={width},{height}",
-                 "--enable-precise-memory-info", "--js-flags=--expose-gc"):
-        opts.add_argument(flag)
-    if perf_log:
-        opts.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    return webdriver.Chrome(options=opts, service=Service(CHROMEDRIVER))
-
-
-def perf_events(driver, method_prefix: str = "Network."):
-    for entry in driver.get_log("performance"):
-        msg = json.loads(entry["message"])["message"]
-        if msg.get("method", "").startswith(method_prefix):
-            yield msg["method"], msg.get("params", {})
 
 
 def capture_wall_polls(stack: Stack, seconds: float = 6.0) -> dict:
@@ -1003,7 +753,7 @@ def bench_viewer_levels(stack: Stack, flipper: CameraFlipper, levels: list[int],
     print(f"\n== 1. viewers of /wall: {', '.join(map(str, levels))} (a data change every {change_every:g} s, "
           f"focus rotation every {stack.settings.wall_rotate_seconds:g} s, a ping per viewer every {ping_every:g} s) ==",
           flush=True)
-    print(f"machine: {os.cpu_count()} cores ({_cpu_model()}), {psutil.virtual_memory().total / 2**30:.0f} GiB; "
+    print(f"machine: {os.cpu_count()} cores ({cpu_model()}), {psutil.virtual_memory().total / 2**30:.0f} GiB; "
           f"gunicorn {stack.workers} sync workers; Redis, simulator, connectors, scheduler and the load generators "
           "on the same cores")
     real = capture_wall_polls(stack)
@@ -1036,16 +786,6 @@ def bench_viewer_levels(stack: Stack, flipper: CameraFlipper, levels: list[int],
                   f"{pct(r['wall'], 99):,.0f} ms, content {pct(r['content'], 95):,.0f} ms, ping "
                   f"{pct(r['ping'], 95):,.0f} ms, {r['errors']} errors; {r['others']:.2f} cores, load {r['load']:.1f}")
     return out
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 # --- 2. change → screen -------------------------------------------------------------------------------
@@ -1443,28 +1183,46 @@ def main() -> None:
     ap.add_argument("--retries", type=int, default=0,
                     help="measure a level of viewers again (up to this often) when other processes were busy")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, database) for a look afterwards")
+    add_json_arg(ap)
     a = ap.parse_args()
 
+    started = time.time()
+    figures: list[Figure] = []
     stack = Stack(a.history_days, a.workers)
     flipper = None
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         print(f"web benchmark, {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}: {os.cpu_count()} cores "
-              f"({_cpu_model()}), {psutil.virtual_memory().total / 2**30:.0f} GiB RAM", flush=True)
+              f"({cpu_model()}), {psutil.virtual_memory().total / 2**30:.0f} GiB RAM", flush=True)
         stack.start()
         flipper = CameraFlipper(stack)
         if not a.skip_viewers:
-            bench_viewer_levels(stack, flipper, [int(v) for v in a.viewers.split(",")], a.seconds, a.change_every,
-                                a.ping_every, a.quiet_wait, a.retries, a.clients)
+            levels = bench_viewer_levels(stack, flipper, [int(v) for v in a.viewers.split(",")], a.seconds,
+                                         a.change_every, a.ping_every, a.quiet_wait, a.retries, a.clients)
+            for r in levels:
+                figures += [Figure(f"wall poll p95, {r['viewers']} viewers", _round(pct(r["wall"], 95)), "ms",
+                                   TARGETS["update_p95_ms"], note=f"p50 {pct(r['wall'], 50):.0f} ms, "
+                                                                  f"{len(r['wall']):,} polls"),
+                            Figure(f"wall poll errors, {r['viewers']} viewers", r["errors"], "errors", 0),
+                            Figure(f"ping p95, {r['viewers']} viewers", _round(pct(r["ping"], 95)), "ms",
+                                   note="GET /api/ping under the same load")]
         if not a.skip_latency:
             wait_until_quiet(a.quiet_wait)
-            bench_change_to_screen(stack, flipper, a.changes)
+            totals = bench_change_to_screen(stack, flipper, a.changes)["totals"]
+            figures.append(Figure("change → wall DOM p95", _round(pct(totals, 95), 2), "s", TARGETS["change_p95_s"],
+                                  note=f"{len(totals)} of {a.changes} changes seen"))
         if not a.skip_mobile:
             wait_until_quiet(a.quiet_wait)
-            bench_mobile(stack)
+            for throttled, m in bench_mobile(stack).items():
+                how = "Slow 4G + 4× CPU" if throttled else "localhost"
+                figures += [Figure(f"/m first load bytes ({how})", round(m["bytes"]), "bytes", TARGETS["m_bytes"]),
+                            Figure(f"/m usable ({how})", _round(m["usable"], 2), "s", TARGETS["m_usable_s"])]
         if not a.skip_heap:
             wait_until_quiet(a.quiet_wait)
-            bench_heap(stack, flipper, a.minutes, a.change_every)
+            heap = bench_heap(stack, flipper, a.minutes, a.change_every)
+            figures.append(Figure(f"wall JS heap after {a.minutes:g} min / after 1 min",
+                                  round(heap["last"] / heap["first"], 2), "×",
+                                  note=f"{heap['first'] / 2**20:.2f} → {heap['last'] / 2**20:.2f} MiB"))
     except KeyboardInterrupt:
         print("\ninterrupted: stopping what was started", flush=True)
     finally:
@@ -1475,6 +1233,14 @@ def main() -> None:
             print(f"kept {stack.work}")
         else:
             shutil.rmtree(stack.work, ignore_errors=True)
+    write_json(a.json, "web", figures, started=started,
+               context={"viewers": a.viewers, "seconds": a.seconds, "workers": a.workers, "changes": a.changes,
+                        "minutes": a.minutes})
+
+
+def _round(x: float, digits: int = 0) -> float | None:
+    """A figure for the JSON: None when there were no samples (nan)."""
+    return None if x != x else round(x, digits)
 
 
 if __name__ == "__main__":
