@@ -53,6 +53,10 @@ window.ioc = Object.assign({}, window.ioc, {
         const cls = (h.classes || {})[code];
         const known = cls !== undefined && cls !== null && (h.colours || [])[cls] !== undefined;
         const selected = h.selected && h.selected === code;
+        if (h.scope && h.scope.indexOf(code) < 0) {
+          // outside the user's scope (a user limited to communes): an outline, no value
+          return {fillOpacity: 0, color: "#5b6675", weight: 1, dashArray: null, opacity: 0.9};
+        }
         return {
           fillColor: known ? h.colours[cls] : (h.none || "#3a4150"),
           fillOpacity: known ? 0.78 : 0.35,
@@ -72,7 +76,8 @@ window.ioc = Object.assign({}, window.ioc, {
           const h = hideoutOf(context);
           const code = feature.properties.code;
           const v = (h.values || {})[code];
-          const value = v === undefined || v === null ? (h.none_text || "—") : v;
+          const outside = h.scope && h.scope.indexOf(code) < 0;
+          const value = outside ? (h.outside_text || "—") : (v === undefined || v === null ? (h.none_text || "—") : v);
           return "<b>" + esc(feature.properties.name) + "</b><br>" + esc(h.title || "") + ": <b>" + esc(value) +
             "</b>" + (h.unit && v !== undefined && v !== null ? " " + esc(h.unit) : "");
         }, {sticky: true, className: "sm-tip"});
@@ -294,11 +299,13 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         });
     },
 
-    // the filters as a query string (the selected commune is not a filter of the map's layers)
-    _layerQuery: function (filters) {
+    // the filters as a query string (the selected commune is not a filter of the map's layers),
+    // with the user's scope parameters (layouts/map.py map-layer-scope: sectors, communes)
+    _layerQuery: function (filters, scope) {
       const parts = [];
-      Object.keys(filters || {}).sort().forEach(function (k) {
-        const v = filters[k];
+      const all = Object.assign({}, filters || {}, scope || {});
+      Object.keys(all).sort().forEach(function (k) {
+        const v = all[k];
         if (k !== "commune" && v !== null && v !== undefined && v !== "") {
           parts.push(encodeURIComponent(k) + "=" + encodeURIComponent(v).replace(/%2C/g, ","));
         }
@@ -307,12 +314,12 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     },
 
     // the density grid, fetched only while its layer is on; its colours and legend come with it
-    density: function (overlaysAll, built, filters, lang, keys, previous, hideout, data) {
+    density: function (overlaysAll, built, filters, lang, keys, previous, hideout, data, scope) {
       const nu = window.dash_clientside.no_update;
       const names = (overlaysAll && overlaysAll[0]) || [];
       const on = names.some(function (n) { return keys && keys[n] === "density"; });
       if (!on || !built) { return [nu, nu, nu]; }
-      const q = window.dash_clientside.ioc_map._layerQuery(filters);
+      const q = window.dash_clientside.ioc_map._layerQuery(filters, scope);
       const url = "/api/map/density.json?" + (q ? q + "&" : "") + "lang=" + encodeURIComponent(lang || "vi");
       // a re-drawn map (new filters, a selection) hands the layer over empty: fetch again then
       const shown = data && data.features;

@@ -114,12 +114,15 @@ def layout(**query):
     # filter changes only the props it concerns (callback ``layers``), a new language or sector
     # mounts them again (callback ``structure``)
     gen = f"{lang}-0"
+    layer_scope = scope.layer_params(privacy.current_principal())
     map_children, choro = layer_control(views, lang, state["filters"], state["metric"], state["layers"],
                                      state["commune"], gen, basemap)
     return html.Div(className="sector-map", children=[
         dcc.Store(id="map-init", data=stored),
         dcc.Store(id="map-filters", data=state["filters"]),
-        dcc.Store(id="map-ticket-window", data=ticket_window(md.filters_for(views, state["filters"]))),
+        dcc.Store(id="map-ticket-window", data=ticket_window(md.filters_for(views, state["filters"]), layer_scope)),
+        # the scope parameters of the layers' URLs (ioc.auth.scope.layer_params; {}: the province)
+        dcc.Store(id="map-layer-scope", data=layer_scope),
         dcc.Store(id="map-ticket-rules", data=TICKET_RULES),
         dcc.Store(id="map-layer-set", data={"layers": state["layers"], "gen": 0}),
         dcc.Store(id="map-built", data={"gen": gen, "page": uuid.uuid4().hex[:12]}),
@@ -290,7 +293,7 @@ def register(app, settings, views) -> None:
     @app.callback(Output("map-ticket-window", "data"), Input("map-dates", "start_date"), Input("map-dates", "end_date"),
                   State("map-ticket-window", "data"), prevent_initial_call=True)
     def _ticket_range(start, end, current):
-        return ticket_range(views, start, end, current)
+        return ticket_range(views, start, end, current, scope.layer_params(privacy.current_principal()))
 
     @app.callback(
         Output("map-layer-set", "data"), Output("map-metric", "value"), Output("map-list-kind", "value"),
@@ -362,7 +365,7 @@ def register(app, settings, views) -> None:
         Input({"type": "map-layers", "gen": ALL}, "overlays"), Input("map-built", "data"),
         Input("map-filters", "data"), State("lang", "data"), State("map-layer-keys", "data"),
         State("map-density", "data"), State("map-density-layer", "hideout"), State("map-density-layer", "data"),
-        prevent_initial_call=True)
+        State("map-layer-scope", "data"), prevent_initial_call=True)
 
     @app.callback(Output("map-legend", "children"), Output("map-maptitle", "children"),
                   Output("map-legend-summary", "children"),

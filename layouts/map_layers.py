@@ -14,9 +14,10 @@ from collections.abc import Mapping
 import dash_leaflet as dl
 from dash_extensions.javascript import Namespace
 
+from ioc.auth import scope
 from ioc.i18n import t
 from ioc.views import mapdata as md
-from ioc.views import text
+from ioc.views import privacy, text
 from layouts.map_details import CAMERA_SYMBOLS, TICKET_SYMBOLS
 from layouts.map_state import LAYERS, layer_urls
 
@@ -49,8 +50,9 @@ _choro_lock = threading.Lock()
 
 
 def choropleth(views, metric: str, filters: Mapping, lang: str) -> dict:
-    """``communes_layer`` for the filters (without the commune), kept ``CHORO_TTL`` seconds: a
-    click on a commune re-renders the layer (its outline) without asking the database again."""
+    """``communes_layer`` for the filters (without the commune) and the scope parameters among
+    them (``sectors``, ``communes``: part of the key), kept ``CHORO_TTL`` seconds: a click on a
+    commune re-renders the layer (its outline) without asking the database again."""
     f = md.filters_for(views, {k: v for k, v in filters.items() if k != "commune"})
     key = (metric, tuple(sorted(f.to_query().items())), f.start, f.end, lang)
     hit = _choro_cache.get(key)
@@ -67,10 +69,13 @@ def choropleth(views, metric: str, filters: Mapping, lang: str) -> dict:
 def layer_props(views, lang: str, filters: Mapping, metric: str, checked: list[str], selected: str | None
                 ) -> tuple[dict, dict, dict]:
     """What a filter, the indicator, a selection or a layer switch changes on the map: (the
-    communes' hideout, the URLs of the camera and station layers — None while a layer is off —,
-    what the legend needs)."""
+    communes' hideout, the URLs of the camera and station layers — None while a layer is off or
+    outside the user's sectors —, what the legend needs). Everything is narrowed to the request's
+    principal's scope (ioc.auth.scope.layer_params), which the URLs carry."""
+    principal = privacy.current_principal()
+    params = scope.layer_params(principal)
     try:
-        choro = choropleth(views, metric, filters, lang)
+        choro = choropleth(views, metric, {**filters, **params}, lang)
     except Exception:  # noqa: BLE001 - the outlines still show; the legend says why there is no colour
         log.exception("map page: choropleth %s failed", metric)
         choro = {"error": True, "title": t(f"sm.metric.{metric}", lang)}
@@ -78,11 +83,12 @@ def layer_props(views, lang: str, filters: Mapping, metric: str, checked: list[s
     # and not at all when the database did not answer for the choropleth just now: the legend
     # says so instead of the browser failing on an error response.
     db_ok = not choro.get("error")
-    urls = {k: (u if k in checked and db_ok else None) for k, u in layer_urls(filters, lang).items()
-            if k in ("cameras", "stations")}
+    urls = {k: (u if k in checked and db_ok and scope.may_see_layer(principal, k) else None)
+            for k, u in layer_urls(filters, lang, params).items() if k in ("cameras", "stations")}
     hide_communes = {"classes": choro.get("classes") or {}, "values": choro.get("values") or {},
                      "colours": choro.get("colours") or [], "none": choro.get("none") or text.NO_DATA_COLOUR,
                      "title": t(f"sm.metric.{metric}", lang), "none_text": t("mp.no_data_commune", lang),
+                     "scope": choro.get("scope"), "outside_text": t("mp.outside_commune", lang),
                      "selected": selected}
     legend_data = {k: choro.get(k) for k in ("title", "unit", "legend", "period", "error")}
     legend_data["metric"] = metric

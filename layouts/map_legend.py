@@ -31,9 +31,12 @@ def legend(choro: Mapping | None, density: Mapping | None, layers: list[str], la
             out.append(html.Div([html.Strong(choro.get("name") or choro.get("title") or ""),
                                  html.Span(f" ({unit})" if unit else "", className="sm-unit")],
                                 className="sm-legend-title"))
-            items = [html.Li([html.Span(className="sm-swatch" + (" sm-swatch-none" if i == len(choro["legend"]) - 1
-                                                                  else ""), style={"background": e["colour"]}),
-                              e["label"]]) for i, e in enumerate(choro.get("legend") or [])]
+            entries = choro.get("legend") or []
+            # the classes, then "no data" (and "outside your scope" for a user limited to communes)
+            plain = len(entries) - 1 - sum(1 for e in entries if e.get("outline"))
+            items = [html.Li([html.Span(className="sm-swatch" + (" sm-swatch-none" if i >= plain else ""),
+                                        style={"background": e["colour"]}),
+                              e["label"]]) for i, e in enumerate(entries)]
             out.append(html.Ul(items, className="sm-legend-classes"))
     if "density" in layers:
         out.append(html.Strong(t("mp.layer.density", lang), className="sm-legend-head"))

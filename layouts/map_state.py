@@ -140,26 +140,32 @@ def query_string(pairs: Mapping) -> str:
     return urlencode([(k, v) for k, v in pairs.items() if v not in (None, "", [])], quote_via=quote, safe=",")
 
 
-def layer_urls(filters: Mapping, lang: str) -> dict[str, str]:
+def layer_urls(filters: Mapping, lang: str, scope: Mapping | None = None) -> dict[str, str]:
     """The layers' data URLs. The selected commune is not a filter of the map's layers (it is
     highlighted; the rest of the province stays in view) — only of its panel and lists. The
-    tickets' are ``ticket_window``'s."""
-    q = query_string({k: v for k, v in filters.items() if k != "commune"})
+    tickets' are ``ticket_window``'s. ``scope``: the principal's scope parameters
+    (ioc.auth.scope.layer_params), on every layer's URL."""
+    scope = dict(scope or {})
+    q = query_string({**{k: v for k, v in filters.items() if k != "commune"}, **scope})
     sep = "&" if q else ""
     # cameras depend on their own status filter only: a ticket filter must not re-download them
-    cams = query_string({k: v for k, v in filters.items() if k == "cam_status"})
+    cams = query_string({**{k: v for k, v in filters.items() if k == "cam_status"}, **scope})
+    st = query_string(scope)
     return {"cameras": f"/api/map/cameras.geobuf?{cams}", "density": f"/api/map/density.json?{q}{sep}lang={lang}",
-            "stations": f"/api/map/stations.json?lang={lang}"}
+            "stations": f"/api/map/stations.json?{st}{'&' if st else ''}lang={lang}"}
 
 
-def ticket_window(f: md.MapFilters) -> dict:
+def ticket_window(f: md.MapFilters, scope: Mapping | None = None) -> dict:
     """The ticket points the page holds for the range ``f``: those of its window (the widest range
     with the same end, ``MapFilters.window``), every category and state, each with its local request
     day and the hotline rule's steps (its state at any end of the window). Downloaded once; a range
     inside it is kept in the browser (assets/sector_map.js ``ioc_map.tickets``), with its start,
-    end, status and categories. {url, first, last}: the window's days (ISO)."""
+    end, status and categories. {url, first, last}: the window's days (ISO). ``scope``: the
+    principal's scope parameters (ioc.auth.scope.layer_params): the points of their sectors'
+    categories and their communes only."""
     w = f.window()
-    return {"url": "/api/map/tickets.bin?" + query_string({"start": w.start.isoformat(), "end": w.end.isoformat()}),
+    q = query_string({"start": w.start.isoformat(), "end": w.end.isoformat(), **(scope or {})})
+    return {"url": "/api/map/tickets.bin?" + q,
             "first": w.start.isoformat(), "last": w.end.isoformat()}
 
 
@@ -172,7 +178,7 @@ TICKET_RULES = {"sectors": {s: (list(md.SECTOR_SERVICES[s]) if s in md.SECTOR_SE
                 "states": {k: (None if v is None else list(v)) for k, v in md.STATUS_STATES.items()}}
 
 
-def ticket_range(views, start, end, current: Mapping | None):
+def ticket_range(views, start, end, current: Mapping | None, scope: Mapping | None = None):
     """The ticket points' window after a date change: the one the page holds while it holds the
     range (a new start or end inside it is judged in the browser), else the year up to the new end;
     a refused range (the filters say why) keeps the points shown."""
@@ -181,7 +187,7 @@ def ticket_range(views, start, end, current: Mapping | None):
         return no_update
     if current and current.get("first", "9") <= f.start.isoformat() and f.end.isoformat() <= current.get("last", ""):
         return no_update
-    return ticket_window(f)
+    return ticket_window(f, scope)
 
 
 def export_urls(filters: Mapping, kind: str, sort_by: list | None, query: str, lang: str) -> dict[str, str]:

@@ -19,6 +19,20 @@ What is checked, on the server, for the HTTP endpoints, the Dash callbacks and t
   no "province" column for them (the province's figures are not the sum of what they may see);
 * clearing the commune filter on /map is not a request for the province: the page keeps the
   user's commune and says why (layouts/map_state.py ``filters_update``).
+
+The map's layers (ticket points, density grid, cameras, stations, the commune choropleth) show
+the user's whole scope, not one commune or one sector: their URLs carry the scope explicitly,
+``sectors`` (the user's map sectors, when not all four) and ``communes`` (theirs), written from
+the principal by ``layer_params``; the guard checks them here like any filter (each must be the
+user's; a layer request of a user with fewer sectors or with communes must carry them, or name a
+``sector`` / ``commune`` of theirs) and the read model narrows every read by them
+(``MapFilters.sectors``/``communes``: the sectors' 1022 categories — every category when one of
+them is the hotline —, the communes' records; the choropleth leaves the other communes without a
+value). Chosen over the server applying the principal's scope by itself: the scope is then part
+of every layer URL, so the browser's cache, the page's choropleth cache (keyed on the filters)
+and any cache a deployment puts in front hold one entry per scope by construction, and a request
+outside it is refused with a reason instead of answered with less. The station layer also keeps
+its principal check (``limited_communes``) as a second line.
 """
 
 from __future__ import annotations
@@ -36,6 +50,8 @@ LIST_NEEDS = {"cameras_offline": "security", "dossiers_overdue": "procedures"}
 SEL_NEEDS = {"camera": "security", "station": "environment", "ticket": "hotline"}
 # endpoints of ioc/web/map_api.py that read data by place (need a commune of the user's)
 BY_PLACE = {"communes", "tickets", "density", "cameras", "list", "export_csv", "export_xlsx", "commune"}
+# the layers' endpoints: they read the scope parameters (``layer_params``)
+LAYER_ENDPOINTS = {"communes", "tickets", "density", "cameras", "stations"}
 ENDPOINT_NEEDS = {"cameras": "security", "camera": "security", "camera_snapshot": "security",
                   "stations": "environment", "station": "environment", "ticket": "hotline"}
 
@@ -66,6 +82,31 @@ def check_record(p: Principal, commune: str | None, what: str) -> None:
         raise OutOfScope(f"this {what} is outside your communes ({', '.join(communes)})")
 
 
+def layer_params(p: Principal) -> dict[str, str]:
+    """The scope parameters of a principal's layer URLs: ``sectors`` for a sector user without
+    all four, ``communes`` for one limited to communes; {} for everyone else (the province)."""
+    if not _restricted(p):
+        return {}
+    out = {}
+    sectors = p.map_sectors() or ()
+    if not set(sectors) >= ALL_MAP_SECTORS:
+        out["sectors"] = ",".join(sectors)
+    if p.communes:
+        out["communes"] = ",".join(p.communes)
+    return out
+
+
+def may_see_layer(p: Principal, layer: str) -> bool:
+    """Does the principal's scope include this layer of /map (cameras → security, stations →
+    environment)? The page does not ask for the others."""
+    need = ENDPOINT_NEEDS.get(layer)
+    return not _restricted(p) or need is None or need in (p.map_sectors() or ())
+
+
+def _listed(value) -> list[str]:
+    return [x.strip() for x in str(value or "").split(",") if x.strip()]
+
+
 def _need(p: Principal, sector: str | None, what: str) -> None:
     allowed = set(p.map_sectors() or ())
     if sector and sector not in allowed:
@@ -91,10 +132,20 @@ def _commune(p: Principal, code, required: bool) -> None:
         raise OutOfScope(f"commune {code[:10]!r} is outside your communes ({', '.join(p.communes)})")
 
 
-def check_args(p: Principal, args: Mapping, *, by_place: bool = True) -> None:
-    """The map filters of a query (the page's own URL or a data endpoint's)."""
-    _sector_filter(p, args.get("sector"))
-    _commune(p, args.get("commune"), required=by_place)
+def check_args(p: Principal, args: Mapping, *, by_place: bool = True, layer: bool = False) -> None:
+    """The map filters of a query (the page's own URL or a data endpoint's). The scope parameters
+    (``sectors``, ``communes``) must be the user's wherever they come; on a layer's URL
+    (``layer``) they stand for the sector filter ``all`` and for the commune the request names."""
+    allowed = set(p.map_sectors() or ())
+    sectors, communes = _listed(args.get("sectors")), _listed(args.get("communes"))
+    for s in sectors:
+        if s not in allowed:
+            raise OutOfScope(f"sector {s[:20]!r} is outside your sectors ({', '.join(p.sectors)})")
+    for c in communes:
+        _commune(p, c, required=False)
+    if not (layer and sectors and str(args.get("sector") or "all") == "all"):
+        _sector_filter(p, args.get("sector"))
+    _commune(p, args.get("commune"), required=by_place and not (layer and communes and p.communes))
     if args.get("metric") in METRIC_NEEDS:
         _need(p, METRIC_NEEDS[args["metric"]], "this indicator")
     if args.get("kind") in LIST_NEEDS:
@@ -109,7 +160,10 @@ def check_endpoint(p: Principal, endpoint: str, args: Mapping, view_args: Mappin
         _need(p, ENDPOINT_NEEDS[endpoint], "this layer")
     if endpoint == "commune":
         args = {**args, "commune": view_args.get("code")}
-    check_args(p, args, by_place=endpoint in BY_PLACE)
+    if endpoint == "communes" and p.communes and not args.get("communes"):
+        # the choropleth colours every commune it is not told to leave out: it needs the scope
+        raise OutOfScope(f"the commune layer needs your communes (communes={','.join(p.communes)})")
+    check_args(p, args, by_place=endpoint in BY_PLACE, layer=endpoint in LAYER_ENDPOINTS)
 
 
 def check_callback(p: Principal, body: Mapping) -> None:

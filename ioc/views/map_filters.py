@@ -2,7 +2,9 @@
 map /map — data endpoints). Shared by the layers, the lists, the exports and the commune panel.
 
 ``MapFilters`` is what the page holds in its URL: a time range of local dates (inclusive),
-1022 categories, a sector, a ticket status, a camera status and a commune. ``from_query``
+1022 categories, a sector, a ticket status, a camera status and a commune; and, on the layers'
+URLs only, the scope of a sector user (``sectors``, ``communes``: ioc/auth/scope.py
+``layer_params``), which narrows every read like the other filters. ``from_query``
 reads a query string (one line in ``ValueError`` on bad input); ``to_query`` writes only what
 differs from the defaults.
 
@@ -81,6 +83,10 @@ class MapFilters(BaseModel):
     status: Literal["all", "open", "overdue", "closed"] = "all"
     cam_status: Literal["all", "offline"] = "all"
     commune: str = ""
+    # the layers' scope (ioc.auth.scope.layer_params): the map sectors whose categories and the
+    # communes whose records a layer holds; empty: no narrowing
+    sectors: tuple[str, ...] = ()
+    communes: tuple[str, ...] = ()
     _today: date = PrivateAttr()
 
     @classmethod
@@ -130,8 +136,16 @@ class MapFilters(BaseModel):
         commune = get("commune")
         if commune and not _COMMUNE.match(commune):
             raise ValueError(f"bad commune {commune[:20]!r}: expected a 5-digit commune code")
+        sectors = tuple(dict.fromkeys(_choice(x, SECTORS[1:], "sectors")
+                                      for x in (x.strip() for x in get("sectors").split(",")) if x))
+        communes = tuple(dict.fromkeys(x.strip() for x in get("communes").split(",") if x.strip()))
+        if len(communes) > _MAX_SERVICES:
+            raise ValueError(f"too many communes ({len(communes)}); at most {_MAX_SERVICES}")
+        for c in communes:
+            if not _COMMUNE.match(c):
+                raise ValueError(f"bad communes {c[:20]!r}: 5-digit commune codes, separated by commas")
         f = cls(start=start, end=end, service=services, sector=sector, status=status, cam_status=cam_status,
-                commune=commune)
+                commune=commune, sectors=sectors, communes=communes)
         f._today = today
         return f
 
@@ -146,6 +160,9 @@ class MapFilters(BaseModel):
         for key, default in (("sector", "all"), ("status", "all"), ("cam_status", "all"), ("commune", "")):
             if getattr(self, key) != default:
                 out[key] = getattr(self, key)
+        for key in ("sectors", "communes"):
+            if getattr(self, key):
+                out[key] = ",".join(getattr(self, key))
         return out
 
     # --- derived -------------------------------------------------------------------------
@@ -180,17 +197,24 @@ class MapFilters(BaseModel):
 
     def service_codes(self) -> tuple[str, ...] | None:
         """The 1022 categories to keep: None = every category; () = none (a category outside
-        the chosen sector)."""
-        sector = SECTOR_SERVICES.get(self.sector)
-        if not self.service:
-            return sector
-        if sector is None:
-            return self.service
-        return tuple(s for s in self.service if s in sector)
+        the chosen sector, or outside the scope's sectors)."""
+        keep = None
+        for allowed in (self.service or None, SECTOR_SERVICES.get(self.sector), sectors_services(self.sectors)):
+            if allowed is not None:
+                keep = tuple(allowed) if keep is None else tuple(c for c in keep if c in allowed)
+        return keep
 
     def period_text(self, lang: str) -> str:
         return t("sm.period", lang).format(start=self.start.strftime("%d/%m/%Y"), end=self.end.strftime("%d/%m/%Y"),
                                            days=self.days)
+
+
+def sectors_services(sectors: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The 1022 categories of a set of map sectors: their ``SECTOR_SERVICES`` together; None
+    (every category) for no sector, or when one of them follows every category (the hotline)."""
+    if not sectors or any(s not in SECTOR_SERVICES for s in sectors):
+        return None
+    return tuple(dict.fromkeys(c for s in sectors for c in SECTOR_SERVICES[s]))
 
 
 def _date(value: str, name: str) -> date | None:
@@ -416,6 +440,8 @@ def ticket_conditions(f: MapFilters, tz: ZoneInfo, at: datetime, *, commune: str
     code = f.commune if commune is None else commune
     if code:
         cond.append(tk.c.commune_code == code)
+    if f.communes:
+        cond.append(tk.c.commune_code.in_(list(f.communes)))
     st = f.status if status is None else status
     if st == "closed":
         cond.append(answered_sql(at))

@@ -65,7 +65,9 @@ POINT_PRECISION = 4  # decimals of point coordinates (≈ 11 m)
 def communes_layer(views, metric: str, f: MapFilters, lang: str) -> dict:
     """The commune choropleth of ``metric`` for the filters: classes, formatted values, raw
     values, legend with class breaks and unit. A commune without data is absent from
-    ``classes`` (drawn in ``none``), never 0."""
+    ``classes`` (drawn in ``none``), never 0. With a scope of communes (``f.communes``, a user
+    limited to them: ioc.auth.scope.layer_params) only those communes' values, breaks made of
+    them alone, ``scope`` naming them and the legend a line for the others ("outside your scope")."""
     if metric not in METRICS:
         raise ValueError(f"bad metric {str(metric)[:30]!r}: one of {', '.join(METRICS)}")
     names = views.atlas.names()
@@ -76,11 +78,15 @@ def communes_layer(views, metric: str, f: MapFilters, lang: str) -> dict:
         raw = _qd766_on_time(views, f)
     elif metric == "cameras_online":
         raw = _cameras_online(views)
+    if f.communes:
+        names = {c: n for c, n in names.items() if c in f.communes}
     raw = {c: v for c, v in raw.items() if c in names and v is not None}
     out = {"metric": metric, "title": f"{t(f'sm.metric.{metric}', lang)} · {_scope(metric, f, lang)}",
            "unit": t(f"sm.unit.{metric}", lang), "none": NONE_COLOUR, "period": f.period_text(lang)}
+    if f.communes:
+        out["scope"] = list(f.communes)
     if metric == "worst_index":
-        return out | _worst_index(views, names, lang)
+        return _outside(out | _worst_index(views, names, lang), f, lang)
     if metric in ("qd766_on_time", "cameras_online"):
         key = "qd766_on_time" if metric == "qd766_on_time" else "cam_online_pct"
         bounds, colours, _unit = text.METRIC_CLASSES[key]
@@ -94,9 +100,17 @@ def communes_layer(views, metric: str, f: MapFilters, lang: str) -> dict:
         values = {c: f"{_num(v, lang, decimals)} {unit}" for c, v in raw.items()}
     classes = {c: text._class(v, bounds) for c, v in raw.items()}
     whole = metric in ("tickets_open", "tickets_overdue")
-    return out | {"classes": classes, "values": values,
-                  "raw": {c: int(v) if whole else round(float(v), 4) for c, v in raw.items()},
-                  "legend": legend, "colours": colours}
+    return _outside(out | {"classes": classes, "values": values,
+                           "raw": {c: int(v) if whole else round(float(v), 4) for c, v in raw.items()},
+                           "legend": legend, "colours": colours}, f, lang)
+
+
+def _outside(layer: dict, f: MapFilters, lang: str) -> dict:
+    """The legend's line for the communes outside a scope (drawn as outlines without a value)."""
+    if not f.communes:
+        return layer
+    return layer | {"legend": [*layer["legend"], {"colour": "transparent", "label": t("sm.out_of_scope", lang),
+                                                  "outline": True}]}
 
 
 def _scope(metric: str, f: MapFilters, lang: str) -> str:
@@ -390,11 +404,14 @@ def density(views, f: MapFilters, lang: str) -> dict:
 
 def cameras_geobuf(views, f: MapFilters) -> tuple[bytes, int]:
     """Cameras as geobuf Points with properties ``{id, st}`` (online | offline | degraded |
-    unknown); the commune and camera-status filters apply. No stream address leaves SQL."""
+    unknown); the commune, the scope's communes and the camera-status filters apply. No stream
+    address leaves SQL."""
     cam = m.Camera.__table__
     stmt = select(cam.c.id, cam.c.lat, cam.c.lon, cam.c.status)
     if f.commune:
         stmt = stmt.where(cam.c.commune_code == f.commune)
+    if f.communes:
+        stmt = stmt.where(cam.c.commune_code.in_(list(f.communes)))
     if f.cam_status == "offline":
         stmt = stmt.where(func.lower(func.trim(cam.c.status)) == "offline")
     with views.engine().connect() as conn:
@@ -574,19 +591,22 @@ LEVEL_PARAMS = {"salinity": "salinity", "water_level": "water_level", "insect_co
 _SEV = {None: 0, "info": 1, "warning": 2, "critical": 3}
 
 
-def stations_layer(views, lang: str, *, principal: Principal | None = None) -> dict:
+def stations_layer(views, lang: str, *, principal: Principal | None = None,
+                   communes: tuple[str, ...] = ()) -> dict:
     """Every station with a position as a GeoJSON Point: air and water stations with their
     current VN_AQI / VN_WQI and official category colour (from the published map facts),
     IoT water-level/salinity and insect-trap stations with their newest value against their
     alarm levels (the KPI engine's level rules on the newest values in SQL). For a principal
     limited to communes (``principal`` None: the request's; ioc.auth.scope.limited_communes)
-    only the stations of those communes."""
+    only the stations of those communes; with ``communes`` (the layer URL's scope,
+    ``MapFilters.communes``) only those."""
     now = views.clock()
-    communes = scope.limited_communes(principal or current_principal())
+    limited = scope.limited_communes(principal or current_principal())
     with kpi_sql.connect(views.engine()) as conn:
         stations = environment_sql.load_stations(conn)
-        if communes is not None and len(stations):
-            stations = stations[stations["commune_code"].isin(communes)]
+        for only in (limited, communes or None):
+            if only is not None and len(stations):
+                stations = stations[stations["commune_code"].isin(only)]
         ds = environment_sql.load_datastreams(conn)
         level_ids = stations.loc[stations["kind"].isin(["iot_water", "insect"]), "id"].astype(str).tolist() \
             if len(stations) else []

@@ -124,7 +124,7 @@ def register(server, views) -> None:
 
     @route("/api/map/stations.json", "stations")
     def stations():
-        return _json(mapdata.stations_layer(views, lang()))
+        return _json(mapdata.stations_layer(views, lang(), communes=filters().communes))
 
     @route("/api/map/ticket/<path:external_id>", "ticket")
     def ticket(external_id: str):

@@ -37,8 +37,16 @@ def test_the_map_page_starts_on_the_users_sector_and_commune(hotline_user):
 
 def test_endpoints_refuse_other_sectors_subjects_and_communes(hotline_user):
     ok = ["/api/map/options.json", "/api/map/tickets.bin?sector=hotline&commune=30316",
-          "/api/map/communes.json?sector=hotline&commune=30319&metric=tickets_open"]
+          "/api/map/communes.json?sector=hotline&commune=30319&metric=tickets_open&communes=30316,30319",
+          # the layers' scope parameters (scope.layer_params) stand for the sector "all" and the commune
+          "/api/map/tickets.bin?sectors=hotline&communes=30316,30319",
+          "/api/map/density.json?sectors=hotline&communes=30316"]
     refused = ["/api/map/tickets.bin?sector=hotline",  # no commune: the whole province
+               # the choropleth without the user's communes would colour the whole province
+               "/api/map/communes.json?sector=hotline&commune=30319&metric=tickets_open",
+               "/api/map/tickets.bin?sectors=hotline,security&communes=30316",  # a sector not theirs
+               "/api/map/tickets.bin?sectors=hotline&communes=30316,30301",  # a commune not theirs
+               "/api/map/list.json?sectors=hotline&communes=30316&kind=tickets",  # not a layer: sector "all"
                "/api/map/tickets.bin?sector=all&commune=30316", "/api/map/tickets.bin?sector=security&commune=30316",
                "/api/map/tickets.bin?sector=hotline&commune=30301", "/api/map/cameras.geobuf?commune=30316",
                "/api/map/stations.json", "/api/map/station/S1", "/api/map/camera/C1",
