@@ -28,7 +28,7 @@ class SourceDiff:
     stale: list = field(default_factory=list)
     extra: list = field(default_factory=list)
     duplicates: int = 0
-    excused: int = 0  # records deliberately broken for good (bad_records with ids): quarantined, not lost
+    excused: int = 0  # records broken for good upstream (bad_records with ids): judged by the quarantine instead
 
     @property
     def exact(self) -> bool:
@@ -56,11 +56,10 @@ def _compare(diff: SourceDiff, truth: dict, stored: dict, broken: set) -> Source
     diff.upstream, diff.stored = len(truth), len(stored)
     for key, want in truth.items():
         got = stored.get(key)
-        if got is None:
-            if key in broken:
-                diff.excused += 1
-            else:
-                diff.lost.append(key)
+        if key in broken:  # no good copy upstream: SQL keeps the last good (or skewed) version it had
+            diff.excused += 1
+        elif got is None:
+            diff.lost.append(key)
         elif got != want:
             diff.stale.append((key, got, want))
     diff.extra = [k for k in stored if k not in truth]

@@ -199,6 +199,16 @@ class Stack:
         r.raise_for_status()
         return r.json()
 
+    def sim_get(self, path: str) -> dict:
+        r = httpx.get(self.sim + path, timeout=30)
+        r.raise_for_status()
+        return r.json()
+
+    def sim_delete(self, path: str) -> dict:
+        r = httpx.delete(self.sim + path, timeout=30)
+        r.raise_for_status()
+        return r.json()
+
     def dead(self) -> dict[str, int]:
         """Processes we started that have exited: name → exit code."""
         return {n: p.returncode for n, p in self.procs.items() if p.poll() is not None}
