@@ -282,9 +282,15 @@ class OwnPostgres:
     def start(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "pg.log"), "-w", "-t", "60", "start")
 
-    def restart(self, mode: str = "immediate") -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "pg.log"), "-w", "-t", "60", "-m", mode,
-                  "restart")
+    def restart(self, mode: str = "immediate", down: float = 0.0) -> None:
+        """``pg_ctl restart -m mode``; with ``down`` > 0: stop, stay down that long, start."""
+        if down <= 0:
+            self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "pg.log"), "-w", "-t", "60", "-m", mode,
+                      "restart")
+            return
+        self._run("pg_ctl", "-D", str(self.data), "-w", "-t", "60", "-m", mode, "stop")
+        time.sleep(down)
+        self.start()
 
     def stop(self) -> None:
         with contextlib.suppress(Exception):

@@ -89,9 +89,18 @@ def test_rebuild_with_redis_unreachable_is_one_line(mdb, db_url_shared, tmp_path
     assert "cannot reach Redis" in failed.stderr.strip().splitlines()[-1]
 
 
-def test_live_state_refills_itself_after_an_outage_and_a_restart(sim, db, locator, tmp_path):
+@pytest.fixture
+def own_sim():
+    """A simulator of its own: this test moves the clock, the module's `sim` must stand still."""
+    with running_simulator(history_days=3, frozen=True, seed=13, scale=0.3) as s:
+        fast_control(s)
+        yield s
+
+
+def test_live_state_refills_itself_after_an_outage_and_a_restart(own_sim, db, locator, tmp_path):
     """A connector whose Redis writes failed, or that finds a restarted (here: emptied) Redis,
     rebuilds its source's `latest` from SQL at the end of its next poll: no `ioc store rebuild`."""
+    sim = own_sim
     import importlib
     import os
     import signal
