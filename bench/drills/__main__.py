@@ -49,7 +49,10 @@ def main(argv=None) -> int:
             args += ["--json", str(a.json_dir / f"drill-{n}.json")]
         print(f"\n=== drill {n}: {title} ===", flush=True)
         t = time.monotonic()
-        results[n] = (fn(args) == 0, time.monotonic() - t)
+        code = fn(args)
+        results[n] = (code == 0, time.monotonic() - t)
+        if code == 130:  # Ctrl-C: the drill stopped what it started; stop here too
+            break
     print("\n=== summary ===")
     for n, (ok, secs) in results.items():
         print(f"drill {n} ({DRILLS[n][0]}): {'PASS' if ok else 'FAIL'} in {secs:.0f} s")

@@ -221,7 +221,11 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     a.timeout = a.timeout or a.minutes * 60 + 900
     started = time.time()
-    figures = run(a)
+    try:
+        figures = run(a)
+    except KeyboardInterrupt:
+        say("interrupted: everything the drill started was stopped")
+        return 130
     ok = report(f"drill 3 (every fault for {a.minutes:g} min)", figures)
     write_json(a.json, "drill-all-faults", figures, started=started,
                context={"minutes": a.minutes, "reconcile_s": a.reconcile, "faults": FAULTS, "passed": ok})

@@ -166,7 +166,11 @@ def main(argv=None) -> int:
     add_json_arg(ap)
     a = ap.parse_args(argv)
     started = time.time()
-    figures = run(a)
+    try:
+        figures = run(a)
+    except KeyboardInterrupt:
+        say("interrupted: everything the drill started was stopped")
+        return 130
     ok = report("drill 4 (briefing folder full)", figures)
     write_json(a.json, "drill-briefing-full", figures, started=started, context={"passed": ok})
     return 0 if ok else 1

@@ -152,7 +152,11 @@ def main(argv=None) -> int:
     add_json_arg(ap)
     a = ap.parse_args(argv)
     started = time.time()
-    figures = run(a)
+    try:
+        figures = run(a)
+    except KeyboardInterrupt:
+        say("interrupted: everything the drill started was stopped")
+        return 130
     ok = report(f"drill 2 (PostgreSQL restart -m {a.mode})", figures)
     write_json(a.json, "drill-postgres-restart", figures, started=started, context={"mode": a.mode, "passed": ok})
     return 0 if ok else 1

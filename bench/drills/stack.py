@@ -7,8 +7,9 @@ ports of its own, with a Redis (and, for drill 2, a PostgreSQL) the drill may ki
   ``ioc kpi run`` and gunicorn with one worker; polls at drill speed (``INTERVALS``).
 * ``OwnPostgres``: an ``initdb`` cluster in a temp dir, run as the ``postgres`` user when we
   are root (PostgreSQL refuses root), trust auth, its own port; ``restart(mode)``.
-* ``bounded(seconds)``: SIGALRM after the drill's ``--timeout`` and SIGTERM both raise
-  ``DrillAborted``/``KeyboardInterrupt`` so the drill's ``finally`` stops everything it started.
+* ``bounded(seconds)``: SIGALRM after the drill's ``--timeout`` raises ``DrillAborted``, SIGINT
+  (Ctrl-C) and SIGTERM raise ``KeyboardInterrupt``, so the drill's ``finally`` stops everything
+  it started.
 
 Every child runs in its own process group (``start_new_session``) and is stopped by group.
 Helpers shared with bench/web.py (``free_port``, ``wait_for``) are imported from it rather
@@ -57,6 +58,7 @@ def bounded(seconds: float):
 
     old_alarm = signal.signal(signal.SIGALRM, on_alarm)
     old_term = signal.signal(signal.SIGTERM, on_term)
+    old_int = signal.signal(signal.SIGINT, on_term)  # also when started with SIGINT ignored (a `&` job)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
@@ -64,6 +66,7 @@ def bounded(seconds: float):
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old_alarm)
         signal.signal(signal.SIGTERM, old_term)
+        signal.signal(signal.SIGINT, old_int)
 
 
 def say(text: str) -> None:
