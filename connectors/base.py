@@ -111,7 +111,7 @@ class Connector:
     main_kind: ClassVar[str]  # the records counted in the JSON summary
     interval_setting: ClassVar[str]
     url_setting: ClassVar[str]
-    # Reconciliation: every `reconcile_every` seconds run_forever re-reads the last
+    # Reconciliation: every `reconcile_every` seconds (IOC_RECONCILE_INTERVAL) run_forever re-reads the last
     # `reconcile_window` (None: everything) with poll_once(since=…), writing authoritatively,
     # so records quarantined from a broken copy, skipped by shifting pages or written under a
     # skewed upstream clock are repaired once the upstream is healthy again.
@@ -126,8 +126,14 @@ class Connector:
         self.client = client or self.make_client()
         self.locator = locator
         self.interval = float(getattr(settings, self.interval_setting))
+        self.reconcile_every = float(getattr(settings, "reconcile_interval", type(self).reconcile_every))
         self._failures = 0
         self._redis_down = False
+        # Redis `latest` is whole only while every mirror write landed on the same server: a
+        # failed write (Redis down) or a new run id (a restart, which loses up to the AOF's last
+        # second) leaves a gap that the next poll's end fills from SQL (_heal_live_state).
+        self._live_gap = False
+        self._redis_run_id: str | None = None
         self._last_success: datetime | None = None
         self._was_failing = False
         self.metrics = None  # a connectors.metrics.ConnectorMetrics when the process serves /metrics
@@ -252,16 +258,34 @@ class Connector:
     def _safe_redis(self, fn) -> bool:
         try:
             fn()
-            if self._redis_down:  # what was written while Redis was away is in SQL only
-                n = self.resync_live()
-                log.warning("%s: Redis writes work again; %d live records refilled from SQL", self.source, n)
-        except Exception as err:  # Redis down: SQL has the data; refilled from it when Redis is back
+        except Exception as err:  # Redis down: SQL has the data; the live state is refilled from it
             if not self._redis_down:  # one line when Redis goes away, one when it is back
                 log.warning("%s: Redis write failed (%s); history is in SQL", self.source, err)
             self._redis_down = True
+            self._live_gap = True
             return False
+        if self._redis_down:
+            log.warning("%s: Redis writes work again (the live state is refilled from SQL at the end of this poll)",
+                        self.source)
         self._redis_down = False
         return True
+
+    def _heal_live_state(self) -> None:
+        """Refill this source's Redis `latest` (and cursor mirror) from SQL when it may miss
+        writes: after failed writes (Redis was down), under a new run id (a restart, which loses
+        up to the AOF's last second, or a failover to another server) or when Redis's version of
+        the source is below our own last write (a failover to a replica that had not got them).
+        Called with Redis reachable, at a poll's end."""
+        run_id = self.store.run_id()
+        restarted = self._redis_run_id is not None and run_id != self._redis_run_id
+        lost = self.store.lost_writes(self.source)
+        if self._live_gap or restarted or lost:
+            n = self.resync_live()
+            why = "failed Redis writes" if self._live_gap else "a Redis restart or failover" if restarted else \
+                "lost writes (Redis failover?)"
+            log.warning("%s: live state rebuilt from SQL (%d records) after %s", self.source, n, why)
+        self._live_gap = False
+        self._redis_run_id = run_id
 
     def _record_run(self, result: RunResult, started: datetime, newest: datetime | None) -> None:
         now = datetime.now(timezone.utc)
@@ -302,10 +326,7 @@ class Connector:
             health["lag_seconds"] = round((now - newest).total_seconds(), 1)
 
         def do():
-            if self.store.lost_writes(self.source):  # e.g. writes a demoted master took before a failover
-                log.warning("%s: the live store lost recent writes (Redis failover?); refilling it from SQL",
-                            self.source)
-                self.resync_live()
+            self._heal_live_state()
             current = self.store.health(self.source) | {k: str(v) for k, v in health.items()}
             current["state"] = derive_state(current, now)
             self.store.set_health(self.source, current)

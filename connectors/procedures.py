@@ -20,7 +20,7 @@ from connectors.http import UpstreamError
 from connectors.writer import Written, record_touches, upsert_guarded
 from ioc.db import models as m
 from ioc.live_store import Change
-from ioc.records import DossierRecord, ProcedureRecord
+from ioc.records import FUTURE_TOLERANCE, DossierRecord, ProcedureRecord
 
 PAGE_SIZE = 10_000
 CATALOGUE_EVERY = 3600.0
@@ -135,9 +135,14 @@ class ProceduresConnector(Connector):
         status = raw.get("TrangThaiHoSo")
         wait = raw.get("thoi_gian_cho_bo_sung") or 0.0
         received = parse_time(raw.get("NgayTiepNhan"))
+        updated = parse_time(raw.get("updated_at"))
+        # a time in the future first: the waiting-time checks below would blame the wait for it
+        # (found by the all-faults drill: a future NgayTiepNhan was refused as "implausible_wait")
+        for name, at in (("NgayTiepNhan", received), ("updated_at", updated)):
+            if at is not None and at.tzinfo is not None and at > datetime.now(timezone.utc) + FUTURE_TOLERANCE:
+                raise QuarantineError("future_timestamp", f"{name} {at.isoformat()} is in the future")
         if received is not None and float(wait) > 24 * 366:
             raise QuarantineError("implausible_wait", f"thoi_gian_cho_bo_sung {wait} h is more than a year")
-        updated = parse_time(raw.get("updated_at"))
         if received is not None and updated is not None:
             # waits lie between reception and the last update: more is another unit (minutes)
             life_h = (updated - received).total_seconds() / 3600

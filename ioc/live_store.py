@@ -315,6 +315,10 @@ class LiveStore:
     def ping(self) -> bool:
         return bool(self.r.ping())
 
+    def run_id(self) -> str:
+        """The server's run id: a new one after every restart (what a restart lost is unknown)."""
+        return str(self.r.info("server").get("run_id", ""))
+
 
 def new_holder_id() -> str:
     import socket

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     cameras_interval: float = Field(30.0, gt=0, description="Seconds between camera registry polls.")
     environment_interval: float = Field(60.0, gt=0, description="Seconds between SensorThings polls.")
     procedures_interval: float = Field(120.0, gt=0, description="Seconds between dossier feed polls.")
+    reconcile_interval: float = Field(3600.0, gt=0, description="Seconds between a connector's reconciliations "
+                                      "(re-reading its source's recent window authoritatively).")
 
     web_host: str = Field("127.0.0.1", description="Address the web server binds.")
     web_port: int = Field(8050, ge=1, le=65535, description="Port of the web server.")

@@ -4,7 +4,7 @@
     /cameras/api/v1/...    camera registry
     /sta/v1.1/...          environment (OGC SensorThings API v1.1)
     /procedures/api/v1/... dossier feed and procedure catalogue
-    /_control/...          clock, faults, info (for tests and demos)
+    /_control/...          clock, faults, info, records (for tests, demos and drills)
 """
 
 from __future__ import annotations
@@ -140,12 +140,23 @@ class Simulator:
             return json_response({"error": str(err)}, 400)
         return json_response({"added": added, **engine.report()})
 
+    async def records(self, request: Request) -> Response:
+        """The records served now, fault-free (simulator/truth.py): for drills and tests."""
+        from simulator import truth
+
+        source = request.query_params.get("source", "")
+        if source not in truth.SOURCES:
+            return json_response({"error": f"source must be one of {', '.join(truth.SOURCES)}"}, 400)
+        return json_response({"source": source, "now": iso_local(self.ctx.now()),
+                              "records": truth.records(self, source)})
+
     def routes(self) -> list[Route]:
         routes = [
             Route("/_control/health", self.health, methods=["GET"]),
             Route("/_control/info", self.info, methods=["GET"]),
             Route("/_control/clock", self.clock, methods=["GET", "POST"]),
             Route("/_control/faults", self.faults, methods=["GET", "POST", "DELETE"]),
+            Route("/_control/records", self.records, methods=["GET"]),
             Route("/", self.info, methods=["GET"]),
         ]
         for s in self.sources.values():

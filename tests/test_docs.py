@@ -95,6 +95,12 @@ def _interval(source: str):
     return check
 
 
+def check_reconcile_interval(tmp_path):
+    for source in ("hotline", "cameras", "environment", "procedures"):
+        assert _connector(source).reconcile_every == 3600.0
+        assert _connector(source, reconcile_interval=90.0).reconcile_every == 90.0
+
+
 def _url(source: str):
     def check(tmp_path):
         _connector(source)
@@ -580,6 +586,7 @@ MEANINGS = {
     "cameras_interval": _interval("cameras"),
     "environment_interval": _interval("environment"),
     "procedures_interval": _interval("procedures"),
+    "reconcile_interval": check_reconcile_interval,
     "web_host": check_web_host_and_port,
     "web_port": check_web_host_and_port,
     "sim_port": check_sim_port,

@@ -270,3 +270,15 @@ def test_dossier_wait_longer_than_its_life_is_quarantined(real, locator):
     with pytest.raises(QuarantineError) as err:
         conn.parse(raw)
     assert err.value.code == "implausible_wait" and "72.0 h" in str(err.value)
+
+
+def test_dossier_received_in_the_future_is_refused_for_that(real, locator):
+    """A future NgayTiepNhan is a future time, not an implausible wait (the all-faults drill
+    found the wait check blaming a zero wait for it)."""
+    conn = make(ProceduresConnector, locator)
+    raw = copy.deepcopy(real.dossiers[0])
+    raw["NgayTiepNhan"], raw["updated_at"] = "2099-11-02T08:00:00+07:00", "2026-11-05T08:00:00+07:00"
+    raw["thoi_gian_cho_bo_sung"] = 0.0
+    with pytest.raises(QuarantineError) as err:
+        conn.parse(raw)
+    assert err.value.code == "future_timestamp" and "NgayTiepNhan" in str(err.value)

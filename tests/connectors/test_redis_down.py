@@ -87,3 +87,61 @@ def test_rebuild_with_redis_unreachable_is_one_line(mdb, db_url_shared, tmp_path
     assert failed.returncode == 2
     assert "Traceback" not in failed.stderr
     assert "cannot reach Redis" in failed.stderr.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def own_sim():
+    """A simulator of its own: this test moves the clock, the module's `sim` must stand still."""
+    with running_simulator(history_days=3, frozen=True, seed=13, scale=0.3) as s:
+        fast_control(s)
+        yield s
+
+
+def test_live_state_refills_itself_after_an_outage_and_a_restart(own_sim, db, locator, tmp_path):
+    """A connector whose Redis writes failed, or that finds a restarted (here: emptied) Redis,
+    rebuilds its source's `latest` from SQL at the end of its next poll: no `ioc store rebuild`."""
+    sim = own_sim
+    import importlib
+    import os
+    import signal
+
+    from sqlalchemy.orm import Session
+
+    from ioc.redis_server import _free_port, start_own_redis
+
+    port = _free_port()
+    own = start_own_redis(tmp_path / "r1", port=port)
+    settings = settings_for(sim, tmp_path)
+    store = LiveStore.from_url(own.url, prefix="heal", socket_connect_timeout=0.5, socket_timeout=2)
+    conns = {s: connector(s, settings, db, store, locator) for s in ("cameras", "procedures")}
+
+    def sql_live(source):
+        with Session(db) as s:
+            return {k: normalise(v) for k, v in importlib.import_module(f"connectors.{source}").live_from_sql(s).items()}
+
+    try:
+        for c in conns.values():
+            assert c.poll_once().redis_ok
+        os.kill(own.process.pid, signal.SIGKILL)  # an outage: the next polls' writes fail
+        own.process.wait()
+        sim.advance(12)
+        changed = set()
+        for source, c in conns.items():
+            res = c.poll_once()
+            assert res.ok and not res.redis_ok
+            if res.new + res.updated:
+                changed.add(source)
+        assert "cameras" in changed
+        own = start_own_redis(tmp_path / "r1", port=port)  # back, from its AOF: the outage's writes missing
+        for source, c in conns.items():
+            if source in changed:
+                assert {k: normalise(v) for k, v in store.latest(source).items()} != sql_live(source)
+            assert c.poll_once().redis_ok
+            assert {k: normalise(v) for k, v in store.latest(source).items()} == sql_live(source), source
+        own.stop()  # a restart between two polls, no write failed: an empty server with a new run id
+        own = start_own_redis(tmp_path / "r2", port=port)
+        for source, c in conns.items():
+            assert c.poll_once().redis_ok
+            assert {k: normalise(v) for k, v in store.latest(source).items()} == sql_live(source), source
+    finally:
+        own.stop()
