@@ -166,16 +166,13 @@ class ReadModel:
     def source_status(self, lang: str) -> list[SourceStatus] | None:
         """The status page's source cards; None when Redis cannot be read."""
         now = self.clock()
-        try:
-            health = self.store.all_health()
-            quarantine = self.store.quarantine_counts()
-        except Exception:
+        read = self._health_and_quarantine()
+        if read is None:
             return None
         out = []
-        for s in SOURCES:
-            h = health.get(s) or {}
+        for s, h, by_reason in read:
             fr = self.source_freshness(s, h, lang, now)
-            q = sum(n for k, n in quarantine.items() if k.startswith(f"{s}:"))
+            q = sum(by_reason.values())
 
             def when(key):
                 return format_datetime(datetime.fromisoformat(h[key]), self.tz) if h.get(key) else "—"
@@ -192,14 +189,11 @@ class ReadModel:
         """Each source's health as numbers at this moment (the web's /metrics); None when Redis
         cannot be read."""
         now = self.clock()
-        try:
-            health = self.store.all_health()
-            quarantine = self.store.quarantine_counts()
-        except Exception:
+        read = self._health_and_quarantine()
+        if read is None:
             return None
         out = []
-        for s in SOURCES:
-            h = health.get(s) or {}
+        for s, h, by_reason in read:
 
             def at(key):
                 return datetime.fromisoformat(h[key]) if h.get(key) else None
@@ -210,8 +204,19 @@ class ReadModel:
                 lag_seconds=round((now - newest).total_seconds(), 1) if newest else None,
                 last_success=last.timestamp() if last else None,
                 consecutive_failures=int(h.get("consecutive_failures") or 0),
-                quarantined={k.split(":", 1)[1]: n for k, n in quarantine.items() if k.startswith(f"{s}:") and n}))
+                quarantined={reason: n for reason, n in by_reason.items() if n}))
         return out
+
+    def _health_and_quarantine(self) -> list[tuple[str, dict, dict[str, int]]] | None:
+        """Each source's health hash and its quarantined records by reason; None when Redis
+        cannot be read."""
+        try:
+            health = self.store.all_health()
+            quarantine = self.store.quarantine_counts()  # field = source:reason
+        except Exception:
+            return None
+        return [(s, health.get(s) or {},
+                 {k.split(":", 1)[1]: n for k, n in quarantine.items() if k.startswith(f"{s}:")}) for s in SOURCES]
 
     # --- tiles --------------------------------------------------------------------------
 
