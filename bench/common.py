@@ -163,6 +163,8 @@ class Stack:
             "IOC_CAMERAS_URL": sim + "/cameras/api/v1", "IOC_CAMERAS_TOKEN": "sim-camera-token",
             "IOC_ENVIRONMENT_URL": sim + "/sta/v1.1", "IOC_PROCEDURES_URL": sim + "/procedures/api/v1",
         }
+        if not briefings:  # no briefing scheduler: no briefing is due (none would be overdue)
+            self._env |= {"IOC_BRIEFING_DAILY": "off", "IOC_BRIEFING_WEEKLY": "off"}
         os.environ.update({k: v for k, v in self._env.items() if k.startswith("IOC_")})
         self.settings = load_settings()
         engine = make_engine(self.db_url)

@@ -87,6 +87,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "briefings.reason.input": {"vi": "không lập được: tham số không hợp lệ", "en": "not made: bad input"},
     "briefings.reason.figures": {"vi": "không lập được: không đọc được số liệu",
                                  "en": "not made: the figures could not be read"},
+    "briefings.reason.overdue": {"vi": "chưa được lập: đã quá giờ mà chưa có lần lập nào (kiểm tra tiến trình lập bản tin và thư mục lưu bản tin)",
+                                 "en": "not made: past its time with no attempt recorded (check the briefing scheduler and its folder)"},
     "briefings.reason.write": {"vi": "không lập được: không ghi được tệp PDF ({detail})",
                                "en": "not made: the PDF could not be written ({detail})"},
     "briefings.check.pdf": {"vi": "tệp PDF không đọc được", "en": "the PDF cannot be read"},

@@ -38,7 +38,7 @@ from datetime import datetime, time, timedelta, timezone
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ioc.briefings.slots import Slot, due_slots, parse_daily, parse_weekly  # noqa: F401 - the schedule's terms
+from ioc.briefings.slots import KIND, Slot, due_slots, parse_daily, parse_weekly  # noqa: F401 - the schedule's terms
 from ioc.db import models as m
 from ioc.errors import UserError
 from ioc.live_store import SOURCES
@@ -53,7 +53,6 @@ MAIL_LOCK_TTL = timedelta(minutes=5)  # far above one SMTP exchange (30 s timeou
 # A fresh start waits this long at most for the sources' first successful poll (the demo's
 # first poll of 16 days of history takes well under a minute; a real backfill may be slower).
 FIRST_DATA_WAIT = timedelta(minutes=30)
-KIND = {"day": "daily", "week": "weekly"}
 
 
 def attempts(engine, slot: Slot) -> tuple[bool, int, datetime | None]:

@@ -10,6 +10,7 @@ from datetime import date, datetime, time, timedelta
 
 from ioc.errors import UserError
 
+KIND = {"day": "daily", "week": "weekly"}  # a slot's period → the kind its SQL record has
 DOW = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 
 

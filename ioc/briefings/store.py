@@ -11,10 +11,10 @@ from pathlib import Path
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from ioc.briefings.slots import KIND
 from ioc.db import models as m
 from ioc.errors import UserError
 
-KIND = {"day": "daily", "week": "weekly"}
 FILE_PREFIX = {"day": "ban-tin-ngay", "week": "ban-tin-tuan"}
 
 

@@ -136,9 +136,9 @@ def conditions(snapshot: Mapping, now: datetime) -> list[al.Condition]:
 
 
 def briefing_conditions(snapshot: Mapping) -> list[al.Condition]:
-    """A briefing that failed its checks or its build (and was not made since) raises
-    ``briefing:{kind}:{day}`` at once; a later run of it that passes clears it at once (no
-    hysteresis: an attempt is an event, not a reading). Unknown (the database down, or an
+    """A briefing that failed its checks or its build, or is overdue without any attempt
+    recorded (and was not made since), raises ``briefing:{kind}:{day}`` at once; a later run of
+    it that passes clears it at once (no hysteresis: an attempt is an event, not a reading). Unknown (the database down, or an
     old failure outside the raise window): held as it is."""
     b = snapshot.get("briefings") or {}
     out = []
@@ -154,7 +154,10 @@ def briefing_conditions(snapshot: Mapping) -> list[al.Condition]:
             continue
         details |= {"reason": item.get("reason"), "failed_checks": item.get("failed_checks") or [],
                     "error": item.get("error")}
-        message = f"{item['kind']} briefing of {item['last_day']} failed: {item.get('error') or item.get('reason')}"
+        if item["status"] == "overdue":  # no attempt recorded (snapshot_briefings.OVERDUE_AFTER)
+            message = f"{item['kind']} briefing of {item['last_day']} is overdue: due {item.get('due')}, no attempt recorded"
+        else:
+            message = f"{item['kind']} briefing of {item['last_day']} failed: {item.get('error') or item.get('reason')}"
         raising = True if item.get("recent") else None
         out.append(al.Condition(key, "briefing", "warning", float(item["attempts"]), message, raising,
                                 False if raising else None, details, raise_after=1, clear_after=1))

@@ -134,6 +134,13 @@ class SnapshotBuilder:
         self.procedures = snapshot_procedures.ProceduresPart(engine, self.zone, self.opts)
         self.last_timings: dict[str, float] = {}
         self.last_errors: dict[str, str] = {}
+        # the briefing schedule (IOC_BRIEFING_DAILY/WEEKLY), to find briefings that are overdue
+        self.briefing_schedule = None
+        if settings is not None:
+            from ioc.briefings.slots import from_settings
+
+            daily, weekly, _catch_up = from_settings(settings)
+            self.briefing_schedule = {"daily": daily, "weekly": weekly}
 
     # -- public --------------------------------------------------------------------------------
 
@@ -235,7 +242,8 @@ class SnapshotBuilder:
         snap["quarantine"] = quarantine_section(live["quarantine"])
         t0 = time.perf_counter()
         try:  # a few rows: read every build (a failed briefing is an alert within a minute)
-            snap["briefings"] = snapshot_briefings.briefings_section(self.engine, self.zone, now)
+            snap["briefings"] = snapshot_briefings.briefings_section(self.engine, self.zone, now,
+                                                                       self.briefing_schedule)
         except Exception as err:  # the database down: unknown, the alerts it raised are held
             log.debug("briefings part failed: %s", err)
             snap["briefings"] = snapshot_briefings.unavailable()

@@ -12,7 +12,7 @@ from ioc.i18n import STRINGS, t
 
 TITLE = {"daily": "Bản tin điều hành hằng ngày", "weekly": "Bản tin điều hành hằng tuần"}  # the PDF's and the mail's
 # the codes ioc.briefings.build records in briefings.reason
-REASONS = ("checks", "no_data", "not_begun", "input", "figures", "write")
+REASONS = ("checks", "no_data", "not_begun", "input", "figures", "write", "overdue")  # overdue: the snapshot's, no record
 
 
 def _dm(d: date) -> str:

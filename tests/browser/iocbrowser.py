@@ -238,6 +238,8 @@ class Stack:
             "IOC_ENVIRONMENT_INTERVAL": "2",
             "IOC_PROCEDURES_INTERVAL": "3",
             "IOC_LOG_LEVEL": "WARNING",
+            # no briefing scheduler in this stack: no briefing is due (none would be overdue)
+            "IOC_BRIEFING_DAILY": "off", "IOC_BRIEFING_WEEKLY": "off",
             # as `ioc up` in demo mode: the simulator fills every source
             **{f"IOC_{name}_URL": self.sim_url + path for name, path in SOURCE_PATHS.items()},
             "IOC_HOTLINE_API_KEY": "sim-hotline-key",
