@@ -80,15 +80,21 @@ def briefings_section(engine, zone: ZoneInfo, now: datetime, schedule: Mapping |
 
 
 def overdue_items(engine, zone: ZoneInfo, now: datetime, schedule: Mapping) -> list[dict]:
-    """The schedule's slots of the last ``OVERDUE_DAYS`` days due more than ``OVERDUE_AFTER``
-    ago: ``overdue`` without any record, ``passed`` once made (which clears an overdue alert;
+    """The schedule's slots of the last ``OVERDUE_DAYS`` days due, and the product polling, for
+    more than ``OVERDUE_AFTER``: ``overdue`` without any record, ``passed`` once made (which clears an overdue alert;
     one that never raised is not changed by it)."""
-    slots = [sl for sl in due_slots(now, zone, daily=schedule.get("daily"), weekly=schedule.get("weekly"),
-                                     catch_up_days=OVERDUE_DAYS) if sl.due <= now - OVERDUE_AFTER]
-    if not slots:
-        return []
     b = m.Briefing
     with Session(engine) as s:
+        # counted from the product's first poll at the latest: a fresh start (the demo, a new
+        # install) makes its catch-up briefings before anything is late
+        first = s.execute(select(m.SourceRun.started_at).order_by(m.SourceRun.id).limit(1)).scalar()
+        if first is None:
+            return []
+        first = first if first.tzinfo else first.replace(tzinfo=now.tzinfo)
+        slots = [sl for sl in due_slots(now, zone, daily=schedule.get("daily"), weekly=schedule.get("weekly"),
+                                         catch_up_days=OVERDUE_DAYS) if max(sl.due, first) <= now - OVERDUE_AFTER]
+        if not slots:
+            return []
         rows = s.execute(select(b.kind, b.last_day, b.status)
                          .where(b.last_day.in_({sl.last_day for sl in slots}))).all()
     recorded = {(k, d): set() for k, d, _st in rows}

@@ -24,11 +24,17 @@ def _record(engine, day: date, status: str) -> None:
                          finished_at=at, reason="write" if status == "failed" else None))
 
 
+def _first_poll(engine, at: datetime) -> None:
+    with Session(engine) as s, s.begin():
+        s.add(m.SourceRun(source="hotline", started_at=at, finished_at=at, ok=True))
+
+
 def _by_day(items):
     return {i["last_day"]: i["status"] for i in items if i["kind"] == "daily"}
 
 
 def test_overdue_an_hour_after_its_time_and_cleared_by_its_pass(engine):
+    _first_poll(engine, datetime(2026, 11, 1, tzinfo=TZ))
     # 07:30: the briefing of 01/12 has been due for 30 min: not yet overdue; the two before it are
     early = briefings_section(engine, TZ, datetime(2026, 12, 2, 7, 30, tzinfo=TZ), DAILY)["items"]
     assert _by_day(early) == {"2026-11-29": "overdue", "2026-11-30": "overdue"}
@@ -50,8 +56,13 @@ def test_overdue_an_hour_after_its_time_and_cleared_by_its_pass(engine):
     assert _by_day(briefings_section(engine, TZ, now, DAILY)["items"])["2026-12-01"] == "passed"
 
 
-def test_nothing_overdue_when_the_schedule_is_off_or_not_given(engine):
+def test_nothing_overdue_before_an_hour_of_polling_or_when_the_schedule_is_off(engine):
     now = datetime(2026, 12, 2, 8, 30, tzinfo=TZ)
+    assert briefings_section(engine, TZ, now, DAILY)["items"] == []  # never polled: not started
+    _first_poll(engine, datetime(2026, 12, 2, 7, 45, tzinfo=TZ))  # a fresh start: catching up
+    assert briefings_section(engine, TZ, now, DAILY)["items"] == []
+    assert _by_day(briefings_section(engine, TZ, now + OVERDUE_AFTER, DAILY)["items"]) == {
+        "2026-11-29": "overdue", "2026-11-30": "overdue", "2026-12-01": "overdue"}
     assert briefings_section(engine, TZ, now, {"daily": None, "weekly": None})["items"] == []
     assert briefings_section(engine, TZ, now)["items"] == []
 
