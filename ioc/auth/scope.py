@@ -15,6 +15,7 @@ What is checked, on the server, for the HTTP endpoints, the Dash callbacks and t
   station layer leaves out the other communes' stations, and a ticket, camera or station opened
   by id (``check_record``: the read model checks it, ioc/views/map_details.py) must lie in one of
   them — a record with no commune lies in none;
+* the commune panel shows only the rows of the user's sectors (``sees_sector``);
 * a user with communes sees no province-wide figure (``sees_province``): the commune panel has
   no "province" column for them (the province's figures are not the sum of what they may see);
 * clearing the commune filter on /map is not a request for the province: the page keeps the
@@ -67,6 +68,12 @@ def _restricted(p: Principal) -> bool:
 def limited_communes(p: Principal) -> tuple[str, ...] | None:
     """The communes a principal's data is limited to; None: the whole province."""
     return tuple(p.communes) if _restricted(p) and p.communes else None
+
+
+def sees_sector(p: Principal, sector: str) -> bool:
+    """May this principal see the figures of ``sector`` (hotline, cameras, environment,
+    procedures), e.g. a row of the commune panel? Every role but ``sector`` sees all four."""
+    return not _restricted(p) or sector in p.sectors
 
 
 def sees_province(p: Principal) -> bool:

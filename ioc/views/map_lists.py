@@ -82,8 +82,11 @@ def commune_panel(views, code: str, filters: MapFilters, lang: str, *, province:
     said in ``error``, never raised; an unknown commune raises ``NotFound``. The province column
     only for a principal who may see province-wide figures (``province`` None: the request's
     principal, ioc.auth.scope.sees_province; a user limited to communes may not)."""
+    principal = current_principal()
     if province is None:
-        province = scope.sees_province(current_principal())
+        province = scope.sees_province(principal)
+    # a sector user sees the rows of their sectors only (ioc.auth.scope.sees_sector)
+    specs = [spec for spec in _ROWS if scope.sees_sector(principal, spec.sector)]
     names = views.atlas.names()
     if code not in names:
         raise NotFound(f"commune {code[:20]!r} not found")
@@ -96,7 +99,8 @@ def commune_panel(views, code: str, filters: MapFilters, lang: str, *, province:
                                                  or filters.status != "all") else ""
     prev_text = t("sm.panel.previous_period", lang).format(start=ps.strftime("%d/%m/%Y"), end=pe.strftime("%d/%m/%Y"))
     air = _air_stations(views, code)
-    domains = ("hotline", "cameras", "procedures") + (("environment",) if air else ())
+    domains = tuple(d for d in ("hotline", "cameras", "procedures", "environment")
+                    if any(spec.sector == d for spec in specs) and (d != "environment" or air))
     try:
         cur = cached_period_figures(views, filters.start, filters.end, domains)
         prev = cached_period_figures(views, ps, pe, domains)
@@ -108,7 +112,7 @@ def commune_panel(views, code: str, filters: MapFilters, lang: str, *, province:
     if not cur["period"]["complete"]:
         period += " · " + t("sm.panel.as_of", lang).format(at=when(datetime.fromisoformat(cur["period"]["as_of"]), tz))
     area = commune_areas(views)
-    rows = [_row(spec, code, cur, prev, area, air, lang, province) for spec in _ROWS
+    rows = [_row(spec, code, cur, prev, area, air, lang, province) for spec in specs
             if spec.key != "aqi_max" or air]
     return CommunePanel(code=code, name=names[code], period=period, previous_period=prev_text, rows=rows, note=note,
                         columns=cols)
@@ -123,6 +127,7 @@ def _air_stations(views, code: str) -> list[str]:
 @dataclass(frozen=True)
 class _RowSpec:
     key: str
+    sector: str  # whose figures: hotline | cameras | procedures | environment
     fmt: str  # count | pct | per_km2 | score | aqi
     better: bool | None  # is higher better?
     get: Callable  # (result, code or None for the province, context) → number (or (score, max))
@@ -186,16 +191,16 @@ def _aqi_max(res, code, ctx):
 
 
 _ROWS = (
-    _RowSpec("hotline_received", "count", None, lambda r, c, x: _hot(r, c, "received")),
-    _RowSpec("hotline_overdue", "count", False, lambda r, c, x: _hot(r, c, "overdue")),
-    _RowSpec("hotline_on_time", "pct", True, lambda r, c, x: _hot(r, c, "on_time_pct")),
-    _RowSpec("hotline_per_km2", "per_km2", None, _per_km2),
-    _RowSpec("cameras_availability", "pct", True, _cam),
-    _RowSpec("dossiers_received", "count", None, lambda r, c, x: _proc(r, c, "received")),
-    _RowSpec("qd766_on_time", "pct", True, lambda r, c, x: _proc(r, c, "2.1")),
-    _RowSpec("dossiers_overdue", "count", False, lambda r, c, x: _proc(r, c, "overdue_unfinished")),
-    _RowSpec("qd766_score", "score", True, lambda r, c, x: _proc(r, c, "score")),
-    _RowSpec("aqi_max", "aqi", False, _aqi_max),
+    _RowSpec("hotline_received", "hotline", "count", None, lambda r, c, x: _hot(r, c, "received")),
+    _RowSpec("hotline_overdue", "hotline", "count", False, lambda r, c, x: _hot(r, c, "overdue")),
+    _RowSpec("hotline_on_time", "hotline", "pct", True, lambda r, c, x: _hot(r, c, "on_time_pct")),
+    _RowSpec("hotline_per_km2", "hotline", "per_km2", None, _per_km2),
+    _RowSpec("cameras_availability", "cameras", "pct", True, _cam),
+    _RowSpec("dossiers_received", "procedures", "count", None, lambda r, c, x: _proc(r, c, "received")),
+    _RowSpec("qd766_on_time", "procedures", "pct", True, lambda r, c, x: _proc(r, c, "2.1")),
+    _RowSpec("dossiers_overdue", "procedures", "count", False, lambda r, c, x: _proc(r, c, "overdue_unfinished")),
+    _RowSpec("qd766_score", "procedures", "score", True, lambda r, c, x: _proc(r, c, "score")),
+    _RowSpec("aqi_max", "environment", "aqi", False, _aqi_max),
 )
 
 

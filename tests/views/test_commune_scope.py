@@ -123,3 +123,14 @@ def test_the_reveal_button_is_only_offered_to_who_may_reveal(world):
             assert ("map-reveal-go" in str(body)) is offered, who.name
         shown = pm.reveal_section(world, sel, "xác minh phản ánh", "vi")  # NO_HOTLINE asks anyway
     assert not any(s in str(shown) for s in PII) and _log(world) == []
+
+
+def test_the_commune_panel_shows_only_the_rows_of_the_users_sectors(world):
+    get = _client(world)
+    every = get("lan", f"/api/map/commune/10001?{Q}").json  # all four sectors
+    assert {r["key"].split("_")[0] for r in every["rows"]} >= {"hotline", "cameras", "dossiers", "qd766"}
+    env_only = get("hoa", f"/api/map/commune/10001?{Q}")  # environment only: no 1022, camera or dossier row
+    assert env_only.status_code == 200
+    assert [r["key"] for r in env_only.json["rows"]] == [r["key"] for r in every["rows"] if r["key"] == "aqi_max"]
+    admin = get("root", f"/api/map/commune/10001?{Q}").json
+    assert [r["key"] for r in admin["rows"]] == [r["key"] for r in every["rows"]]
