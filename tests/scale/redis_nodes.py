@@ -4,6 +4,7 @@ sentinels). Each process is ours, started in its own folder and stopped by its p
 
 from __future__ import annotations
 
+import random
 import shutil
 import socket
 import subprocess
@@ -14,10 +15,20 @@ from pathlib import Path
 import redis
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port(highest: int = 65535) -> int:
+    """A free loopback port; ``highest``: at most this (a cluster node also listens on port + 10000)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port <= highest:
+            return port
+        with socket.socket() as s:  # the kernel's ephemeral range starts high: try below it
+            try:
+                s.bind(("127.0.0.1", random.randint(20000, highest)))
+            except OSError:
+                continue
+            return s.getsockname()[1]
 
 
 def redis_binary() -> str:
@@ -83,8 +94,9 @@ def start_cluster_node(directory: Path) -> Node:
     """A redis-server in cluster mode that owns every slot: a plain client can use it (no
     MOVED), and it answers CROSSSLOT to any multi-key command, transaction or script whose keys
     hash to different slots — exactly what a real cluster refuses."""
+    # redis-server refuses a cluster port above 55535 (its bus listens on port + 10000)
     node = start_node(directory, "--cluster-enabled", "yes", "--cluster-config-file",
-                      str(directory / "nodes.conf"))
+                      str(directory / "nodes.conf"), port=free_port(highest=55535))
     c = node.client()
     c.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
     deadline = time.monotonic() + 15
