@@ -53,6 +53,18 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
+def product_env(work: Path, db_url: str, redis_url: str, sim_url: str) -> dict[str, str]:
+    """This process's environment without its IOC_* settings, plus those of a bench product
+    whose four upstreams are the simulator at ``sim_url``."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("IOC_")} | {
+        "PYTHONPATH": str(ROOT), "IOC_DATA_DIR": str(work), "IOC_DATABASE_URL": db_url,
+        "IOC_REDIS_URL": redis_url, "IOC_LOG_LEVEL": "WARNING",
+        "IOC_HOTLINE_URL": sim_url + "/open311/v2", "IOC_HOTLINE_API_KEY": "sim-hotline-key",
+        "IOC_CAMERAS_URL": sim_url + "/cameras/api/v1", "IOC_CAMERAS_TOKEN": "sim-camera-token",
+        "IOC_ENVIRONMENT_URL": sim_url + "/sta/v1.1", "IOC_PROCEDURES_URL": sim_url + "/procedures/api/v1",
+    }
+
+
 def wait_for(what: str, check, timeout: float, every: float = 0.5):
     t = time.monotonic()
     while True:
@@ -156,14 +168,8 @@ class Stack:
         self.db_url = f"sqlite:///{self.work / 'ioc.db'}"
         sim_port = free_port()
         sim = self.sim_url = f"http://127.0.0.1:{sim_port}"
-        self._env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")} | {
-            "PYTHONPATH": str(ROOT), "IOC_DATA_DIR": str(self.work), "IOC_DATABASE_URL": self.db_url,
-            "IOC_REDIS_URL": self.redis.url, "IOC_LOG_LEVEL": "WARNING",
-            "IOC_HOTLINE_URL": sim + "/open311/v2", "IOC_HOTLINE_API_KEY": "sim-hotline-key",
-            "IOC_CAMERAS_URL": sim + "/cameras/api/v1", "IOC_CAMERAS_TOKEN": "sim-camera-token",
-            "IOC_ENVIRONMENT_URL": sim + "/sta/v1.1", "IOC_PROCEDURES_URL": sim + "/procedures/api/v1",
-        }
-        if not briefings:  # no briefing scheduler: no briefing is due (none would be overdue)
+        self._env = product_env(self.work, self.db_url, self.redis.url, sim)
+        if not self.briefings:  # no briefing scheduler: no briefing is due (none would be overdue)
             self._env |= {"IOC_BRIEFING_DAILY": "off", "IOC_BRIEFING_WEEKLY": "off"}
         os.environ.update({k: v for k, v in self._env.items() if k.startswith("IOC_")})
         self.settings = load_settings()

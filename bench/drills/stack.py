@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port, wait_for  # noqa: E402
+from bench.common import free_port, product_env, wait_for  # noqa: E402
 
 SOURCES = ("hotline", "cameras", "environment", "procedures")
 # Polls at drill speed: every source several times a minute (production: 30–120 s).
@@ -116,14 +116,8 @@ class Stack:
 
         t0 = time.monotonic()
         self.start_redis()
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")} | {
-            "PYTHONPATH": str(ROOT), "IOC_DATA_DIR": str(self.work), "IOC_DATABASE_URL": self.db_url,
-            "IOC_REDIS_URL": self.redis.url, "IOC_LOG_LEVEL": "WARNING",
-            "IOC_HOTLINE_URL": self.sim + "/open311/v2", "IOC_HOTLINE_API_KEY": "sim-hotline-key",
-            "IOC_CAMERAS_URL": self.sim + "/cameras/api/v1", "IOC_CAMERAS_TOKEN": "sim-camera-token",
-            "IOC_ENVIRONMENT_URL": self.sim + "/sta/v1.1", "IOC_PROCEDURES_URL": self.sim + "/procedures/api/v1",
-            **{f"IOC_{s.upper()}_INTERVAL": str(v) for s, v in INTERVALS.items()},
-        } | self.extra_env
+        self.env = product_env(self.work, self.db_url, self.redis.url, self.sim) | {
+            f"IOC_{s.upper()}_INTERVAL": str(v) for s, v in INTERVALS.items()} | self.extra_env
         os.environ.update({k: v for k, v in self.env.items() if k.startswith("IOC_")})
         self.settings = load_settings()
         engine = make_engine(self.db_url)
