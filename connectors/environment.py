@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from connectors.base import Batch, Connector, QuarantineError, Quarantined, log, parse_time, parser, reason_of
 from connectors.http import UpstreamError
-from connectors.writer import Written, record_touches, upsert_guarded, upsert_observations
+from connectors.writer import Written, record_touches, stored_results, upsert_guarded, upsert_observations
 from ioc.db import models as m
 import unicodedata
 from ioc.live_store import Change
@@ -161,11 +161,52 @@ class EnvironmentConnector(Connector):
         newest = self._load_newest()
         marks = dict(newest)
         try:
-            yield from self._fetch(newest, since)
+            for batch in self._fetch(newest, since):
+                yield self._confirmed(batch, newest)
         except Exception:
             newest.clear()  # a failed poll leaves the per-stream marks where they were at its start
             newest.update(marks)
             raise
+
+    def _confirmed(self, batch: Batch, newest: dict[str, datetime]) -> Batch:
+        """Drop each observation whose value differs from the stored one unless a second read
+        (``Observations(id)``) returns the same value: a stored value changes only when two
+        reads agree. One damaged response (a unit slip, ÷1000, is still a plausible value) must
+        not overwrite a good value — the oldest hour of a reconciliation's window is read by no
+        later one, so nothing would mend it (fault drill 3, docs/operations-drills.md). A value
+        kept this way is retried by the next read of that hour."""
+        obs = batch.records.get("observations")
+        if not obs:
+            return batch
+        # Only observations at or before their stream's newest committed time can be stored.
+        maybe = {(r.datastream_id, r.phenomenon_time) for r in obs
+                 if (n := newest.get(r.datastream_id)) is not None and r.phenomenon_time <= n}
+        if not maybe:
+            return batch
+        with Session(self.engine) as s:
+            held = stored_results(s, maybe)
+        keep = []
+        for r in obs:
+            old = held.get((r.datastream_id, r.phenomenon_time))
+            if old is None or old == r.result or self._read_again_agrees(r):
+                keep.append(r)
+            else:
+                log.warning("environment: datastream %s at %s: the upstream sent %g, a second read did not "
+                            "confirm it; the stored %g stays", r.datastream_id, r.phenomenon_time.isoformat(),
+                            r.result, old)
+        batch.records["observations"] = keep
+        return batch
+
+    def _read_again_agrees(self, rec: ObservationRow) -> bool:
+        if rec.upstream_id is None:
+            return False
+        try:
+            raw, _ = self.client.get(f"Observations({rec.upstream_id})")
+            again = self.parse_observation(raw, rec.datastream_id)
+        except Exception as err:  # an upstream or parse failure confirms nothing
+            log.info("environment: second read of observation %s failed: %s", rec.upstream_id, err)
+            return False
+        return again.phenomenon_time == rec.phenomenon_time and again.result == rec.result
 
     def _fetch(self, newest: dict[str, datetime], since: datetime | None) -> Iterator[Batch]:
         now = datetime.now(timezone.utc)

@@ -180,25 +180,17 @@ def insert_ignore(session: Session, model, rows: list[dict], index_elements: lis
     session.execute(stmt, rows)
 
 
-def upsert_observations(session: Session, records: Sequence) -> Written:
-    """Observations keyed by (datastream, phenomenon time); a changed result is an update."""
-    out = Written()
-    newest: dict = {}
-    for rec in records:
-        k = (rec.datastream_id, rec.phenomenon_time)
-        if k in newest:
-            out.counts.unchanged += 1
-        newest[k] = rec
-    if not newest:
-        return out
+def stored_results(session: Session, keys) -> dict:
+    """The stored result of each (datastream, phenomenon time) in `keys` that SQL holds."""
     t = m.Observation.__table__
+    keys = set(keys)
     by_stream: dict[str, list[datetime]] = {}
-    for ds, at in newest:
+    for ds, at in keys:
         by_stream.setdefault(ds, []).append(at)
     existing: dict = {}
-    # Streams with many rows in the batch (a backfill): one range query each. Streams with a
-    # few (a page across all streams): one query for many streams at once, not one round trip
-    # per stream (which made a 400-row page cost 260 queries).
+    # Streams with many keys (a backfill): one range query each. Streams with a few (a page
+    # across all streams): one query for many streams at once, not one round trip per stream
+    # (which made a 400-row page cost 260 queries).
     few = [ds for ds, times in by_stream.items() if len(times) <= 50]
     for ds, times in by_stream.items():
         if len(times) <= 50:
@@ -216,8 +208,23 @@ def upsert_observations(session: Session, records: Sequence) -> Written:
             and_(t.c.datastream_id.in_(part), t.c.phenomenon_time >= lo, t.c.phenomenon_time <= hi)
         )
         for ds, at, result in session.execute(q):
-            if (ds, at) in newest:
+            if (ds, at) in keys:
                 existing[(ds, at)] = result
+    return existing
+
+
+def upsert_observations(session: Session, records: Sequence) -> Written:
+    """Observations keyed by (datastream, phenomenon time); a changed result is an update."""
+    out = Written()
+    newest: dict = {}
+    for rec in records:
+        k = (rec.datastream_id, rec.phenomenon_time)
+        if k in newest:
+            out.counts.unchanged += 1
+        newest[k] = rec
+    if not newest:
+        return out
+    existing = stored_results(session, newest)
     rows = []
     for k, rec in newest.items():
         old = existing.get(k, _MISSING)
@@ -273,5 +280,5 @@ def load_cursor(session: Session, source: str) -> str | None:
     return session.scalar(select(m.SourceCursor.cursor).where(m.SourceCursor.source == source))
 
 
-__all__ = ["Counts", "Written", "upsert_guarded", "upsert_observations", "insert_ignore", "record_touches",
+__all__ = ["Counts", "Written", "upsert_guarded", "upsert_observations", "stored_results", "insert_ignore", "record_touches",
            "save_cursor", "load_cursor"]
