@@ -161,7 +161,7 @@ def layout(**query):
                 options=commune_options(names, scope.limited_communes(privacy.current_principal())))),
             _field("map-l-metric", dcc.Dropdown(
                 id="map-metric", value=state["metric"], clearable=False, searchable=False, className="sm-dd sm-dd-wide",
-                options=[{"label": t(f"sm.metric.{m}", lang), "value": m} for m in METRICS])),
+                options=metric_options(lang))),
         ]),
         html.Div(id="map-notice", className="sm-notice",
                  children=refused_notice(state["refused"], lang) if state["refused"] else None),
@@ -193,7 +193,7 @@ def layout(**query):
                 html.Div(id="map-ranking", className="sm-ranking"),
                 html.Section(id="map-list", className="sm-list sm-hidden", children=[
                     dcc.RadioItems(id="map-list-kind", value=state["list"], inline=True, className="sm-seg sm-tabs",
-                                   options=[{"label": t(f"mp.list.{k}", lang), "value": k} for k in LIST_KINDS]),
+                                   options=list_options(lang)),
                     html.Div(id="map-list-note", className="sm-list-note"),
                     html.Div(className="sm-list-tools", children=[
                         dcc.Input(id="map-list-query", type="search", value=state["query"], debounce=True,
@@ -222,6 +222,18 @@ def layout(**query):
 
 def _field(label_id: str, control) -> html.Div:
     return html.Div(className="sm-field", children=[html.Label(LOADING, id=label_id, className="sm-label"), control])
+
+
+def metric_options(lang: str) -> list[dict]:
+    """The indicators the request's user may colour the communes by (scope.offered)."""
+    return [{"label": t(f"sm.metric.{m}", lang), "value": m}
+            for m in scope.offered(privacy.current_principal(), METRICS, scope.METRIC_NEEDS)]
+
+
+def list_options(lang: str) -> list[dict]:
+    """The list tabs the request's user may open (scope.offered)."""
+    return [{"label": t(f"mp.list.{k}", lang), "value": k}
+            for k in scope.offered(privacy.current_principal(), LIST_KINDS, scope.LIST_NEEDS)]
 
 
 def commune_options(names: Mapping[str, str], only: tuple[str, ...] | None = None) -> list[dict]:
@@ -264,8 +276,7 @@ def register(app, settings, views) -> None:
                 [{"label": o["name"], "value": o["code"]} for o in md.sector_options(lang)], services,
                 t("mp.all_services", lang) if services else t("mp.no_services", lang),
                 [{"label": t(f"mp.status.{s}", lang), "value": s} for s in STATUSES], t("mp.commune_ph", lang),
-                [{"label": t(f"sm.metric.{m}", lang), "value": m} for m in METRICS],
-                [{"label": t(f"mp.list.{k}", lang), "value": k} for k in LIST_KINDS], t("mp.search_ph", lang),
+                metric_options(lang), list_options(lang), t("mp.search_ph", lang),
                 [{"label": t(f"sm.range.{r}", lang), "value": r} for r in RANGES],
                 None if basemap else t("mp.no_basemap", lang))
 

@@ -132,10 +132,14 @@ def layer_control(views, lang: str, filters: Mapping, metric: str, checked: list
         "stations": dl.GeoJSON(id="map-stations", url=urls["stations"], pointToLayer=_ns("stationPoint"),
                                hideout={"lang": lang}),
     }
+    shown = scope.offered(privacy.current_principal(), LAYERS, scope.ENDPOINT_NEEDS)
     control = dl.LayersControl(id={"type": "map-layers", "gen": gen}, collapsed=False, position="topright",
                                sortLayers=True, children=[
-        dl.Overlay(overlays[k], name=layer_name(k, lang), checked=k in checked) for k in LAYERS])
-    children = ([dl.TileLayer(url=basemap, attribution="")] if basemap else []) + [control]
+        dl.Overlay(overlays[k], name=layer_name(k, lang), checked=k in checked) for k in LAYERS if k in shown])
+    # A layer outside the user's sectors is not offered; its component stays on the map, empty
+    # (no URL: layer_props), because the page's callbacks name it.
+    hidden = [overlays[k] for k in LAYERS if k not in shown]
+    children = ([dl.TileLayer(url=basemap, attribution="")] if basemap else []) + [control, *hidden]
     return children, legend_data
 
 

@@ -49,7 +49,8 @@ ENDPOINTS: dict[str, str] = {
         "commune", "list", "export_csv", "export_xlsx", "options")},
 }
 
-PAGES: dict[str, str] = {"/": "status", "/wall": "wall", "/map": "map", "/briefings": "briefings", "/m": "mobile"}
+PAGES: dict[str, str] = {"/": "status", "/wall": "wall", "/map": "map", "/briefings": "briefings", "/m": "mobile",
+                         "/404": "signed_in"}  # layouts/not_found.py, also shown for any unknown path
 
 # The component ids a callback writes tell its page. Exact ids first, then prefixes.
 CALLBACK_IDS: dict[str, str] = {

@@ -15,7 +15,8 @@ What is checked, on the server, for the HTTP endpoints, the Dash callbacks and t
   station layer leaves out the other communes' stations, and a ticket, camera or station opened
   by id (``check_record``: the read model checks it, ioc/views/map_details.py) must lie in one of
   them — a record with no commune lies in none;
-* the commune panel shows only the rows of the user's sectors (``sees_sector``);
+* the commune panel shows only the rows of the user's sectors (``sees_sector``), and the page
+  offers only the layers, indicators and list tabs of those sectors (``offered``);
 * a user with communes sees no province-wide figure (``sees_province``): the commune panel has
   no "province" column for them (the province's figures are not the sum of what they may see);
 * clearing the commune filter on /map is not a request for the province: the page keeps the
@@ -103,11 +104,18 @@ def layer_params(p: Principal) -> dict[str, str]:
     return out
 
 
+def offered(p: Principal, keys, needs: Mapping[str, str | None]) -> list[str]:
+    """The keys of /map's layers, indicators or list kinds (``needs``: key → the map sector its
+    subject needs) within the principal's scope: the page offers only these — the layer control,
+    the indicator menu, the list tabs — so a user is never shown a switch the server refuses."""
+    mine = p.map_sectors() if _restricted(p) else None
+    return [k for k in keys if mine is None or needs.get(k) is None or needs[k] in mine]
+
+
 def may_see_layer(p: Principal, layer: str) -> bool:
     """Does the principal's scope include this layer of /map (cameras → security, stations →
     environment)? The page does not ask for the others."""
-    need = ENDPOINT_NEEDS.get(layer)
-    return not _restricted(p) or need is None or need in (p.map_sectors() or ())
+    return bool(offered(p, [layer], ENDPOINT_NEEDS))
 
 
 def _listed(value) -> list[str]:

@@ -122,7 +122,7 @@ def create_app(settings: Settings | None = None, read_model: ReadModel | None = 
         return _asset("manifest.webmanifest", "application/manifest+json", {"Cache-Control": "public, max-age=3600"})
 
     from layouts import map as sector_map
-    from layouts import briefings, mobile, status, wall
+    from layouts import briefings, mobile, not_found, status, wall
 
     map_api.register(app.server, views)
     alerts_api.register(app.server, views)  # POST /api/alerts/ack
@@ -132,6 +132,8 @@ def create_app(settings: Settings | None = None, read_model: ReadModel | None = 
     dash.register_page("mobile", path="/m", name="Lãnh đạo", layout=mobile.layout)
     dash.register_page("map", path="/map", name="Bản đồ", layout=sector_map.layout)
     dash.register_page("briefings", path="/briefings", name="Bản tin", layout=briefings.layout)
+    # any other path (Dash looks the page up by this module name)
+    dash.register_page("not_found_404", path="/404", name="Không tìm thấy trang", layout=not_found.layout)
     for page in (status, wall, mobile, sector_map, briefings):
         page.register(app, settings, views)
     security.install(app, settings, extra_scripts=(mobile.SCRIPT,))  # headers, CSP, request limits

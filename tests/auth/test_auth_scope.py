@@ -135,3 +135,38 @@ def test_the_mobile_page_has_a_sign_out_link_like_the_other_pages(clients):
     assert '<a id="m-logout" class="m-logout" href="/logout?lang=vi">Đăng xuất</a>' in html
     assert 'href="/logout?lang=en">Sign out</a>' in clients["leader"].get("/m?lang=en").get_data(as_text=True)
     assert clients["leader"].get("/logout?lang=vi").status_code == 200  # the link opens the sign-out form
+
+
+def test_the_map_offers_only_the_layers_indicators_and_lists_of_the_users_sectors():
+    from ioc.auth import scope
+    from ioc.auth.roles import Principal
+    from layouts.map_state import LAYERS, LIST_KINDS, METRICS
+
+    hotline = Principal(role="sector", name="h", sectors=("hotline",), communes=("30316",))
+    cameras = Principal(role="sector", name="c", sectors=("cameras", "environment"))
+    admin = Principal(role="admin", name="a")
+    assert scope.offered(hotline, LAYERS, scope.ENDPOINT_NEEDS) == ["communes", "density", "tickets"]
+    assert scope.offered(cameras, LAYERS, scope.ENDPOINT_NEEDS) == list(LAYERS)
+    assert scope.offered(hotline, METRICS, scope.METRIC_NEEDS) == ["tickets_per_km2", "tickets_open", "tickets_overdue"]
+    assert scope.offered(cameras, METRICS, scope.METRIC_NEEDS) == [
+        "tickets_per_km2", "tickets_open", "tickets_overdue", "cameras_online", "worst_index"]
+    assert scope.offered(hotline, LIST_KINDS, scope.LIST_NEEDS) == ["tickets"]
+    assert scope.offered(cameras, LIST_KINDS, scope.LIST_NEEDS) == ["tickets", "cameras_offline"]
+    for keys, needs in ((LAYERS, scope.ENDPOINT_NEEDS), (METRICS, scope.METRIC_NEEDS), (LIST_KINDS, scope.LIST_NEEDS)):
+        assert scope.offered(admin, keys, needs) == list(keys)
+    # the layers offered are the layers the server serves
+    assert [k for k in LAYERS if scope.may_see_layer(hotline, k)] == ["communes", "density", "tickets"]
+
+
+@pytest.mark.parametrize(("who", "links"), [("admin", ["/", "/wall", "/m", "/map", "/briefings"]),
+                                            ("sector", ["/map"])])
+def test_an_unknown_path_gets_a_vietnamese_page_with_the_users_pages(clients, who, links):
+    res = clients[who].post("/_dash-update-component", headers=ORIGIN, json=_cb(
+        ".._pages_content.children..._pages_store.data..",
+        **{"_pages_location.pathname": "/khong-co-trang-nay", "_pages_location.search": ""}))
+    assert res.status_code == 200
+    page = json.dumps(res.json, ensure_ascii=False)
+    assert "Không tìm thấy trang này" in page and "This page does not exist" in page
+    assert "404 - Page not found" not in page  # Dash's own English page
+    hrefs = [m for m in ('"href": "' + p + '"' for p in ["/", "/wall", "/m", "/map", "/briefings"]) if m in page]
+    assert hrefs == ['"href": "' + p + '"' for p in links]

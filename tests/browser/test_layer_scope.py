@@ -19,6 +19,11 @@ POINT_IDS = """
   if (!p) { done(null); return; }
   p.features.then(f => done(f.map(x => x.properties.id)), () => done(null));
 """
+# what the page offers: the layer control's overlays and the list tabs
+OFFERED = """
+  const text = sel => [...document.querySelectorAll(sel)].map(e => e.textContent.replace(/[\u200b-\u200d\u2060\ufeff]/g, '').trim());
+  return {layers: text('.leaflet-control-layers-overlays label'), lists: text('#map-list-kind label')};
+"""
 REFUSED = """
   return performance.getEntriesByType('resource').filter(e => e.responseStatus >= 400)
     .map(e => e.responseStatus + ' ' + e.name);
@@ -39,6 +44,7 @@ def _sql(stack, stmt):
 def test_a_commune_limited_hotline_officer_gets_the_ticket_points_of_their_commune(stack, tmp_path):
     from ioc.auth.testing import browser_sign_in, ensure_user
     from ioc.db import models as m
+    from ioc.i18n import t
 
     tk = m.Ticket.__table__
     ((commune, _n),) = _sql(stack, select(tk.c.commune_code, func.count()).where(tk.c.commune_code.is_not(None),
@@ -58,6 +64,7 @@ def test_a_commune_limited_hotline_officer_gets_the_ticket_points_of_their_commu
             20, 0.2, "ticket markers drawn")
         wait_dash_ready(driver)
         refused = driver.execute_script(REFUSED)
+        offered = driver.execute_script(OFFERED)
         errors = console_errors(driver)
     finally:
         driver.quit()
@@ -65,3 +72,6 @@ def test_a_commune_limited_hotline_officer_gets_the_ticket_points_of_their_commu
     where = dict(_sql(stack, select(tk.c.id, tk.c.commune_code).where(tk.c.id.in_(ids))))
     assert len(where) == len(ids) and set(where.values()) == {commune}, "a ticket point outside the user's commune"
     assert refused == [] and errors == [], (refused, errors)
+    # a hotline officer is offered the hotline's layers and lists, not the cameras' or the stations'
+    assert offered["layers"] == [t(f"mp.layer.{k}", "vi") for k in ("communes", "density", "tickets")], offered
+    assert offered["lists"] == [t("mp.list.tickets", "vi")], offered
