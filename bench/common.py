@@ -62,6 +62,9 @@ def product_env(work: Path, db_url: str, redis_url: str, sim_url: str) -> dict[s
         "IOC_HOTLINE_URL": sim_url + "/open311/v2", "IOC_HOTLINE_API_KEY": "sim-hotline-key",
         "IOC_CAMERAS_URL": sim_url + "/cameras/api/v1", "IOC_CAMERAS_TOKEN": "sim-camera-token",
         "IOC_ENVIRONMENT_URL": sim_url + "/sta/v1.1", "IOC_PROCEDURES_URL": sim_url + "/procedures/api/v1",
+        # /metrics on, as in production, on ports of its own: a second stack (a drill beside a
+        # bench, two drills in the tests) would find 9101–9103 taken and log an error
+        **{f"IOC_{p}_METRICS_PORT": str(free_port()) for p in ("CONNECTORS", "KPI", "BRIEFINGS")},
     }
 
 
