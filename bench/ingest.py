@@ -1,6 +1,7 @@
 """Ingest benchmark: backfill a simulated year through the real connectors, over real HTTP,
 into a real Redis and SQL; print records per second per source, peak RSS, steady-state poll
-times, and the raw ceilings (pipelined Redis writes, bulk SQL inserts) measured in the same run.
+times. The machine's ceilings (pipelined Redis writes, bulk SQL inserts) are bench/ceilings.py's:
+bench/run_all measures them in the same run and sets each figure beside them.
 
     .venv/bin/python bench/ingest.py                 # SQLite in a temp dir
     .venv/bin/python bench/ingest.py --pg postgresql://postgres@127.0.0.1:5432/postgres
@@ -47,47 +48,6 @@ def run_measured(argv: list[str], env: dict) -> tuple[int, float, float, str]:
         time.sleep(0.1)
     out = proc.stdout.read().strip().splitlines()
     return proc.returncode, time.perf_counter() - t0, peak / 2**20, out[-1] if out else ""
-
-
-def redis_ceiling(url: str, n: int = 200_000) -> float:
-    import redis
-
-    r = redis.Redis.from_url(url)
-    key = f"bench:{uuid.uuid4().hex}"
-    value = json.dumps({"status": "online", "value": 12.5, "time": "2026-01-01T00:00:00+00:00"}).encode()
-    t = time.perf_counter()
-    pipe = r.pipeline(transaction=False)
-    for i in range(n):
-        pipe.hset(key, str(i), value)
-        if i % 5000 == 4999:
-            pipe.execute()
-    pipe.execute()
-    dt = time.perf_counter() - t
-    r.delete(key)
-    return n / dt
-
-
-def sql_ceiling(url: str, n: int = 200_000) -> float:
-    """Plain executemany INSERT of observation-shaped rows into a scratch table."""
-    from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table
-
-    from ioc.db.session import make_engine
-
-    eng = make_engine(url)
-    md = MetaData()
-    t = Table(f"bench_{uuid.uuid4().hex[:8]}", md, Column("id", Integer, primary_key=True),
-              Column("datastream_id", String(100)), Column("phenomenon_time", DateTime), Column("result", Float))
-    md.create_all(eng)
-    base = datetime(2025, 1, 1)
-    rows = [{"datastream_id": str(i % 800), "phenomenon_time": base + timedelta(hours=i // 800), "result": i * 0.5}
-            for i in range(n)]
-    start = time.perf_counter()
-    with eng.begin() as conn:
-        for i in range(0, n, 10_000):
-            conn.execute(t.insert(), rows[i:i + 10_000])
-    dt = time.perf_counter() - start
-    md.drop_all(eng)
-    return n / dt
 
 
 def main() -> None:
@@ -192,8 +152,6 @@ def main() -> None:
             print(f"observations: {obs[3]['fetched'] / obs[1]:,.0f}/s (target ≥ 20,000/s)")
             figures.append(Figure("observations ingested", round(obs[3]["fetched"] / obs[1]), "records/s", 20_000,
                                   better="higher", note="environment backfill"))
-        print(f"ceiling: pipelined Redis HSET {redis_ceiling(redis.url):,.0f}/s; "
-              f"bulk SQL INSERT {sql_ceiling(db_url):,.0f} rows/s")
         peak = max(r[2] for r in results.values())
         print(f"connector peak RSS: {peak:.0f} MiB (target ≤ 500 MiB)")
         figures.append(Figure("connector peak RSS", round(peak), "MiB", 500))
