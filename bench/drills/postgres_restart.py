@@ -102,8 +102,11 @@ def run(a) -> list[Figure]:
                 except Exception:  # noqa: BLE001 - still restarting
                     pass
                 time.sleep(0.5)
-            say(f"  after the restart: /healthz 200 after {healthy} s; every source polled successfully "
-                f"again after {sources_back} s")
+            def secs(x):
+                return "never" if x is None else f"{x:.1f} s"
+
+            say(f"  after the restart: /healthz 200 after {secs(healthy)}; every source polled successfully "
+                f"again after {secs(sources_back)}")
             time.sleep(a.after)
             diffs, took = settle(stack, a.settle)
             for d in diffs.values():
