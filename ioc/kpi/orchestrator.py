@@ -90,7 +90,7 @@ def conditions(snapshot: Mapping, now: datetime) -> list[al.Condition]:
                                          value=f.get("changes"),
                                          message=f"camera {f.get('name') or f['camera_id']} flapping: "
                                                  f"{f.get('changes')} changes in the last hour",
-                                         details={"commune_code": f.get("commune_code")}))
+                                         details={"commune_code": f.get("commune_code"), "name": f.get("name")}))
 
     e = snapshot.get("environment") or {}
     if e.get("has_data"):
@@ -101,7 +101,7 @@ def conditions(snapshot: Mapping, now: datetime) -> list[al.Condition]:
             out.append(al.threshold_condition(
                 f"aqi:{a['station_id']}", "aqi", v, AQI_RAISE, AQI_CLEAR, severity=sev,
                 message=None if v is None else f"VN_AQI {v} at {name} ({(a.get('category') or {}).get('name_vi')})",
-                details={"dominant": a.get("dominant"), "hour": a.get("hour"),
+                details={"dominant": a.get("dominant"), "hour": a.get("hour"), "name": a.get("name"),
                          "category": (a.get("category") or {}).get("key")}))
         for rule, rows in (("salinity", e.get("salinity")), ("water_level", e.get("water_level")),
                            ("insects", e.get("insects"))):
@@ -115,14 +115,15 @@ def conditions(snapshot: Mapping, now: datetime) -> list[al.Condition]:
                     key, rule, r.get("level") is not None, severity=r.get("severity") or "warning", value=r["value"],
                     message=f"{rule} {r['value']:g} at {name}" + (f" ≥ {r['threshold']:g} ({r['level']})"
                                                                   if r.get("level") else ""),
-                    details={"level": r.get("level"), "threshold": r.get("threshold"), "at": r.get("at")}))
+                    details={"level": r.get("level"), "threshold": r.get("threshold"), "at": r.get("at"),
+                             "name": r.get("station_name")}))
         for o in e.get("offline") or []:
             out.append(al.flag_condition(f"station_offline:{o['station_id']}", "station_offline", True, severity="info",
                                          value=o.get("hours_since"),
                                          message=f"station {o.get('name') or o['station_id']} silent"
                                                  + (f" for {o['hours_since']:.1f} h" if o.get("hours_since") else
                                                     " (never reported)"),
-                                         details={"last_at": o.get("last_at"), "kind": o.get("kind")}))
+                                         details={"last_at": o.get("last_at"), "kind": o.get("kind"), "name": o.get("name")}))
 
     p = snapshot.get("procedures") or {}
     if p.get("has_data"):

@@ -125,7 +125,10 @@ def alerts(snapshot: Mapping) -> dict:
         items.append({
             "key": al["key"], "rule": al.get("rule") or rule, "severity": al.get("severity") or "warning",
             "value": al.get("value"), "first_at": al.get("first_at"), "acked": bool(al.get("acked_by")),
-            "subject": subject, "subject_name": names.get((al.get("rule") or rule, subject)),
+            # the name the alert was raised under when the current figures no longer list its
+            # subject (a station back on air stays active until its clear is confirmed)
+            "subject": subject, "subject_name": names.get((al.get("rule") or rule, subject))
+            or (al.get("details") or {}).get("name"),
             "details": {k: v for k, v in (al.get("details") or {}).items()
                         if k in ("kind", "level", "threshold", "online", "total", "category", "baseline",
                                  "last_day", "reason", "failed_checks", "error")},

@@ -170,6 +170,24 @@ def test_ticker_is_most_severe_then_newest_first_and_localised(views):
     assert en.items[2].text == "Silent for 6.1 h — 7"  # no name known: the id
 
 
+def test_an_alert_keeps_its_subject_name_once_the_figures_no_longer_list_it(views):
+    """A station back on air is no longer in the snapshot's offline list, but its alert stays
+    active until the clear is confirmed: the ticker names it as it was raised, not by its id."""
+    from ioc.kpi import alerts as al
+    from ioc.kpi.orchestrator import conditions
+
+    snap = snapshot()
+    snap["environment"]["offline"] = [{"station_id": "7", "name": "Trạm Tháp Mười", "kind": "air",
+                                       "hours_since": 6.1, "last_at": (NOW - timedelta(hours=6.1)).isoformat()}]
+    states, _ = al.evaluate({}, conditions(snap, NOW), NOW, raise_after=1, clear_after=2, absent="clear")
+    snap["environment"]["offline"] = []  # back on air: one clearing round of two
+    states, _ = al.evaluate(states, conditions(snap, NOW), NOW, raise_after=1, clear_after=2, absent="clear")
+    assert states["station_offline:7"].state == "active"
+    snap["alerts"]["active"] = [{"key": k, **st.to_dict()} for k, st in states.items() if k.startswith("station_")]
+    publish.publish(views.store, snap, NOW)
+    assert [a.text for a in views.ticker("vi").items] == ["Mất tín hiệu 6,1 giờ — Trạm Tháp Mười"]
+
+
 def test_focus_panels_and_map_name_communes_and_say_what_is_empty(views):
     publish.publish(views.store, snapshot(), NOW)
     overdue = views.focus("hotline_overdue", "vi")
