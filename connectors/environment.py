@@ -222,7 +222,9 @@ class EnvironmentConnector(Connector):
                 continue  # its metadata was quarantined
             ours = newest.get(ds_id)
             if since is not None:  # a reconciliation or backfill, never skipping what a stream has not reached
-                start = floor if ours is None else min(floor, ours)
+                # A stream we hold nothing of is read as a first run reads it: its late data (an outage's
+                # backlog) may lie before the window, and once we hold its newest, polls start there.
+                start = min(floor, ours if ours is not None else now - FIRST_RUN)
             else:
                 start = floor if ours is None else ours
             if knows_ends and (end is None or end <= start):

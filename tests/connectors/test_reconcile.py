@@ -43,3 +43,26 @@ def test_reconcile_window_after_the_cursor_skips_nothing(source, sim, db, store,
         assert_procedures_reconciled(sim, db, waits=False)
     else:
         assert_environment_reconciled(sim, db, sim.now() - timedelta(days=5))
+
+
+def test_a_reconciliation_reads_a_stream_we_hold_nothing_of_as_a_first_run_would(sim, db, store, locator, tmp_path):
+    """A stream with nothing stored (a station whose outage ends with a backlog of late data, or
+    a stream our history lost) is read from the first-run window, not from the reconciliation's
+    start: once we hold its newest value, polls start there and never go back for what lies
+    before the window."""
+    from sqlalchemy import delete
+
+    from ioc.db import models as m
+
+    settings = settings_for(sim, tmp_path)
+    assert connector("environment", settings, db, store, locator).poll_once().ok
+    stream = "1"
+    with db.begin() as c:
+        gone = c.execute(delete(m.Observation.__table__).where(m.Observation.datastream_id == stream)).rowcount
+    assert gone > 0
+    later = connector("environment", settings, db, store, locator)  # a restart: marks read from SQL
+    res = later.poll_once(since=datetime.now(timezone.utc))  # a window that starts after all upstream data
+    assert res.ok, res.error
+    assert res.new == gone
+    connector_harness._truth.clear()
+    assert_environment_reconciled(sim, db, sim.now() - timedelta(days=5))
