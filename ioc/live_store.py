@@ -69,7 +69,7 @@ class LiveStore:
     @classmethod
     def for_settings(cls, settings, **options) -> "LiveStore":
         """The product's store as configured (URL, own server or Sentinel; ioc/redis_client.py).
-        ``options``: socket_timeout, socket_connect_timeout, retries."""
+        ``options``: socket_timeout, socket_connect_timeout, retries, fail_fast_for."""
         from ioc.redis_client import redis_client
 
         return cls(redis_client(settings, **options), settings.redis_prefix)

@@ -8,16 +8,19 @@ or a Redis restart is ridden out instead of failing the caller. With Sentinel ea
 the sentinels for the current master again (redis-py's ``SentinelConnectionPool``), and a
 write that reaches a master that became a replica is retried on the new one.
 
-Callers that must answer quickly (the web) pass a small ``retries``; workers keep the default.
+Callers that must answer quickly (the web) pass a small ``retries`` and ``fail_fast_for``;
+workers keep the defaults.
 """
 
 from __future__ import annotations
+
+import time
 
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, ReadOnlyError, TimeoutError
 from redis.retry import Retry
-from redis.sentinel import Sentinel
+from redis.sentinel import Sentinel, SentinelConnectionPool
 
 from ioc.settings import Settings, mask_url_password, redis_url_for
 
@@ -31,9 +34,36 @@ WEB_RETRIES = 3
 RETRY_ERRORS = (ConnectionError, TimeoutError, ReadOnlyError)
 
 
+# The web after a failed connection: further commands fail at once for this long, so a request
+# that reads Redis eight times waits for one round of retries (1.4 s), not eight (11 s).
+WEB_FAIL_FAST_S = 5.0
+
+
+class _FailFast:
+    """Pool mix-in: once a connection could not be made (after its retries), refuse at once
+    for ``fail_fast_for`` seconds, then try again."""
+
+    fail_fast_for = 0.0
+    _down_until = 0.0
+
+    def get_connection(self, *args, **kwargs):
+        if time.monotonic() < self._down_until:
+            raise ConnectionError(f"Redis unreachable: a connection failed less than {self.fail_fast_for:g} s ago")
+        try:
+            return super().get_connection(*args, **kwargs)
+        except (ConnectionError, TimeoutError):
+            self._down_until = time.monotonic() + self.fail_fast_for
+            raise
+
+
+def _pool_class(base: type, fail_fast_for: float) -> type:
+    return type(f"FailFast{base.__name__}", (_FailFast, base), {"fail_fast_for": fail_fast_for})
+
+
 def redis_client(settings: Settings, *, socket_timeout: float = 10, socket_connect_timeout: float = 5,
-                 retries: int = WORKER_RETRIES) -> redis.Redis:
-    """A client of the configured Redis (a URL, the product's own one, or Sentinel's master)."""
+                 retries: int = WORKER_RETRIES, fail_fast_for: float = 0.0) -> redis.Redis:
+    """A client of the configured Redis (a URL, the product's own one, or Sentinel's master).
+    ``fail_fast_for`` > 0: after a failed connection, commands fail at once for that long."""
     options = {
         "socket_timeout": socket_timeout,
         "socket_connect_timeout": socket_connect_timeout,
@@ -41,7 +71,12 @@ def redis_client(settings: Settings, *, socket_timeout: float = 10, socket_conne
         "retry_on_error": list(RETRY_ERRORS),
     }
     if not settings.sentinels:
-        return redis.Redis.from_url(redis_url_for(settings), **options)
+        if not fail_fast_for:
+            return redis.Redis.from_url(redis_url_for(settings), **options)
+        client = redis.Redis(connection_pool=_pool_class(redis.ConnectionPool, fail_fast_for).from_url(
+            redis_url_for(settings), **options))
+        client.auto_close_connection_pool = True
+        return client
     sentinel_password = settings.redis_sentinel_password
     sentinel = Sentinel(
         settings.sentinels,
@@ -49,7 +84,9 @@ def redis_client(settings: Settings, *, socket_timeout: float = 10, socket_conne
                          "password": sentinel_password.get_secret_value() if sentinel_password else None},
         **options,
     )
-    return sentinel.master_for(settings.redis_sentinel_master, **options, **master_credentials(settings))
+    pool = _pool_class(SentinelConnectionPool, fail_fast_for) if fail_fast_for else SentinelConnectionPool
+    return sentinel.master_for(settings.redis_sentinel_master, connection_pool_class=pool, **options,
+                               **master_credentials(settings))
 
 
 def master_credentials(settings: Settings) -> dict:

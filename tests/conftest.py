@@ -82,3 +82,13 @@ def sqlite_url(tmp_path):
     upgrade(eng)
     eng.dispose()
     return url
+
+
+def pytest_collection_modifyitems(config, items):
+    """Work units for ``--dist loadgroup`` (scripts/test): one per test file, as loadfile would make,
+    except the browser tests, which are one unit: their package-scoped product stack then starts once
+    per run, not again each time a worker comes back to tests/browser from another file (six starts of
+    15–34 s each were seen)."""
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group("tests/browser" if path.startswith("tests/browser/") else path))

@@ -106,7 +106,7 @@ def html(view: BriefingView, font: Font, *, blank_figures: tuple[str, ...] = ())
                f'<h1>{escape(view.title)}</h1><div class="period">{escape(view.period_label)}</div>'
                f'<div class="meta">{escape(ISSUER)}<br>Lập lúc {escape(view.made_at)} (giờ Việt Nam)<br>'
                'Số liệu từ Tổng đài 1022, danh mục camera, trạm quan trắc môi trường và hệ thống '
-               'thủ tục hành chính; cùng số liệu với lệnh <i>ioc kpi --period</i>.</div></section>')
+               'thủ tục hành chính; cùng số liệu với các màn hình IOC cho cùng kỳ.</div></section>')
     out.append('<div class="pagebreak"></div>')
     out.append(_h2("summary") + f'<p class="narrative">{escape(view.narrative)}</p>')
     if view.missing:

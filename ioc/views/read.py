@@ -52,10 +52,10 @@ class ReadModel:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ReadModel:
-        from ioc.redis_client import WEB_RETRIES
+        from ioc.redis_client import WEB_FAIL_FAST_S, WEB_RETRIES
 
-        return cls(LiveStore.for_settings(settings, socket_timeout=2, socket_connect_timeout=2, retries=WEB_RETRIES),
-                   settings)
+        return cls(LiveStore.for_settings(settings, socket_timeout=2, socket_connect_timeout=2, retries=WEB_RETRIES,
+                                          fail_fast_for=WEB_FAIL_FAST_S), settings)
 
     def engine(self):
         if self._engine is None:

@@ -45,7 +45,25 @@ def test_page_loads_clean_and_fits(stack, browser, page):
     landscape = m["clientWidth"] > m["clientHeight"]
     if page == "wall" and landscape and m["scrollHeight"] > m["clientHeight"]:
         problems.append(f"vertical scrollbar: content {m['scrollHeight']} px high, viewport {m['clientHeight']} px")
+    if page == "wall" and landscape:
+        problems += [f"tile {t}" for t in squeezed_tile_lines(driver)]
     assert not problems, f"{PAGES[page]} at {size.name}: " + "; ".join(problems)
+
+
+def squeezed_tile_lines(driver) -> list[str]:
+    """Wall tiles whose lines overlap or spill out of the tile (a tile with every line is taller than a
+    fifth of a 1080p column: the lines were once squeezed onto each other)."""
+    return driver.execute_script("""
+      const out = [];
+      for (const tile of document.querySelectorAll('.wall .tile')) {
+        const box = tile.getBoundingClientRect();
+        const kids = [...tile.children].map(k => [k.className, k.getBoundingClientRect()]).filter(([, r]) => r.height > 0);
+        kids.forEach(([name, r], i) => {
+          if (i && r.top < kids[i - 1][1].bottom - 1) out.push(`${tile.id}: ${name} overlaps ${kids[i - 1][0]}`);
+          if (r.bottom > box.bottom + 1) out.push(`${tile.id}: ${name} spills out of the tile`);
+        });
+      }
+      return out;""")
 
 
 def test_language_stays_vietnamese_from_page_to_page(stack, tmp_path):
