@@ -441,13 +441,22 @@ class EnvironmentConnector(Connector):
         t = m.Observation.__table__
         removed: set[str] = set()
         absent = batch.records.get("absent", [])
+        # Every time read is stored by now, so a stream holds something the upstream does not only
+        # when it holds more rows in the window than were read: count first, and fetch the times
+        # only of those streams (a backfill's window is its whole history: 2 M rows a year).
+        read = {a[0]: sum(1 for at in a[2] if at > a[1]) for a in absent}
         stored: dict[str, list[datetime]] = {}
         for start in {a[1] for a in absent}:  # one query per window start, not per stream
             streams = [a[0] for a in absent if a[1] == start]
             for i in range(0, len(streams), 500):
-                for ds_id, at in session.execute(select(t.c.datastream_id, t.c.phenomenon_time).where(
-                        t.c.datastream_id.in_(streams[i:i + 500]), t.c.phenomenon_time > start)):
-                    stored.setdefault(ds_id, []).append(at)
+                part = streams[i:i + 500]
+                held = session.execute(select(t.c.datastream_id, func.count()).where(
+                    t.c.datastream_id.in_(part), t.c.phenomenon_time > start).group_by(t.c.datastream_id))
+                more = [ds_id for ds_id, n in held if n > read[ds_id]]
+                for j in range(0, len(more), 500):
+                    for ds_id, at in session.execute(select(t.c.datastream_id, t.c.phenomenon_time).where(
+                            t.c.datastream_id.in_(more[j:j + 500]), t.c.phenomenon_time > start)):
+                        stored.setdefault(ds_id, []).append(at)
         for ds_id, start, times in absent:
             gone = [at for at in stored.get(ds_id, ()) if at > start and at not in times]
             for i in range(0, len(gone), 1000):
