@@ -25,8 +25,9 @@ from redis.sentinel import Sentinel, SentinelConnectionPool
 from ioc.settings import Settings, mask_url_password, redis_url_for
 
 # Workers (connectors, schedulers): 0.2, 0.4, 0.8, 1.6, 2, 2, 2, 2, 2, 2 s = 15 s of waiting
-# besides the timeouts (redis-py's backoff is base × 2^n from the first retry, n = 1) — longer than a Sentinel failover that was asked for, shorter than the
-# lease TTLs, so a holder keeps its lease across one.
+# besides the timeouts (redis-py's backoff is base × 2^n from the first retry, n = 1) — longer
+# than a Sentinel failover that was asked for, shorter than the lease TTLs, so a holder keeps
+# its lease across one.
 WORKER_RETRIES = 10
 # The web: a read waits 0.2 + 0.4 + 0.8 s at most (measured 1.4 s), then the page says the data is
 # unavailable (the read model never raises) and its next poll tries again.
