@@ -160,6 +160,42 @@ class Connector:
     def live_changes(self, written: dict[str, Written]) -> list[Change]:
         raise NotImplementedError
 
+    # A source whose records a reconciliation may change implements both (see confirm_changes).
+    def differing(self, session: Session, records: list) -> list:
+        """The main records whose stored row differs from them (writer.differing)."""
+        raise NotImplementedError
+
+    def read_one(self, record):
+        """The upstream's copy of ``record`` read by itself, parsed (raises when it cannot)."""
+        raise NotImplementedError
+
+    def confirm_changes(self, batch: Batch) -> None:
+        """A reconciliation's copy replaces a stored record only when a second read of that
+        record by itself returns the same copy; otherwise the stored one stays and a warning
+        is logged. A reconciliation writes authoritatively, so one damaged response (a clock
+        skewed by 30 minutes) would overwrite a good row — and in the oldest stretch of its
+        window, which no later reconciliation reads, nothing would mend it (fault drill 3,
+        docs/operations-drills.md). Costs one request per record a reconciliation would
+        change: none while polls keep SQL current."""
+        recs = batch.records.get(self.main_kind)
+        if not batch.authoritative or not recs or type(self).read_one is Connector.read_one:
+            return
+        with Session(self.engine) as s:
+            changing = self.differing(s, recs)
+        refused: set[int] = set()
+        for rec in changing:
+            try:
+                again = self.read_one(rec)
+            except Exception as err:  # an upstream or parse failure confirms nothing
+                log.info("%s: second read failed: %s", self.source, err)
+                again = None
+            if again != rec:
+                refused.add(id(rec))
+        if refused:
+            log.warning("%s: a reconciliation read %d changed record(s) that a second read did not confirm; "
+                        "the stored copies stay", self.source, len(refused))
+            batch.records[self.main_kind] = [r for r in recs if id(r) not in refused]
+
     # --- one poll --------------------------------------------------------------------
 
     def poll_once(self, *, since: datetime | None = None, progress=None, lease_holder: str | None = None) -> RunResult:
@@ -174,6 +210,7 @@ class Connector:
                 cursor = load_cursor(s, self.source)
             for batch in self.fetch(cursor, since=since):
                 batch.authoritative = since is not None
+                self.confirm_changes(batch)
                 written = self._commit(batch, quarantined)
                 if self.metrics is not None:
                     for q in batch.quarantined:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from urllib.parse import quote
 
 import orjson
 from sqlalchemy import delete, select
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from connectors.base import Batch, Connector, QuarantineError, Quarantined, log, parse_time, parser, reason_of
 from connectors.http import UpstreamError
-from connectors.writer import Written, insert_ignore, upsert_guarded
+from connectors.writer import Written, differing, insert_ignore, upsert_guarded
 from ioc.db import models as m
 from ioc.live_store import Change
 from ioc.records import TicketRecord
@@ -238,8 +239,8 @@ class HotlineConnector(Connector):
 
     def write(self, session: Session, batch: Batch) -> dict[str, Written]:
         tickets = batch.records.get("tickets", [])
-        written = upsert_guarded(session, m.Ticket, tickets, key="external_id", guard="updated_at", to_row=_row,
-                                 scope={"source": self.source}, authoritative=batch.authoritative)
+        written = upsert_guarded(session, m.Ticket, tickets, **self._rows, guard="updated_at",
+                                 authoritative=batch.authoritative)
         # A ticket's notes are its whole history: a changed ticket's history is replaced, so
         # notes written under a skewed upstream clock do not stay beside the corrected ones.
         changed = [rec.external_id for rec, _kind in written.changed]
@@ -251,6 +252,20 @@ class HotlineConnector(Connector):
                    for rec, _kind in written.changed for at, state, note in rec.history]
         insert_ignore(session, m.TicketStatusChange, changes, ["ticket_external_id", "at", "state"])
         return {"tickets": written}
+
+    @property
+    def _rows(self) -> dict:
+        """How a ticket is stored (writer.upsert_guarded, writer.differing)."""
+        return {"key": "external_id", "to_row": _row, "scope": {"source": self.source}}
+
+    def differing(self, session: Session, records: list) -> list:
+        return differing(session, m.Ticket, records, **self._rows)
+
+    def read_one(self, record: TicketRecord) -> TicketRecord:
+        data, _ = self.client.get(f"requests/{quote(record.external_id, safe='')}.json")
+        if not isinstance(data, list) or len(data) != 1:
+            raise UpstreamError(f"requests/{record.external_id}.json: expected one request in a list")
+        return self.parse(data[0], self.locate_many(data)[0])
 
     def live_changes(self, written: dict[str, Written]) -> list[Change]:
         cutoff = datetime.now(timezone.utc) - LIVE_WINDOW

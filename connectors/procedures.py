@@ -8,6 +8,7 @@ while we read can never be skipped. The catalogue is re-read hourly.
 from __future__ import annotations
 
 import time
+from urllib.parse import quote
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from connectors.base import Batch, Connector, QuarantineError, Quarantined, parse_time, parser, reason_of
 from connectors.http import UpstreamError
-from connectors.writer import Written, record_touches, upsert_guarded
+from connectors.writer import Written, differing, record_touches, upsert_guarded
 from ioc.db import models as m
 from ioc.live_store import Change
 from ioc.records import FUTURE_TOLERANCE, DossierRecord, ProcedureRecord
@@ -26,6 +27,7 @@ PAGE_SIZE = 10_000
 CATALOGUE_EVERY = 3600.0
 FIRST_RUN = timedelta(days=35)  # enough for this month's and last month's indicators
 ENDED = {"7", "8"}  # withdrawn by the citizen, processing stopped
+DOSSIER_ROWS = {"key": "id", "to_row": lambda r: r.model_dump()}  # how a dossier is stored
 
 
 class ProceduresConnector(Connector):
@@ -167,11 +169,18 @@ class ProceduresConnector(Connector):
             out["procedures"] = upsert_guarded(
                 session, m.Procedure, batch.records["procedures"], key="code", guard=None,
                 compare=("name", "sector", "online_level", "has_fee"), to_row=lambda r: r.model_dump() | {"updated_at": now})
-        out["dossiers"] = upsert_guarded(session, m.Dossier, batch.records.get("dossiers", []), key="id",
-                                         guard="updated_at", to_row=lambda r: r.model_dump(),
-                                         authoritative=batch.authoritative, touch=("received_at", "finished_at"))
+        out["dossiers"] = upsert_guarded(session, m.Dossier, batch.records.get("dossiers", []), **DOSSIER_ROWS,
+                                         guard="updated_at", authoritative=batch.authoritative,
+                                         touch=("received_at", "finished_at"))
         record_touches(session, "procedures", out["dossiers"].touched)
         return out
+
+    def differing(self, session: Session, records: list) -> list:
+        return differing(session, m.Dossier, records, **DOSSIER_ROWS)
+
+    def read_one(self, record: DossierRecord) -> DossierRecord:
+        data, _ = self.client.get(f"dossiers/{quote(record.id, safe='')}")
+        return self.parse(data)
 
     def live_changes(self, written: dict[str, Written]) -> list[Change]:
         out = []

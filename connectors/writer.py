@@ -110,13 +110,7 @@ def upsert_guarded(
     cols += [table.c[c] for c in touch if table.c[c] not in cols]
     if authoritative:
         cols = [key_col] + [c for c in table.c if c is not key_col]
-    existing: dict = {}
-    keys = list(newest)
-    with custom_plans(session):
-        for i in range(0, len(keys), CHUNK):
-            q = select(*cols).where(key_col.in_(keys[i : i + CHUNK]), *[table.c[c] == v for c, v in scope.items()])
-            for row in session.execute(q):
-                existing[row[0]] = row
+    existing = _stored_rows(session, table, cols, list(newest), scope)
     rows = []
     for k, rec in newest.items():
         row = to_row(rec) | scope
@@ -124,7 +118,7 @@ def upsert_guarded(
         if old is None:
             out.counts.new += 1
             out.changed.append((rec, "new"))
-        elif authoritative and any(row[c] != old._mapping[c] for c in row if c not in scope and c in table.c):
+        elif authoritative and _differs(row, old, table, scope):
             out.counts.updated += 1
             out.changed.append((rec, "updated"))
         elif authoritative:
@@ -152,6 +146,36 @@ def upsert_guarded(
                                           set_=update_cols, where=where)
         session.execute(stmt, rows)
     return out
+
+
+def _stored_rows(session: Session, table, cols: list, keys: list, scope: dict) -> dict:
+    """The stored rows (``cols``, the key first) of ``keys`` by key."""
+    existing: dict = {}
+    with custom_plans(session):
+        for i in range(0, len(keys), CHUNK):
+            q = select(*cols).where(cols[0].in_(keys[i : i + CHUNK]), *[table.c[c] == v for c, v in scope.items()])
+            for row in session.execute(q):
+                existing[row[0]] = row
+    return existing
+
+
+def _differs(row: dict, old, table, scope: dict) -> bool:
+    """Whether the upstream's copy ``row`` differs from the stored row ``old`` in any column:
+    what an authoritative write replaces."""
+    return any(row[c] != old._mapping[c] for c in row if c not in scope and c in table.c)
+
+
+def differing(session: Session, model, records: Sequence[Record], *, key: str, to_row,
+              scope: dict | None = None) -> list[Record]:
+    """The records whose stored row differs from them in any column: those an authoritative
+    write (a reconciliation) would change. Records SQL does not hold are not among them."""
+    scope = scope or {}
+    table = model.__table__
+    key_col = table.c[key]
+    cols = [key_col] + [c for c in table.c if c is not key_col]
+    existing = _stored_rows(session, table, cols, list({getattr(r, key) for r in records}), scope)
+    return [r for r in records if (old := existing.get(getattr(r, key))) is not None
+            and _differs(to_row(r) | scope, old, table, scope)]
 
 
 def record_touches(session: Session, domain: str, times) -> int:
@@ -280,5 +304,5 @@ def load_cursor(session: Session, source: str) -> str | None:
     return session.scalar(select(m.SourceCursor.cursor).where(m.SourceCursor.source == source))
 
 
-__all__ = ["Counts", "Written", "upsert_guarded", "upsert_observations", "stored_results", "insert_ignore", "record_touches",
+__all__ = ["Counts", "Written", "upsert_guarded", "differing", "upsert_observations", "stored_results", "insert_ignore", "record_touches",
            "save_cursor", "load_cursor"]

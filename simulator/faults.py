@@ -77,12 +77,13 @@ class Fault:
     params: dict
     probability: float = 1.0
     times: int | None = None  # remaining firings; None = unlimited
+    path: str | None = None  # fires only on requests whose URL path ends with this; None = all
     fired: int = 0
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def describe(self) -> dict:
         return {"id": self.id, "source": self.source, "kind": self.kind, **self.params,
-                "probability": self.probability, "remaining": self.times, "fired": self.fired}
+                "probability": self.probability, "remaining": self.times, "path": self.path, "fired": self.fired}
 
 
 def _num(v: Any):
@@ -135,6 +136,7 @@ def normalise(source: str, spec: dict, fid: int, seed: int) -> Fault:
     probability = float(spec.pop("probability", 1.0))
     times = spec.pop("times", None)
     times = None if times in (None, "", 0, "0") else int(times)
+    path = spec.pop("path", None) or None
     params = dict(DEFAULTS[kind])
     if "value" in spec:
         primary = PRIMARY[kind]
@@ -162,7 +164,7 @@ def normalise(source: str, spec: dict, fid: int, seed: int) -> Fault:
             params["ids"] = [x for x in ids.replace("+", " ").replace(",", " ").split() if x]
     if not 0 <= probability <= 1:
         raise FaultError("probability must be within 0..1")
-    return Fault(fid, source, kind, params, probability, times, rng=random.Random(seed * 7919 + fid))
+    return Fault(fid, source, kind, params, probability, times, None if path is None else str(path), rng=random.Random(seed * 7919 + fid))
 
 
 @dataclass
@@ -254,6 +256,8 @@ class FaultEngine:
             if f.source not in (source, "all"):
                 continue
             if f.times is not None and f.times <= 0:
+                continue
+            if f.path is not None and not path.endswith(f.path):
                 continue
             if f.probability < 1 and f.rng.random() >= f.probability:
                 continue

@@ -485,7 +485,10 @@ class Procedures:
         i = self.id_index.get(request.path_params["code"])
         if i is None or self.store.cols["t_recv"][i] > now:
             raise ApiError(404, f"dossier {request.path_params['code']!r} not found")
-        return json_response(self.render(np.array([i]), now)[0])
+        items = self.render(np.array([i]), now)
+        if d:  # data faults as on the list: the first record is the answer
+            items = self.ctx.faults.apply(d, items, self.adapter(), self.ctx.wall())
+        return json_response(items[0])
 
     async def procedures(self, request: Request, d: Draw) -> Response:
         self._auth(request)

@@ -63,3 +63,55 @@ def test_a_stored_value_two_reads_contradict_is_mended(sim, db, store, locator, 
     assert again.ok, again.error
     assert again.updated == 1  # the list read and the entity read agree: the upstream's value is written
     assert stored(db) == before
+
+
+# --- tickets and dossiers: a reconciliation's change needs a second read (Connector.confirm_changes)
+
+LISTS = {"hotline": "/requests.json", "procedures": "/dossiers"}  # list paths, not single-record ones
+TABLES = {"hotline": (m.Ticket, "external_id"), "procedures": (m.Dossier, "id")}
+
+
+def rows(engine, source) -> dict:
+    """Every stored column of each record by its upstream id (tickets' surrogate key left out)."""
+    model, key = TABLES[source]
+    cols = [c.name for c in model.__table__.c if c.name != "id" or key == "id"]
+    with Session(engine) as s:
+        return {getattr(r, key): {c: getattr(r, c) for c in cols} for r in s.scalars(select(model))}
+
+
+@pytest.mark.parametrize("source", ["hotline", "procedures"])
+def test_a_skewed_reconciliation_read_leaves_the_stored_records(source, sim, db, store, locator, tmp_path):
+    conn = connector(source, settings_for(sim, tmp_path), db, store, locator)
+    first = conn.poll_once()
+    assert first.ok, first.error
+    before = rows(db, source)
+    assert before
+    # the reconciliation's list responses carry every record 30 minutes late; single reads are true
+    sim.set_faults(source, kind="clock_skew", minutes=30, path=LISTS[source])
+    try:
+        again = conn.poll_once(since=sim.now() - timedelta(days=3))
+    finally:
+        log = sim.faults()
+        sim.clear_faults()
+    assert again.ok, again.error
+    skews = [e["path"] for e in log["injected"] if e["kind"] == "clock_skew"]
+    assert skews and all(p.endswith(LISTS[source]) for p in skews)
+    assert again.updated == 0  # no second read agreed: nothing was rewritten
+    assert rows(db, source) == before
+
+
+@pytest.mark.parametrize("source", ["hotline", "procedures"])
+def test_a_stored_record_two_reads_contradict_is_mended(source, sim, db, store, locator, tmp_path):
+    conn = connector(source, settings_for(sim, tmp_path), db, store, locator)
+    assert conn.poll_once().ok
+    before = rows(db, source)
+    model, key = TABLES[source]
+    victim = sorted(before)[0]
+    with Session(db) as s, s.begin():  # an earlier copy read under a skewed clock was stored
+        s.execute(update(model).where(getattr(model, key) == victim)
+                  .values(updated_at=before[victim]["updated_at"] + timedelta(minutes=30)))
+    assert rows(db, source) != before
+    again = conn.poll_once(since=sim.now() - timedelta(days=3))
+    assert again.ok, again.error
+    assert again.updated == 1  # the list read and the single read agree: the upstream's copy is written
+    assert rows(db, source) == before
