@@ -8,9 +8,9 @@ while we read can never be skipped. The catalogue is re-read hourly.
 from __future__ import annotations
 
 import time
-from urllib.parse import quote
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from urllib.parse import quote
 
 import orjson
 from sqlalchemy import or_, select
