@@ -45,7 +45,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "web": (["--viewers", VIEWERS], ["--viewers", "20", "--seconds", "10", "--changes", "3", "--minutes", "2",
                                      "--history-days", "3"]),
     "map": ([], ["--tickets", "5000", "--runs", "2", "--repeat", "2"]),
-    "drills": ([], []),
+    "drills": ([], ["--quick"]),
     "soak": ([], ["--minutes", "2", "--sample-every", "10", "--last-minutes", "1"]),
 }
 DETAILED = {"web": "performance-web.md", "map": "performance-map.md"}
@@ -96,7 +96,7 @@ def bench_argv(name: str, quick: bool) -> list[str] | None:
     if name == "drills":  # written by another branch: run it only where it exists
         if importlib.util.find_spec("bench.drills") is None:
             return None
-        return [sys.executable, "-m", "bench.drills"]
+        return [sys.executable, "-m", "bench.drills", *(small if quick else full)]
     return [sys.executable, str(ROOT / "bench" / f"{name}.py"), *(small if quick else full)]
 
 
